@@ -1,0 +1,427 @@
+/*
+ * address.c - RFC 5322 address lists (section 3.4) reduced to the bare
+ * addr-specs the SMTP envelope needs.
+ *
+ * The grammar handled:
+ *   address-list = element *("," element)
+ *   element      = mailbox / group / (empty)
+ *   group        = display-name ":" [mailbox *("," mailbox)] ";"
+ *   mailbox      = [display-name] "<" [route ":"] addr-spec ">" / addr-spec
+ * with comments "(...)" (nested, backslash escapes) and folding white
+ * space allowed between tokens, quoted strings and domain literals kept
+ * intact, and the obsolete "local . part @ domain" spacing accepted.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "address.h"
+#include "util.h"
+
+#define ADDR_MAX 254
+
+void
+addr_list_free(struct addr_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Local parts compare exactly, domains without regard to case. */
+static int
+addr_equal(const char *a, const char *b)
+{
+	const char *da = addr_domain(a), *db = addr_domain(b);
+
+	if (!da || !db)
+		return !da && !db && strcmp(a, b) == 0;
+	return da - a == db - b && strncmp(a, b, (size_t)(da - a)) == 0 &&
+	       strcasecmp(da, db) == 0;
+}
+
+int
+addr_list_contains(const struct addr_list *l, const char *a)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (addr_equal(l->v[i], a))
+			return 1;
+	return 0;
+}
+
+void
+addr_list_add(struct addr_list *l, const char *a)
+{
+	if (addr_list_contains(l, a))
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = xstrdup(a);
+}
+
+const char *
+addr_domain(const char *a)
+{
+	const char *at = NULL;
+	int quoted = 0;
+
+	for (const char *p = a; *p; p++) {
+		if (quoted && *p == '\\' && p[1])
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == '@')
+			at = p;
+	}
+	return at ? at + 1 : NULL;
+}
+
+static int
+errf(char *err, size_t errlen, const char *fmt, const char *what)
+{
+	if (err && errlen)
+		snprintf(err, errlen, fmt, what);
+	return -1;
+}
+
+int
+addr_check(const char *a, char *err, size_t errlen)
+{
+	size_t len = strlen(a);
+	int quoted = 0, literal = 0, ats = 0;
+	const char *p;
+
+	if (len == 0)
+		return errf(err, errlen, "empty address%s", "");
+	if (len > ADDR_MAX)
+		return errf(err, errlen, "address longer than 254 characters: %.60s...", a);
+	for (p = a; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			return errf(err, errlen,
+				    "address contains a control character (CR, LF, NUL...): %s",
+				    "refused");
+		if (quoted) {
+			if (c == '\\') {
+				if (!p[1])
+					return errf(err, errlen, "bad quoting in address %s", a);
+				p++;
+			} else if (c == '"') {
+				quoted = 0;
+			}
+			continue;
+		}
+		if (literal) {
+			if (c == ']')
+				literal = 0;
+			else if (c == '[' || c == '\\' || c == ' ')
+				return errf(err, errlen, "bad domain literal in address %s", a);
+			continue;
+		}
+		switch (c) {
+		case '"':
+			if (p != a && p[-1] != '.')
+				return errf(err, errlen, "misplaced quote in address %s", a);
+			quoted = 1;
+			break;
+		case '[':
+			if (ats == 0 || p[-1] != '@')
+				return errf(err, errlen, "misplaced '[' in address %s", a);
+			literal = 1;
+			break;
+		case '@':
+			if (++ats > 1)
+				return errf(err, errlen, "more than one '@' in address %s", a);
+			if (p == a || !p[1])
+				return errf(err, errlen, "empty local part or domain in address %s", a);
+			break;
+		case ' ': case '<': case '>': case '(': case ')': case ',':
+		case ';': case ':': case '\\': case ']':
+			return errf(err, errlen, "invalid character in address %s", a);
+		default:
+			break;
+		}
+	}
+	if (quoted || literal)
+		return errf(err, errlen, "unterminated quote in address %s", a);
+	return 0;
+}
+
+/* Parser state for one address list. */
+struct lp {
+	const char *s, *end;
+	char *err;
+	size_t errlen;
+};
+
+/* Skip white space and comments. Returns -1 on an unterminated comment. */
+static int
+skip_cfws(struct lp *p)
+{
+	while (p->s < p->end) {
+		char c = *p->s;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			p->s++;
+		} else if (c == '(') {
+			int depth = 0;
+
+			do {
+				if (p->s >= p->end)
+					return errf(p->err, p->errlen, "unterminated comment%s", "");
+				if (*p->s == '\\' && p->s + 1 < p->end)
+					p->s++;
+				else if (*p->s == '(')
+					depth++;
+				else if (*p->s == ')')
+					depth--;
+				p->s++;
+			} while (depth > 0);
+		} else {
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Copy a quoted string or domain literal (opening char at p->s) to out. */
+static int
+copy_delimited(struct lp *p, struct dynbuf *out, char close)
+{
+	db_addc(out, *p->s++);
+	while (p->s < p->end) {
+		char c = *p->s++;
+
+		if (c == '\\' && p->s < p->end) {
+			db_addc(out, c);
+			c = *p->s++;
+		} else if (c == '\r' || c == '\n') {
+			continue;   /* folding inside a quoted string */
+		}
+		db_addc(out, c);
+		if (c == close)
+			return 0;
+	}
+	return errf(p->err, p->errlen, "unterminated %s in address list",
+		    close == '"' ? "quoted string" : "domain literal");
+}
+
+/*
+ * Read one mailbox or the display-name part of one, up to (not including)
+ * one of ",;:" at top level or the end.  The bare text goes to word (with
+ * *spaced set when white space separated two atoms), the content of
+ * "<...>" to angle (*has_angle set).
+ */
+static int
+read_element(struct lp *p, struct dynbuf *word, int *spaced,
+	     struct dynbuf *angle, int *has_angle)
+{
+	int pending_space = 0;
+
+	for (;;) {
+		const char *before = p->s;
+
+		if (skip_cfws(p) < 0)
+			return -1;
+		if (p->s != before && word->len)
+			pending_space = 1;
+		if (p->s >= p->end)
+			return 0;
+		char c = *p->s;
+		if (c == ',' || c == ';' || c == ':')
+			return 0;
+		if (c == '<') {
+			if (*has_angle)
+				return errf(p->err, p->errlen, "two '<' in one address%s", "");
+			*has_angle = 1;
+			p->s++;
+			for (;;) {
+				if (skip_cfws(p) < 0)
+					return -1;
+				if (p->s >= p->end)
+					return errf(p->err, p->errlen, "missing '>' in address list%s", "");
+				c = *p->s;
+				if (c == '>') {
+					p->s++;
+					break;
+				}
+				if (c == '"' || c == '[') {
+					if (copy_delimited(p, angle, c == '"' ? '"' : ']') < 0)
+						return -1;
+				} else if (c == '<') {
+					return errf(p->err, p->errlen, "nested '<' in address%s", "");
+				} else {
+					db_addc(angle, c);
+					p->s++;
+				}
+			}
+			pending_space = 0;
+			continue;
+		}
+		if (c == '>')
+			return errf(p->err, p->errlen, "unexpected '>' in address list%s", "");
+		if (pending_space && word->len) {
+			char last = word->s[word->len - 1];
+			if (last != '.' && last != '@' && c != '.' && c != '@')
+				*spaced = 1;
+			db_addc(word, ' ');
+		}
+		pending_space = 0;
+		if (c == '"' || c == '[') {
+			if (copy_delimited(p, word, c == '"' ? '"' : ']') < 0)
+				return -1;
+		} else {
+			db_addc(word, c);
+			p->s++;
+		}
+	}
+}
+
+/* Remove the spaces read_element() kept between obsolete-syntax tokens
+ * ("john . doe @ x") from an addr-spec, outside quotes. */
+static void
+squeeze(struct dynbuf *d)
+{
+	size_t j = 0;
+	int quoted = 0;
+
+	for (size_t i = 0; i < d->len; i++) {
+		char c = d->s[i];
+		if (quoted && c == '\\' && i + 1 < d->len) {
+			d->s[j++] = c;
+			d->s[j++] = d->s[++i];
+			continue;
+		}
+		if (c == '"')
+			quoted = !quoted;
+		if (c == ' ' && !quoted)
+			continue;
+		d->s[j++] = c;
+	}
+	d->len = j;
+	if (d->s)
+		d->s[j] = '\0';
+}
+
+/* Drop an obsolete source route "@a,@b:" from the front of an angle-addr. */
+static const char *
+strip_route(const char *a)
+{
+	if (a[0] == '@') {
+		const char *colon = strchr(a, ':');
+		if (colon)
+			return colon + 1;
+	}
+	return a;
+}
+
+static int
+finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
+	       struct dynbuf *angle, int has_angle, struct addr_list *out,
+	       int *added)
+{
+	const char *a;
+
+	if (has_angle) {
+		squeeze(angle);
+		a = strip_route(db_str(angle));
+		if (!*a)
+			return 0;          /* "<>": nothing to deliver to */
+	} else {
+		if (!word->len)
+			return 0;          /* empty element */
+		if (spaced)
+			return errf(p->err, p->errlen,
+				    "not an address (a name without <address>?): %.80s",
+				    db_str(word));
+		squeeze(word);
+		a = db_str(word);
+	}
+	if (addr_check(a, p->err, p->errlen) < 0)
+		return -1;
+	if (!addr_list_contains(out, a)) {
+		addr_list_add(out, a);
+		(*added)++;
+	}
+	return 0;
+}
+
+int
+addr_parse_list(const char *s, size_t len, struct addr_list *out,
+		char *err, size_t errlen)
+{
+	struct lp p = { s, s + len, err, errlen };
+	struct dynbuf word = { 0 }, angle = { 0 };
+	int in_group = 0, added = 0, rc = -1;
+
+	if (memchr(s, '\0', len)) {
+		errf(err, errlen, "NUL byte in address list%s", "");
+		goto fail;
+	}
+	for (;;) {
+		int spaced = 0, has_angle = 0;
+
+		db_reset(&word);
+		db_reset(&angle);
+		if (read_element(&p, &word, &spaced, &angle, &has_angle) < 0)
+			goto fail;
+		if (p.s < p.end && *p.s == ':') {
+			/* What we read was a group's display name. */
+			if (in_group || has_angle) {
+				errf(err, errlen, "unexpected ':' in address list%s", "");
+				goto fail;
+			}
+			in_group = 1;
+			p.s++;
+			continue;
+		}
+		if (finish_mailbox(&p, &word, spaced, &angle, has_angle, out, &added) < 0)
+			goto fail;
+		if (p.s >= p.end)
+			break;
+		if (*p.s == ';') {
+			if (!in_group) {
+				errf(err, errlen, "';' outside a group in address list%s", "");
+				goto fail;
+			}
+			in_group = 0;
+		}
+		p.s++;   /* ',' or ';' */
+	}
+	rc = added;
+fail:
+	db_free(&word);
+	db_free(&angle);
+	return rc;
+}
+
+void
+addr_format_phrase(struct dynbuf *out, const char *name)
+{
+	size_t n = strlen(name);
+	int plain = n > 0 && name[0] != ' ' && name[n - 1] != ' ';
+
+	for (const char *p = name; plain && *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-/=?^_`{|}~ ", *p) &&
+		    !((unsigned char)*p & 0x80))
+			plain = 0;
+	if (plain) {
+		db_adds(out, name);
+		return;
+	}
+	db_addc(out, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			db_addc(out, '\\');
+		db_addc(out, *p);
+	}
+	db_addc(out, '"');
+}

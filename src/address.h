@@ -1,0 +1,56 @@
+/*
+ * address.h - RFC 5322 address lists and envelope address checks.
+ *
+ * Parses header values and command-line arguments such as
+ *   "Doe, John" <j@x>, (comment) k@y, Team: a@b, c@d;, undisclosed-recipients:;
+ * into bare addr-specs ("j@x", "k@y", "a@b", "c@d") suitable for the
+ * SMTP envelope.
+ */
+#ifndef MAILOUT_ADDRESS_H
+#define MAILOUT_ADDRESS_H
+
+#include <stddef.h>
+
+struct addr_list {
+	char **v;        /* bare addresses, each malloc'd */
+	size_t n, cap;
+};
+
+void addr_list_free(struct addr_list *l);
+/* Append a copy of a; does nothing when an equal address (local part
+ * exact, domain case-insensitive) is already there. */
+void addr_list_add(struct addr_list *l, const char *a);
+int addr_list_contains(const struct addr_list *l, const char *a);
+
+/*
+ * Parse the address list in s[0..len) (a header value, folded or not, or a
+ * command-line argument) and append each addr-spec to out.  Display names,
+ * comments, quoted strings, angle brackets, source routes and groups are
+ * understood; empty elements are skipped.
+ * Returns the number of addresses added, or -1 with a reason in err when
+ * the list is malformed or an address fails addr_check().
+ */
+int addr_parse_list(const char *s, size_t len, struct addr_list *out,
+		    char *err, size_t errlen);
+
+/*
+ * Check one bare address for use in the SMTP envelope: no CR, LF, NUL or
+ * other control characters, no '<', '>' or whitespace outside a quoted
+ * local part, at most one unquoted '@', not longer than 254 octets when
+ * qualified.  "" is not an address (the null sender is handled by callers).
+ * Returns 0, or -1 with a reason in err.
+ */
+int addr_check(const char *a, char *err, size_t errlen);
+
+/* The domain part of a (after the last '@' outside quotes), or NULL. */
+const char *addr_domain(const char *a);
+
+/*
+ * Quote a display name for a header if it needs it (RFC 5322 specials or
+ * leading/trailing spaces): appends the phrase to out as-is or as a
+ * quoted-string.  Non-ASCII names must be RFC 2047 encoded by the caller.
+ */
+struct dynbuf;
+void addr_format_phrase(struct dynbuf *out, const char *name);
+
+#endif

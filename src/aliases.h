@@ -1,0 +1,26 @@
+/*
+ * aliases.h - local-name expansion through an aliases(5)-style file.
+ *
+ * Format: "name: value, value, ..." with continuation lines that start
+ * with white space and '#' comments.  Values are addresses or other
+ * local names (expanded recursively, loops cut); "default:" catches
+ * local names that have no entry.  Pipes ("|cmd"), files and
+ * ":include:" are not supported and are reported.
+ */
+#ifndef MAILOUT_ALIASES_H
+#define MAILOUT_ALIASES_H
+
+#include "address.h"
+#include "result.h"
+
+/*
+ * Expand every local recipient (one without '@') of in through the file
+ * at path and append the results to out (addresses with '@' are copied
+ * as they are).  path NULL or "" copies in to out.  A missing file is
+ * not an error (a note in verbose mode); an unreadable or malformed one is
+ * RES_CONFIG.  Returns 0 or -1.
+ */
+int aliases_expand(const char *path, const struct addr_list *in,
+		   struct addr_list *out, struct result *r);
+
+#endif

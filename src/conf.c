@@ -1,0 +1,1073 @@
+/*
+ * conf.c - configuration files (libconfuse).
+ *
+ * Two files are read, the system file and then the user file; -C or
+ * $MAILOUT_CONFIG names one file that replaces both.  Each file is parsed
+ * on its own.  An account is built from, in order: the system `defaults`,
+ * the user `defaults` (or, with `inherit`, the parent account instead of
+ * both), then the keys its own section sets.  An account in the user file
+ * replaces a system account of the same name.
+ *
+ * libconfuse miscounts lines after comments (each comment token bumps its
+ * counter more than once), so comments are blanked out here, newlines
+ * kept, before the text reaches cfg_parse_buf(): the lexer never sees a
+ * comment and every reported line is true.  The blanking follows
+ * libconfuse's lexer: outside quoted strings "#", "//" and "/ *" start
+ * comments; "..." strings take backslash escapes, '...' strings take \'
+ * and \\ only.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <confuse.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+
+/* ---- enumerations ---- */
+
+static const char *const tls_names[] = { "starttls", "smtps", "off" };
+static const char *const auth_names[] = {
+	"(unset)", "off", "on", "plain", "login", "cram-md5", "xoauth2",
+	"oauthbearer", "external"
+};
+static const char *const queue_names[] = { "never", "onfail", "always" };
+
+static int
+lookup(const char *const *names, size_t n, const char *s, size_t first)
+{
+	for (size_t i = first; i < n; i++)
+		if (strcasecmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *conf_tls_name(enum tls_mode m) { return tls_names[m]; }
+const char *conf_auth_name(enum auth_mode m) { return auth_names[m]; }
+const char *conf_queue_name(enum queue_mode m) { return queue_names[m]; }
+
+int
+conf_parse_tls(const char *s)
+{
+	return lookup(tls_names, 3, s, 0);
+}
+
+int
+conf_parse_auth(const char *s)
+{
+	int v = lookup(auth_names, 9, s, 1);
+
+	/* libconfuse booleans spelled the other ways */
+	if (v < 0 && (!strcasecmp(s, "true") || !strcasecmp(s, "yes")))
+		v = AUTH_ON;
+	if (v < 0 && (!strcasecmp(s, "false") || !strcasecmp(s, "no")))
+		v = AUTH_OFF;
+	return v;
+}
+
+int
+conf_parse_queue(const char *s)
+{
+	return lookup(queue_names, 3, s, 0);
+}
+
+/* ---- libconfuse callbacks: every check that needs a line number ---- */
+
+static int
+cb_enum(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	int v;
+	const char *allowed;
+
+	if (strcmp(opt->name, "tls") == 0) {
+		v = conf_parse_tls(value);
+		allowed = "starttls, smtps, off";
+	} else if (strcmp(opt->name, "auth") == 0) {
+		v = conf_parse_auth(value);
+		allowed = "on, off, plain, login, cram-md5, xoauth2, oauthbearer, external";
+	} else {
+		v = conf_parse_queue(value);
+		allowed = "never, onfail, always";
+	}
+	if (v < 0) {
+		cfg_error(cfg, "invalid value '%s' for '%s' (one of: %s)", value,
+			  opt->name, allowed);
+		return -1;
+	}
+	*(long *)result = v;
+	return 0;
+}
+
+/* Decimal only: libconfuse would read "025" as octal 21. */
+static int
+parse_decimal(const char *s, long max, long *out)
+{
+	long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+cb_number(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	long v;
+	long max = strcmp(opt->name, "port") == 0 ? 65535 : 86400;
+
+	if (parse_decimal(value, max, &v) < 0 || v == 0) {
+		cfg_error(cfg, "invalid value '%s' for '%s' (a decimal number from 1 to %ld)",
+			  value, opt->name, max);
+		return -1;
+	}
+	*(long *)result = v;
+	return 0;
+}
+
+/* "5d", "12h", "30m", "90s", "2w" or plain seconds. */
+static int
+parse_duration(const char *s, long *out)
+{
+	char *end;
+	long v, mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end) {
+		switch (tolower((unsigned char)*end)) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		case 'w': mult = 7 * 86400; break;
+		default: return -1;
+		}
+		if (end[1])
+			return -1;
+	}
+	if (v <= 0 || v > 365L * 86400 / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int
+cb_duration(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (parse_duration(value, (long *)result) < 0) {
+		cfg_error(cfg, "invalid value '%s' for '%s' (like 5d, 12h, 30m)",
+			  value, opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Set by v_string when a section sets `password`; checked per file. */
+static int file_has_password;
+
+static int
+v_string(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *name = opt->name;
+	unsigned n = cfg_opt_size(opt);
+	char err[256];
+
+	for (unsigned i = 0; i < n; i++) {
+		const char *s = cfg_opt_getnstr(opt, i);
+
+		if (!s)
+			continue;
+		for (const char *p = s; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				cfg_error(cfg, "'%s' contains a control character", name);
+				return -1;
+			}
+		if (strcmp(name, "password") == 0) {
+			file_has_password = 1;
+		} else if (strcmp(name, "host") == 0) {
+			if (!*s || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "0123456789.-_:[]") != strlen(s)) {
+				cfg_error(cfg, "invalid host name '%s'", s);
+				return -1;
+			}
+		} else if (strcmp(name, "domain") == 0) {
+			if (!*s || strpbrk(s, " /?#@")) {
+				cfg_error(cfg, "invalid domain '%s'", s);
+				return -1;
+			}
+		} else if (strcmp(name, "from") == 0) {
+			if (addr_check(s, err, sizeof(err)) < 0) {
+				cfg_error(cfg, "'from': %s", err);
+				return -1;
+			}
+		} else if (strcmp(name, "tls_pin") == 0) {
+			if (strncmp(s, "sha256//", 8) != 0) {
+				cfg_error(cfg, "'tls_pin' must look like sha256//BASE64 "
+					  "(as printed by mailout --serverinfo)");
+				return -1;
+			}
+		} else if (strcmp(name, "source_ip") == 0) {
+			unsigned char buf[16];
+			if (inet_pton(AF_INET, s, buf) != 1 && inet_pton(AF_INET6, s, buf) != 1) {
+				cfg_error(cfg, "'source_ip' is not an IP address: '%s'", s);
+				return -1;
+			}
+		} else if (strcmp(name, "syslog") == 0) {
+			if (!log_facility_valid(s)) {
+				cfg_error(cfg, "invalid value '%s' for 'syslog' "
+					  "(off, on, LOG_MAIL, LOG_USER, LOG_LOCAL0..7)", s);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- schema ---- */
+
+#define ACCOUNT_KEYS \
+	CFG_STR("host", NULL, CFGF_NODEFAULT), \
+	CFG_INT_CB("port", 0, CFGF_NODEFAULT, cb_number), \
+	CFG_INT_CB("tls", TLS_STARTTLS, CFGF_NONE, cb_enum), \
+	CFG_STR("tls_trust_file", NULL, CFGF_NODEFAULT), \
+	CFG_STR("tls_pin", NULL, CFGF_NODEFAULT), \
+	CFG_STR("tls_cert_file", NULL, CFGF_NODEFAULT), \
+	CFG_STR("tls_key_file", NULL, CFGF_NODEFAULT), \
+	CFG_INT_CB("auth", AUTH_UNSET, CFGF_NONE, cb_enum), \
+	CFG_STR("user", NULL, CFGF_NODEFAULT), \
+	CFG_STR("password", NULL, CFGF_NODEFAULT), \
+	CFG_STR("passwordeval", NULL, CFGF_NODEFAULT), \
+	CFG_STR("from", NULL, CFGF_NODEFAULT), \
+	CFG_STR("from_name", NULL, CFGF_NODEFAULT), \
+	CFG_STR_LIST("senders", NULL, CFGF_NODEFAULT), \
+	CFG_BOOL("rewrite_from", cfg_false, CFGF_NONE), \
+	CFG_STR("domain", NULL, CFGF_NODEFAULT), \
+	CFG_INT_CB("timeout", 60, CFGF_NONE, cb_number), \
+	CFG_STR("proxy", NULL, CFGF_NODEFAULT), \
+	CFG_STR("source_ip", NULL, CFGF_NODEFAULT), \
+	CFG_BOOL("partial_delivery", cfg_false, CFGF_NONE)
+
+static cfg_opt_t defaults_opts[] = { ACCOUNT_KEYS, CFG_END() };
+static cfg_opt_t account_opts[] = {
+	CFG_STR("inherit", NULL, CFGF_NODEFAULT), ACCOUNT_KEYS, CFG_END()
+};
+static cfg_opt_t top_opts[] = {
+	CFG_STR("default_account", NULL, CFGF_NODEFAULT),
+	CFG_STR("aliases", NULL, CFGF_NODEFAULT),
+	CFG_STR("logfile", NULL, CFGF_NODEFAULT),
+	CFG_STR("syslog", "off", CFGF_NONE),
+	CFG_INT_CB("queue", QUEUE_ONFAIL, CFGF_NONE, cb_enum),
+	CFG_STR("queue_dir", NULL, CFGF_NODEFAULT),
+	CFG_INT_CB("queue_lifetime", 5 * 86400, CFGF_NONE, cb_duration),
+	CFG_SEC("defaults", defaults_opts, CFGF_NONE),
+	CFG_SEC("account", account_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+/* Account keys, their types and where they land in struct account. */
+enum ktype { K_STR, K_INT, K_BOOL, K_LIST };
+#define AOFF(f) offsetof(struct account, f)
+static const struct akey {
+	const char *name;
+	enum ktype type;
+	size_t off;
+} akeys[] = {
+	{ "host", K_STR, AOFF(host) },
+	{ "port", K_INT, AOFF(port) },
+	{ "tls", K_INT, AOFF(tls) },
+	{ "tls_trust_file", K_STR, AOFF(tls_trust_file) },
+	{ "tls_pin", K_STR, AOFF(tls_pin) },
+	{ "tls_cert_file", K_STR, AOFF(tls_cert_file) },
+	{ "tls_key_file", K_STR, AOFF(tls_key_file) },
+	{ "auth", K_INT, AOFF(auth) },
+	{ "user", K_STR, AOFF(user) },
+	{ "password", K_STR, AOFF(password) },
+	{ "passwordeval", K_STR, AOFF(passwordeval) },
+	{ "from", K_STR, AOFF(from) },
+	{ "from_name", K_STR, AOFF(from_name) },
+	{ "senders", K_LIST, AOFF(senders) },
+	{ "rewrite_from", K_BOOL, AOFF(rewrite_from) },
+	{ "domain", K_STR, AOFF(domain) },
+	{ "timeout", K_INT, AOFF(timeout) },
+	{ "proxy", K_STR, AOFF(proxy) },
+	{ "source_ip", K_STR, AOFF(source_ip) },
+	{ "partial_delivery", K_BOOL, AOFF(partial_delivery) },
+};
+#define NAKEYS (sizeof(akeys) / sizeof(akeys[0]))
+
+/* Paths in these keys get "~/" expanded. */
+static int
+is_path_key(const char *name)
+{
+	return strcmp(name, "tls_trust_file") == 0 || strcmp(name, "tls_cert_file") == 0 ||
+	       strcmp(name, "tls_key_file") == 0;
+}
+
+static void
+set_validators(cfg_t *cfg)
+{
+	static const char *const top_strs[] = {
+		"default_account", "aliases", "logfile", "syslog", "queue_dir"
+	};
+	char path[64];
+
+	for (size_t i = 0; i < sizeof(top_strs) / sizeof(top_strs[0]); i++)
+		cfg_set_validate_func(cfg, top_strs[i], v_string);
+	for (size_t i = 0; i < NAKEYS; i++) {
+		if (akeys[i].type != K_STR && akeys[i].type != K_LIST)
+			continue;
+		snprintf(path, sizeof(path), "defaults|%s", akeys[i].name);
+		cfg_set_validate_func(cfg, path, v_string);
+		snprintf(path, sizeof(path), "account|%s", akeys[i].name);
+		cfg_set_validate_func(cfg, path, v_string);
+	}
+	cfg_set_validate_func(cfg, "account|inherit", v_string);
+}
+
+/* ---- parsing one file ---- */
+
+/* Error text from libconfuse's error callback, with our file name. */
+static char parse_error[512];
+static const char *parse_name;
+
+static void
+on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char msg[400];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(parse_error, sizeof(parse_error), "%s:%d: %s", parse_name,
+		 cfg ? cfg->line : 0, msg);
+}
+
+/* Blank out comments, keeping newlines (see the top of this file). */
+static void
+blank_comments(char *s)
+{
+	for (char *p = s; *p; ) {
+		if (*p == '"' || *p == '\'') {
+			char q = *p++;
+			while (*p && *p != q) {
+				if (*p == '\\' && p[1] &&
+				    (q == '"' || p[1] == '\\' || p[1] == '\''))
+					p++;
+				p++;
+			}
+			if (*p)
+				p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p && *p != '\n')
+				*p++ = ' ';
+		} else if (p[0] == '/' && p[1] == '*') {
+			while (*p && !(p[0] == '*' && p[1] == '/')) {
+				if (*p != '\n')
+					*p = ' ';
+				p++;
+			}
+			if (*p) {
+				p[0] = p[1] = ' ';
+				p += 2;
+			}
+		} else {
+			p++;
+		}
+	}
+}
+
+struct parsed {
+	char *name;
+	cfg_t *cfg;
+};
+
+static cfg_t *
+parse_text(const char *name, char *text, struct result *r)
+{
+	cfg_t *cfg = cfg_init(top_opts, CFGF_NONE);
+	int rc;
+
+	cfg_set_error_function(cfg, on_cfg_error);
+	set_validators(cfg);
+	blank_comments(text);
+	parse_error[0] = '\0';
+	parse_name = name;
+	file_has_password = 0;
+	rc = cfg_parse_buf(cfg, text);
+	if (rc != CFG_SUCCESS) {
+		res_fail(r, RES_CONFIG, "%s", parse_error[0] ? parse_error : name);
+		cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/*
+ * Read and parse one file.  Returns the parsed config, or NULL with *r
+ * cleared when the file does not exist and may be absent (optional), or
+ * NULL with RES_CONFIG.
+ */
+static cfg_t *
+parse_file(const char *path, int optional, struct result *r)
+{
+	struct stat st;
+	char *text = NULL;
+	cfg_t *cfg = NULL;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (optional && errno == ENOENT) {
+			res_clear(r);
+			return NULL;
+		}
+		res_fail(r, RES_CONFIG, "cannot open configuration file %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		res_fail(r, RES_CONFIG, "%s: not a regular file", path);
+		goto done;
+	}
+	if (st.st_size > CONFIG_MAX_BYTES) {
+		res_fail(r, RES_CONFIG, "%s: larger than 1 MiB", path);
+		goto done;
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	n = read(fd, text, (size_t)st.st_size);
+	if (n < 0) {
+		res_fail(r, RES_CONFIG, "cannot read %s: %s", path, strerror(errno));
+		goto done;
+	}
+	text[n] = '\0';
+	if (memchr(text, '\0', (size_t)n)) {
+		res_fail(r, RES_CONFIG, "%s: contains a NUL byte", path);
+		goto done;
+	}
+	cfg = parse_text(path, text, r);
+	if (cfg && file_has_password &&
+	    (st.st_uid != geteuid() || (st.st_mode & 077) != 0)) {
+		res_fail(r, RES_CONFIG,
+			 "%s holds a password, so it must be owned by you and not "
+			 "accessible by group or others (chmod 600 %s), or use passwordeval "
+			 "(see mailout.conf(5), SECRETS)", path, path);
+		cfg_free(cfg);
+		cfg = NULL;
+	}
+done:
+	if (text) {
+		wipe(text, (size_t)st.st_size);
+		free(text);
+	}
+	close(fd);
+	return cfg;
+}
+
+/* ---- building accounts ---- */
+
+static void
+set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+/* Copy every key that sec sets onto a. */
+static void
+overlay(struct account *a, cfg_t *sec)
+{
+	for (size_t i = 0; i < NAKEYS; i++) {
+		const struct akey *k = &akeys[i];
+		cfg_opt_t *opt = cfg_getopt(sec, k->name);
+		char *field = (char *)a + k->off;
+
+		if (!opt || !(opt->flags & CFGF_MODIFIED))
+			continue;
+		switch (k->type) {
+		case K_STR: {
+			const char *v = cfg_opt_getnstr(opt, 0);
+			char *x = v && is_path_key(k->name) ? path_expand(v) : NULL;
+			if (strcmp(k->name, "password") == 0)
+				free_secret(*(char **)field), *(char **)field = NULL;
+			set_str((char **)field, x ? x : v);
+			free(x);
+			break;
+		}
+		case K_INT:
+			if (k->off == AOFF(port) || k->off == AOFF(timeout))
+				*(long *)field = cfg_opt_getnint(opt, 0);
+			else if (k->off == AOFF(tls))
+				a->tls = (enum tls_mode)cfg_opt_getnint(opt, 0);
+			else
+				a->auth = (enum auth_mode)cfg_opt_getnint(opt, 0);
+			break;
+		case K_BOOL:
+			*(int *)field = cfg_opt_getnbool(opt, 0) ? 1 : 0;
+			break;
+		case K_LIST:
+			for (size_t j = 0; j < a->nsenders; j++)
+				free(a->senders[j]);
+			free(a->senders);
+			a->nsenders = cfg_opt_size(opt);
+			a->senders = xcalloc(a->nsenders, sizeof(char *));
+			for (size_t j = 0; j < a->nsenders; j++)
+				a->senders[j] = xstrdup(cfg_opt_getnstr(opt, (unsigned)j));
+			break;
+		}
+	}
+}
+
+static void
+account_init(struct account *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->tls = TLS_STARTTLS;
+	a->auth = AUTH_UNSET;
+	a->timeout = 60;
+}
+
+void
+conf_account_free(struct account *a)
+{
+	free(a->name);
+	free(a->file);
+	free(a->host);
+	free(a->tls_trust_file);
+	free(a->tls_pin);
+	free(a->tls_cert_file);
+	free(a->tls_key_file);
+	free(a->user);
+	free_secret(a->password);
+	free(a->passwordeval);
+	free(a->from);
+	free(a->from_name);
+	for (size_t i = 0; i < a->nsenders; i++)
+		free(a->senders[i]);
+	free(a->senders);
+	free(a->domain);
+	free(a->proxy);
+	free(a->source_ip);
+	memset(a, 0, sizeof(*a));
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void
+conf_account_copy(struct account *dst, const struct account *src)
+{
+	*dst = *src;
+	dst->name = dup_or_null(src->name);
+	dst->file = dup_or_null(src->file);
+	dst->host = dup_or_null(src->host);
+	dst->tls_trust_file = dup_or_null(src->tls_trust_file);
+	dst->tls_pin = dup_or_null(src->tls_pin);
+	dst->tls_cert_file = dup_or_null(src->tls_cert_file);
+	dst->tls_key_file = dup_or_null(src->tls_key_file);
+	dst->user = dup_or_null(src->user);
+	dst->password = dup_or_null(src->password);
+	dst->passwordeval = dup_or_null(src->passwordeval);
+	dst->from = dup_or_null(src->from);
+	dst->from_name = dup_or_null(src->from_name);
+	dst->senders = src->nsenders ? xcalloc(src->nsenders, sizeof(char *)) : NULL;
+	for (size_t i = 0; i < src->nsenders; i++)
+		dst->senders[i] = xstrdup(src->senders[i]);
+	dst->domain = dup_or_null(src->domain);
+	dst->proxy = dup_or_null(src->proxy);
+	dst->source_ip = dup_or_null(src->source_ip);
+}
+
+/* One account section and where it came from. */
+struct asec {
+	const char *name;
+	const char *file;
+	cfg_t *sec;
+	int state;       /* 0 unresolved, 1 resolving, 2 done */
+	int index;       /* in c->accounts once done */
+};
+
+struct build {
+	struct config *c;
+	struct parsed *files;
+	size_t nfiles;
+	struct asec *secs;
+	size_t nsecs;
+};
+
+static struct asec *
+find_sec(struct build *b, const char *name)
+{
+	for (size_t i = 0; i < b->nsecs; i++)
+		if (strcmp(b->secs[i].name, name) == 0)
+			return &b->secs[i];
+	return NULL;
+}
+
+static void
+apply_defaults(struct build *b, struct account *a)
+{
+	for (size_t i = 0; i < b->nfiles; i++) {
+		cfg_t *d = cfg_getsec(b->files[i].cfg, "defaults");
+		if (d)
+			overlay(a, d);
+	}
+}
+
+static int
+resolve(struct build *b, struct asec *s, struct result *r)
+{
+	struct account a;
+	const char *parent;
+
+	if (s->state == 2)
+		return 0;
+	if (s->state == 1)
+		return res_fail(r, RES_CONFIG, "%s: account \"%s\": inherit forms a cycle",
+				s->file, s->name);
+	s->state = 1;
+	account_init(&a);
+	parent = cfg_getstr(s->sec, "inherit");
+	if (parent) {
+		struct asec *p = find_sec(b, parent);
+		if (!p) {
+			return res_fail(r, RES_CONFIG,
+					"%s: account \"%s\" inherits from unknown account \"%s\"",
+					s->file, s->name, parent);
+		}
+		if (resolve(b, p, r) < 0)
+			return -1;
+		conf_account_copy(&a, &b->c->accounts[p->index]);
+		free(a.name);
+		free(a.file);
+	} else {
+		apply_defaults(b, &a);
+	}
+	overlay(&a, s->sec);
+	a.name = xstrdup(s->name);
+	a.file = xstrdup(s->file);
+	s->index = (int)b->c->naccounts;
+	b->c->accounts[b->c->naccounts++] = a;
+	s->state = 2;
+	return 0;
+}
+
+static const char *
+top_str(struct build *b, const char *key)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < b->nfiles; i++) {
+		cfg_opt_t *opt = cfg_getopt(b->files[i].cfg, key);
+		if (opt->flags & CFGF_MODIFIED)
+			v = cfg_opt_getnstr(opt, 0);
+	}
+	return v;
+}
+
+static long
+top_int(struct build *b, const char *key, long def)
+{
+	long v = def;
+
+	for (size_t i = 0; i < b->nfiles; i++) {
+		cfg_opt_t *opt = cfg_getopt(b->files[i].cfg, key);
+		if (opt->flags & CFGF_MODIFIED)
+			v = cfg_opt_getnint(opt, 0);
+	}
+	return v;
+}
+
+static char *
+default_queue_dir(void)
+{
+	const char *state = getenv("XDG_STATE_HOME");
+
+	if (geteuid() == 0)
+		return xstrdup("/var/spool/mailout");
+	if (state && state[0] == '/')
+		return xasprintf("%s/mailout/queue", state);
+	return path_expand("~/.local/state/mailout/queue");
+}
+
+static int
+build_config(struct config *c, struct parsed *files, size_t nfiles, struct result *r)
+{
+	struct build b = { c, files, nfiles, NULL, 0 };
+	size_t total = 0;
+	const char *v;
+	int rc = -1;
+
+	for (size_t i = 0; i < nfiles; i++)
+		total += cfg_size(files[i].cfg, "account");
+	b.secs = xcalloc(total ? total : 1, sizeof(*b.secs));
+	/* Later files replace accounts of the same name. */
+	for (size_t i = 0; i < nfiles; i++) {
+		for (unsigned j = 0; j < cfg_size(files[i].cfg, "account"); j++) {
+			cfg_t *sec = cfg_getnsec(files[i].cfg, "account", j);
+			struct asec *s = find_sec(&b, cfg_title(sec));
+			if (!s)
+				s = &b.secs[b.nsecs++];
+			s->name = cfg_title(sec);
+			s->file = files[i].name;
+			s->sec = sec;
+		}
+	}
+	account_init(&c->defaults);
+	apply_defaults(&b, &c->defaults);
+	c->defaults.name = xstrdup("(command line)");
+	c->accounts = xcalloc(b.nsecs ? b.nsecs : 1, sizeof(struct account));
+	for (size_t i = 0; i < b.nsecs; i++)
+		if (resolve(&b, &b.secs[i], r) < 0)
+			goto fail;
+
+	c->default_account = dup_or_null(top_str(&b, "default_account"));
+	v = top_str(&b, "aliases");
+	c->aliases = v ? path_expand(v) : NULL;
+	v = top_str(&b, "logfile");
+	c->logfile = v && *v ? path_expand(v) : NULL;
+	v = top_str(&b, "syslog");
+	c->syslog = v && strcasecmp(v, "off") != 0 ? xstrdup(v) : NULL;
+	c->queue = (enum queue_mode)top_int(&b, "queue", QUEUE_ONFAIL);
+	v = top_str(&b, "queue_dir");
+	c->queue_dir = v ? path_expand(v) : default_queue_dir();
+	c->queue_lifetime = top_int(&b, "queue_lifetime", 5 * 86400);
+
+	if (c->default_account && !conf_find(c, c->default_account)) {
+		res_fail(r, RES_CONFIG, "%s: default_account \"%s\" is not defined",
+			 files[nfiles - 1].name, c->default_account);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	free(b.secs);
+	return rc;
+}
+
+static int
+load_parsed(struct config *c, struct parsed *p, size_t n, struct result *r)
+{
+	int rc;
+
+	c->nfiles = n;
+	for (size_t i = 0; i < n; i++)
+		c->files[i] = xstrdup(p[i].name);
+	if (n == 0) {
+		c->embedded = 1;
+		c->queue = QUEUE_ONFAIL;
+		c->queue_dir = default_queue_dir();
+		c->queue_lifetime = 5 * 86400;
+		account_init(&c->defaults);
+		c->defaults.name = xstrdup("(command line)");
+		return 0;
+	}
+	rc = build_config(c, p, n, r);
+	return rc;
+}
+
+static char *
+user_config_path(void)
+{
+	const char *x = getenv("XDG_CONFIG_HOME");
+
+	if (x && x[0] == '/')
+		return xasprintf("%s/mailout/config", x);
+	return path_expand("~/.config/mailout/config");
+}
+
+int
+conf_load(struct config *c, const char *explicit_file, struct result *r)
+{
+	struct parsed p[2];
+	size_t n = 0;
+	const char *env = getenv("MAILOUT_CONFIG");
+	char *paths[2] = { NULL, NULL };
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (!explicit_file && env && *env)
+		explicit_file = env;
+	if (explicit_file) {
+		paths[0] = path_expand(explicit_file);
+		if (!(p[0].cfg = parse_file(paths[0], 0, r)))
+			goto done;
+		p[0].name = paths[0];
+		n = 1;
+	} else {
+		paths[0] = xstrdup(SYSCONFDIR "/mailout.conf");
+		paths[1] = user_config_path();
+		for (int i = 0; i < 2; i++) {
+			cfg_t *cfg = parse_file(paths[i], 1, r);
+			if (!cfg) {
+				if (r->cls != RES_OK)
+					goto done;
+				continue;
+			}
+			p[n].name = paths[i];
+			p[n].cfg = cfg;
+			n++;
+		}
+	}
+	rc = load_parsed(c, p, n, r);
+done:
+	for (size_t i = 0; i < n; i++)
+		cfg_free(p[i].cfg);
+	free(paths[0]);
+	free(paths[1]);
+	return rc;
+}
+
+int
+conf_load_buf(struct config *c, const char *name, const char *text, struct result *r)
+{
+	struct parsed p;
+	char *copy = xstrdup(text);
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	p.name = (char *)name;
+	p.cfg = parse_text(name, copy, r);
+	free(copy);
+	if (!p.cfg)
+		return -1;
+	rc = load_parsed(c, &p, 1, r);
+	cfg_free(p.cfg);
+	return rc;
+}
+
+void
+conf_free(struct config *c)
+{
+	for (size_t i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
+	free(c->default_account);
+	free(c->aliases);
+	free(c->logfile);
+	free(c->syslog);
+	free(c->queue_dir);
+	for (size_t i = 0; i < c->naccounts; i++)
+		conf_account_free(&c->accounts[i]);
+	free(c->accounts);
+	conf_account_free(&c->defaults);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct account *
+conf_find(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->naccounts; i++)
+		if (strcmp(c->accounts[i].name, name) == 0)
+			return &c->accounts[i];
+	return NULL;
+}
+
+const struct account *
+conf_choose(const struct config *c, const char *name, const char *sender,
+	   struct result *r)
+{
+	const struct account *a;
+
+	res_clear(r);
+	if (name) {
+		if (!(a = conf_find(c, name)))
+			res_fail(r, RES_CONFIG, "no account named \"%s\" in %s", name,
+				 c->nfiles ? c->files[c->nfiles - 1] : "the configuration");
+		return a;
+	}
+	if (sender && *sender) {
+		for (size_t i = 0; i < c->naccounts; i++)
+			for (size_t j = 0; j < c->accounts[i].nsenders; j++)
+				if (fnmatch(c->accounts[i].senders[j], sender, FNM_CASEFOLD) == 0)
+					return &c->accounts[i];
+	}
+	if (c->default_account)
+		return conf_find(c, c->default_account);
+	if (c->naccounts == 1)
+		return &c->accounts[0];
+	if (c->naccounts > 1)
+		res_fail(r, RES_CONFIG,
+			 "%zu accounts and no choice: set default_account, or use --account NAME",
+			 c->naccounts);
+	return NULL;
+}
+
+void
+conf_account_from_defaults(const struct config *c, struct account *a)
+{
+	conf_account_copy(a, &c->defaults);
+}
+
+long
+conf_port(const struct account *a)
+{
+	if (a->port)
+		return a->port;
+	return a->tls == TLS_SMTPS ? 465 : a->tls == TLS_OFF ? 25 : 587;
+}
+
+int
+conf_auth_enabled(const struct account *a)
+{
+	if (a->auth == AUTH_UNSET)
+		return a->user != NULL;
+	return a->auth != AUTH_OFF;
+}
+
+char *
+conf_secret(const struct account *a, struct result *r)
+{
+	struct dynbuf out = { 0 };
+	char buf[4096];
+	int pipefd[2], status, devnull;
+	pid_t pid;
+	ssize_t n;
+	char *nl, *secret;
+
+	if (a->password)
+		return xstrdup(a->password);
+	if (!a->passwordeval) {
+		res_fail(r, RES_CONFIG, "account \"%s\" authenticates but sets neither "
+			 "password nor passwordeval", a->name);
+		return NULL;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+		res_fail(r, RES_OSERR, "pipe: %s", strerror(errno));
+		return NULL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		res_fail(r, RES_OSERR, "fork: %s", strerror(errno));
+		return NULL;
+	}
+	if (pid == 0) {
+		devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(pipefd[1], 1);
+		execl("/bin/sh", "sh", "-c", a->passwordeval, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (out.len < 65536)
+			db_add(&out, buf, (size_t)n);
+	}
+	wipe(buf, sizeof(buf));
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		db_free(&out);
+		res_fail(r, RES_CONFIG, "account \"%s\": passwordeval command failed (%s %d)",
+			 a->name, WIFEXITED(status) ? "exit status" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return NULL;
+	}
+	if ((nl = memchr(db_str(&out), '\n', out.len)))
+		out.len = (size_t)(nl - out.s);
+	if (out.len && out.s[out.len - 1] == '\r')
+		out.len--;
+	if (out.len == 0) {
+		db_free(&out);
+		res_fail(r, RES_CONFIG, "account \"%s\": passwordeval printed nothing", a->name);
+		return NULL;
+	}
+	secret = xstrndup(out.s, out.len);
+	db_free(&out);
+	return secret;
+}
+
+static void
+show_str(FILE *out, const char *key, const char *v)
+{
+	fprintf(out, "  %-16s = %s%s%s\n", key, v ? "\"" : "", v ? v : "(not set)", v ? "\"" : "");
+}
+
+void
+conf_show(FILE *out, const struct config *c, const struct account *a)
+{
+	fprintf(out, "configuration files: ");
+	if (c->nfiles == 0)
+		fprintf(out, "none (embedded default: local delivery)\n");
+	for (size_t i = 0; i < c->nfiles; i++)
+		fprintf(out, "%s%s", c->files[i], i + 1 < c->nfiles ? ", " : "\n");
+	show_str(out, "default_account", c->default_account);
+	show_str(out, "aliases", c->aliases);
+	show_str(out, "logfile", c->logfile);
+	fprintf(out, "  %-16s = %s\n", "syslog", c->syslog ? c->syslog : "off");
+	fprintf(out, "  %-16s = %s\n", "queue", conf_queue_name(c->queue));
+	show_str(out, "queue_dir", c->queue_dir);
+	fprintf(out, "  %-16s = %lds\n", "queue_lifetime", c->queue_lifetime);
+	if (!a) {
+		fprintf(out, "account: none (local delivery only)\n");
+		return;
+	}
+	fprintf(out, "account \"%s\"%s%s:\n", a->name, a->file ? " from " : "",
+		a->file ? a->file : "");
+	show_str(out, "host", a->host);
+	fprintf(out, "  %-16s = %ld\n", "port", conf_port(a));
+	fprintf(out, "  %-16s = %s\n", "tls", conf_tls_name(a->tls));
+	show_str(out, "tls_trust_file", a->tls_trust_file ? a->tls_trust_file
+			: "(system trust store)");
+	show_str(out, "tls_pin", a->tls_pin);
+	show_str(out, "tls_cert_file", a->tls_cert_file);
+	show_str(out, "tls_key_file", a->tls_key_file);
+	fprintf(out, "  %-16s = %s\n", "auth", a->auth == AUTH_UNSET
+		? (conf_auth_enabled(a) ? "on (user is set)" : "off (no user)")
+		: conf_auth_name(a->auth));
+	show_str(out, "user", a->user);
+	fprintf(out, "  %-16s = %s\n", "password", a->password ? "********" : "(not set)");
+	show_str(out, "passwordeval", a->passwordeval);
+	show_str(out, "from", a->from);
+	show_str(out, "from_name", a->from_name);
+	fprintf(out, "  %-16s = {", "senders");
+	for (size_t i = 0; i < a->nsenders; i++)
+		fprintf(out, "%s\"%s\"", i ? ", " : " ", a->senders[i]);
+	fprintf(out, "%s}\n", a->nsenders ? " " : "");
+	fprintf(out, "  %-16s = %s\n", "rewrite_from", a->rewrite_from ? "on" : "off");
+	show_str(out, "domain", a->domain);
+	fprintf(out, "  %-16s = %ld\n", "timeout", a->timeout);
+	show_str(out, "proxy", a->proxy);
+	show_str(out, "source_ip", a->source_ip);
+	fprintf(out, "  %-16s = %s\n", "partial_delivery", a->partial_delivery ? "on" : "off");
+	fprintf(out, "(see mailout.conf(5) for every key)\n");
+}

@@ -1,0 +1,127 @@
+/*
+ * conf.h - the configuration: libconfuse schema, system and user files,
+ * defaults and inherit, permission checks, account choice.
+ *
+ * (Named conf.h, not config.h: config.h is autoconf's.)
+ */
+#ifndef MAILOUT_CONF_H
+#define MAILOUT_CONF_H
+
+#include <stddef.h>
+
+#include "result.h"
+
+enum tls_mode { TLS_STARTTLS, TLS_SMTPS, TLS_OFF };
+enum auth_mode {
+	AUTH_UNSET,        /* not configured: on when user is set, else off */
+	AUTH_OFF, AUTH_ON, AUTH_PLAIN, AUTH_LOGIN, AUTH_CRAM_MD5,
+	AUTH_XOAUTH2, AUTH_OAUTHBEARER, AUTH_EXTERNAL
+};
+enum queue_mode { QUEUE_NEVER, QUEUE_ONFAIL, QUEUE_ALWAYS };
+
+/* One account, with defaults and inherit already applied.  Strings are
+ * NULL when not set. */
+struct account {
+	char *name;
+	char *file;            /* the file that defined it; NULL for --host */
+	char *host;            /* relay; NULL: no relay (local delivery only) */
+	long port;             /* 0: by tls (587 starttls, 465 smtps, 25 off) */
+	enum tls_mode tls;
+	char *tls_trust_file;  /* CA bundle; NULL: the system trust store */
+	char *tls_pin;         /* "sha256//BASE64" public-key pin(s) */
+	char *tls_cert_file;   /* client certificate, PEM */
+	char *tls_key_file;    /* its key, PEM */
+	enum auth_mode auth;
+	char *user;
+	char *password;        /* secret: never printed */
+	char *passwordeval;    /* command whose first output line is the secret */
+	char *from;            /* envelope sender and default From */
+	char *from_name;
+	char **senders;        /* envelope sender patterns (fnmatch, case-insensitive) */
+	size_t nsenders;
+	int rewrite_from;
+	char *domain;          /* EHLO name; NULL: host_fqdn() */
+	long timeout;          /* seconds, connect and each reply */
+	char *proxy;           /* NULL or "": no proxy (environment ignored) */
+	char *source_ip;
+	int partial_delivery;
+};
+
+struct config {
+	char *files[2];        /* files read (system, user), or just the -C file */
+	size_t nfiles;
+	int embedded;          /* 1: no file found, the embedded default applies */
+	char *default_account;
+	char *aliases;         /* expanded path or NULL */
+	char *logfile;         /* expanded path or NULL */
+	char *syslog;          /* NULL (off), or a facility name: "LOG_MAIL"... */
+	enum queue_mode queue;
+	char *queue_dir;       /* expanded path */
+	long queue_lifetime;   /* seconds */
+	struct account defaults; /* the `defaults` sections alone (for --host) */
+	struct account *accounts;
+	size_t naccounts;
+};
+
+/*
+ * Load the configuration.  explicit_file (from -C) or $MAILOUT_CONFIG
+ * replaces the search; else SYSCONFDIR/mailout.conf then the user file
+ * ($XDG_CONFIG_HOME/mailout/config).  No file at all: c->embedded = 1
+ * and the built-in defaults (no accounts).  Errors name the file and the
+ * true line and are RES_CONFIG.  Returns 0 or -1.  Free with conf_free().
+ */
+int conf_load(struct config *c, const char *explicit_file, struct result *r);
+
+/* Same, from a buffer (for tests); name is used in messages. */
+int conf_load_buf(struct config *c, const char *name, const char *text,
+		 struct result *r);
+
+void conf_free(struct config *c);
+
+/* The account called name, or NULL. */
+const struct account *conf_find(const struct config *c, const char *name);
+
+/*
+ * Choose the account: name (from --account) > an account whose senders
+ * match sender > default_account > the only account.  Returns NULL with
+ * *r cleared when no account applies (local delivery only), or NULL with
+ * RES_CONFIG in *r when a named account does not exist or the choice is
+ * ambiguous.
+ */
+const struct account *conf_choose(const struct config *c, const char *name,
+				 const char *sender, struct result *r);
+
+/* A copy of the defaults-only account (for --host); free with
+ * conf_account_free(). */
+void conf_account_from_defaults(const struct config *c, struct account *a);
+void conf_account_free(struct account *a);
+void conf_account_copy(struct account *dst, const struct account *src);
+
+/* The effective port of an account (its port, or the default for its tls). */
+long conf_port(const struct account *a);
+
+/* Names for printing. */
+const char *conf_tls_name(enum tls_mode m);
+const char *conf_auth_name(enum auth_mode m);
+const char *conf_queue_name(enum queue_mode m);
+/* Parse those names; -1 when unknown. */
+int conf_parse_tls(const char *s);
+int conf_parse_auth(const char *s);
+int conf_parse_queue(const char *s);
+
+/* 1 when the account will authenticate (auth on, or unset with a user). */
+int conf_auth_enabled(const struct account *a);
+
+/*
+ * The account's secret: password, or the first line of passwordeval's
+ * output (run with /bin/sh -c, stdin /dev/null, stderr passed through).
+ * Returns a malloc'd string to release with free_secret(), or NULL with
+ * RES_CONFIG (no secret configured, command failed) in *r.
+ */
+char *conf_secret(const struct account *a, struct result *r);
+
+/* Print the effective settings of an account, secrets masked. */
+#include <stdio.h>
+void conf_show(FILE *out, const struct config *c, const struct account *a);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * local.h - local delivery (SPEC 7): Maildir or mbox.
+ *
+ * For the invoking user: $HOME/Maildir when it exists, else $MAIL, else
+ * /var/mail/USER.  For another user: ~user/Maildir when it exists, else
+ * /var/mail/USER (created owned by that user when running as root).
+ * mbox: "From " line, ">From " quoting, fcntl and dotlock locks, fsync.
+ * Maildir: written in tmp/, fsync'd, renamed into new/.
+ * Mailbox lines end in LF (the spool's CRLF is converted).
+ */
+#ifndef MAILOUT_LOCAL_H
+#define MAILOUT_LOCAL_H
+
+#include <stddef.h>
+
+#include "result.h"
+
+/* 1 when addr is delivered locally: no '@', or "@localhost", or '@' this
+ * host's name or fully qualified name. */
+int local_is_local(const char *addr);
+
+/*
+ * Deliver the spool file fd (read from offset 0) to the local recipient
+ * rcpt.  sender "" means the null sender.  On success the mailbox path is
+ * copied to where.  Returns 0, or -1 with RES_NOUSER (unknown user),
+ * RES_CANTCREAT, RES_IOERR or RES_TEMPFAIL (lock timeout).
+ */
+int local_deliver(const char *rcpt, const char *sender, int fd,
+		  char *where, size_t wherelen, struct result *r);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * log.c - stderr messages, the delivery log and the verbose transcript.
+ *
+ * The delivery line follows msmtp's format so that existing log parsers
+ * keep working:
+ *   host=H tls=on|off auth=on|off [user=U] from=F recipients=A,B
+ *   [mailsize=N] [smtpstatus=NNN] [smtpmsg='...'] [errormsg='...']
+ *   [queue=ID] exitcode=EX_...
+ * In the log file each line starts with "Mon DD HH:MM:SS "; syslog adds
+ * its own time stamp.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+int log_verbose_level;
+
+static const char *log_file;
+static int log_facility = -1;
+
+static void
+vlog(const char *fmt, va_list ap)
+{
+	char buf[2048];
+	int n = snprintf(buf, sizeof(buf), "mailout: ");
+
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	n = (int)strlen(buf);
+	buf[n++] = '\n';
+	(void)write_all(2, buf, (size_t)n);
+}
+
+void
+log_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_verbose_level)
+		return;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+static const struct {
+	const char *name;
+	int facility;
+} facilities[] = {
+	{ "on", LOG_MAIL }, { "LOG_MAIL", LOG_MAIL }, { "LOG_USER", LOG_USER },
+	{ "LOG_LOCAL0", LOG_LOCAL0 }, { "LOG_LOCAL1", LOG_LOCAL1 },
+	{ "LOG_LOCAL2", LOG_LOCAL2 }, { "LOG_LOCAL3", LOG_LOCAL3 },
+	{ "LOG_LOCAL4", LOG_LOCAL4 }, { "LOG_LOCAL5", LOG_LOCAL5 },
+	{ "LOG_LOCAL6", LOG_LOCAL6 }, { "LOG_LOCAL7", LOG_LOCAL7 },
+};
+
+static int
+facility_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcasecmp(facilities[i].name, name) == 0)
+			return facilities[i].facility;
+	return -1;
+}
+
+int
+log_facility_valid(const char *name)
+{
+	return strcasecmp(name, "off") == 0 || facility_of(name) >= 0;
+}
+
+int
+log_setup(const char *logfile, const char *syslog_facility)
+{
+	log_file = logfile && *logfile ? logfile : NULL;
+	log_facility = -1;
+	if (syslog_facility && strcasecmp(syslog_facility, "off") != 0) {
+		log_facility = facility_of(syslog_facility);
+		if (log_facility < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Append key=value, the value in '...' when quote is set (as msmtp does
+ * for smtpmsg and errormsg); control characters become spaces so that one
+ * delivery stays one line. */
+static void
+field(struct dynbuf *d, const char *key, const char *val, int quote)
+{
+	if (!val)
+		return;
+	if (d->len)
+		db_addc(d, ' ');
+	db_printf(d, "%s=", key);
+	if (quote)
+		db_addc(d, '\'');
+	for (const char *p = val; *p; p++)
+		db_addc(d, (unsigned char)*p < 0x20 ? ' ' : *p);
+	if (quote)
+		db_addc(d, '\'');
+}
+
+void
+log_delivery(const struct log_entry *e)
+{
+	struct dynbuf d = { 0 };
+	char num[32];
+
+	if (!log_file && log_facility < 0)
+		return;
+	field(&d, "host", e->host ? e->host : "local", 0);
+	field(&d, "tls", e->tls ? "on" : "off", 0);
+	field(&d, "auth", e->auth ? "on" : "off", 0);
+	field(&d, "user", e->user, 0);
+	field(&d, "from", e->from, 0);
+	field(&d, "recipients", e->recipients, 0);
+	if (e->mailsize >= 0) {
+		snprintf(num, sizeof(num), "%lld", e->mailsize);
+		field(&d, "mailsize", num, 0);
+	}
+	if (e->smtpstatus) {
+		snprintf(num, sizeof(num), "%d", e->smtpstatus);
+		field(&d, "smtpstatus", num, 0);
+	}
+	if (e->smtpmsg && *e->smtpmsg)
+		field(&d, "smtpmsg", e->smtpmsg, 1);
+	if (e->errormsg && *e->errormsg)
+		field(&d, "errormsg", e->errormsg, 1);
+	field(&d, "queue", e->queue_id, 0);
+	field(&d, "exitcode", e->exitcode, 0);
+
+	if (log_file) {
+		char stamp[64];
+		time_t now = time(NULL);
+		struct tm tm;
+		int fd;
+
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S ", &tm);
+		fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			log_err("warning: cannot open log file %s: %s", log_file, strerror(errno));
+		} else {
+			struct dynbuf line = { 0 };
+
+			db_adds(&line, stamp);
+			db_add(&line, d.s, d.len);
+			db_addc(&line, '\n');
+			/* One write under an exclusive lock keeps concurrent lines whole. */
+			(void)flock(fd, LOCK_EX);
+			if (write_all(fd, line.s, line.len) < 0)
+				log_err("warning: cannot write log file %s: %s", log_file,
+					strerror(errno));
+			(void)flock(fd, LOCK_UN);
+			close(fd);
+			db_free(&line);
+		}
+	}
+	if (log_facility >= 0) {
+		openlog("mailout", LOG_PID, log_facility);
+		syslog(strcmp(e->exitcode, "EX_OK") == 0 ? LOG_INFO : LOG_ERR, "%s", d.s);
+		closelog();
+	}
+	db_free(&d);
+}
+
+void
+log_transcript_line(struct log_transcript *t, int outgoing, const char *line,
+		    size_t len)
+{
+	char buf[1100];
+	size_t n = len;
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (outgoing) {
+		if (n >= 5 && strncasecmp(line, "AUTH ", 5) == 0) {
+			/* Keep "AUTH MECH", hide any initial response. */
+			const char *sp = memchr(line + 5, ' ', n - 5);
+			size_t keep = sp ? (size_t)(sp - line) : n;
+
+			snprintf(buf, sizeof(buf), "--> %.*s%s", (int)(keep > 64 ? 64 : keep),
+				 line, sp ? " [redacted]" : "");
+			t->in_auth = 1;
+		} else if (t->in_auth) {
+			snprintf(buf, sizeof(buf), "--> [redacted]");
+		} else {
+			snprintf(buf, sizeof(buf), "--> %.*s", (int)(n > 1000 ? 1000 : n), line);
+		}
+	} else {
+		/* Any reply but 334 (a challenge) ends the AUTH exchange. */
+		if (t->in_auth && !(n >= 3 && strncmp(line, "334", 3) == 0))
+			t->in_auth = 0;
+		snprintf(buf, sizeof(buf), "<-- %.*s", (int)(n > 1000 ? 1000 : n), line);
+	}
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = '?';
+	fprintf(stderr, "%s\n", buf);
+}

@@ -1,0 +1,52 @@
+/*
+ * log.h - messages on stderr, the delivery log (file and syslog), and the
+ * verbose SMTP transcript with credentials redacted.
+ */
+#ifndef MAILOUT_LOG_H
+#define MAILOUT_LOG_H
+
+#include <stddef.h>
+
+/* Verbosity from -v (0: quiet). */
+extern int log_verbose_level;
+
+/* "mailout: <text>\n" on stderr. */
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same, only when verbose. */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Where delivery lines go: a file (NULL: none) and syslog (NULL: off, or a
+ * facility name "on", "LOG_MAIL", "LOG_USER", "LOG_LOCAL0".."LOG_LOCAL7").
+ * Returns 0, or -1 when the facility name is unknown. */
+int log_setup(const char *logfile, const char *syslog_facility);
+/* 1 when a facility name is valid ("off" included). */
+int log_facility_valid(const char *name);
+
+/* One delivery, msmtp-compatible fields (NULL/0 fields are left out). */
+struct log_entry {
+	const char *host;
+	int tls, auth;
+	const char *user;
+	const char *from;
+	const char *recipients;  /* comma-separated */
+	long long mailsize;      /* -1: unknown */
+	int smtpstatus;          /* 0: none */
+	const char *smtpmsg;
+	const char *errormsg;
+	const char *queue_id;
+	const char *exitcode;    /* "EX_OK"... */
+};
+/* Append the line to the log file (under a lock) and/or syslog.  A log
+ * that cannot be written prints a warning and never fails the delivery. */
+void log_delivery(const struct log_entry *e);
+
+/* Verbose transcript: one SMTP line in (outgoing = 0) or out.  Outgoing
+ * AUTH data is replaced by "[redacted]" from the AUTH command until the
+ * relay's final reply to it. */
+struct log_transcript {
+	int in_auth;
+};
+void log_transcript_line(struct log_transcript *t, int outgoing,
+			 const char *line, size_t len);
+
+#endif

@@ -1,0 +1,511 @@
+/*
+ * message.c - standard input to spool file (SPEC 3).
+ *
+ * All input goes through one converter (msg_conv_*) that yields the
+ * message with CRLF line endings and stops at a lone dot; the header
+ * section is read line by line from its output, the body is streamed
+ * from it to the spool file in large blocks.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "message.h"
+#include "mime.h"
+#include "util.h"
+
+#define READ_CHUNK (64 * 1024)
+
+/* ---- the converter ---- */
+
+void
+msg_conv_init(struct msg_conv *c, int ignore_dots)
+{
+	memset(c, 0, sizeof(*c));
+	c->ignore_dots = ignore_dots;
+	c->at_bol = 1;
+}
+
+size_t
+msg_conv_feed(struct msg_conv *c, const char *in, size_t n, struct dynbuf *out)
+{
+	size_t i;
+
+	if (c->ended)
+		return 0;
+	/* Worst case every byte becomes two (LF -> CRLF), plus a held ".\r". */
+	db_reserve(out, 2 * n + 4);
+	char *o = out->s + out->len;
+	for (i = 0; i < n; i++) {
+		char ch = in[i];
+
+		if (c->dot) {
+			/* A "." opened this line: is it alone on it? */
+			if (ch == '\n') {
+				c->ended = 1;
+				i++;
+				break;
+			}
+			if (ch == '\r' && c->dot == 1) {
+				c->dot = 2;
+				continue;
+			}
+			*o++ = '.';
+			if (c->dot == 2)
+				c->pending_cr = 1;
+			c->dot = 0;
+			c->at_bol = 0;
+		}
+		if (c->pending_cr) {
+			c->pending_cr = 0;
+			if (ch == '\n') {
+				*o++ = '\r';
+				*o++ = '\n';
+				c->at_bol = 1;
+				continue;
+			}
+			*o++ = '\r';    /* a lone CR stays */
+		}
+		if (ch == '\r') {
+			c->pending_cr = 1;
+		} else if (ch == '\n') {
+			*o++ = '\r';
+			*o++ = '\n';
+			c->at_bol = 1;
+		} else if (ch == '.' && c->at_bol && !c->ignore_dots) {
+			c->dot = 1;
+		} else {
+			*o++ = ch;
+			c->at_bol = 0;
+		}
+	}
+	out->len = (size_t)(o - out->s);
+	out->s[out->len] = '\0';
+	return i;
+}
+
+void
+msg_conv_finish(struct msg_conv *c, struct dynbuf *out)
+{
+	if (c->ended)
+		return;
+	if (c->dot) {
+		/* "." or ".\r" as the very last line ends the input too. */
+		c->dot = 0;
+		c->ended = 1;
+		return;
+	}
+	if (c->pending_cr) {
+		db_addc(out, '\r');
+		c->pending_cr = 0;
+		c->at_bol = 0;
+	}
+	if (!c->at_bol) {
+		db_adds(out, "\r\n");
+		c->at_bol = 1;
+	}
+}
+
+/* ---- buffered reading through the converter ---- */
+
+struct msg_input {
+	int fd;
+	int eof;
+	struct msg_conv conv;
+	struct dynbuf norm;      /* converted, not yet consumed */
+	size_t pos;              /* consumed up to here */
+	char raw[READ_CHUNK];
+};
+
+/* Convert one more chunk of input.  Returns 1 when something may have
+ * been added, 0 at the end of input, -1 on a read error. */
+static int
+fill(struct msg_input *in)
+{
+	ssize_t n;
+
+	if (in->eof || in->conv.ended)
+		return 0;
+	if (in->pos > 0 && in->pos == in->norm.len) {
+		db_reset(&in->norm);
+		in->pos = 0;
+	}
+	do
+		n = read(in->fd, in->raw, sizeof(in->raw));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		in->eof = 1;
+		msg_conv_finish(&in->conv, &in->norm);
+		return 1;
+	}
+	msg_conv_feed(&in->conv, in->raw, (size_t)n, &in->norm);
+	return 1;
+}
+
+/* The next converted line (CRLF included) at *line, length *len; 0 at the
+ * end of input, -1 on a read error.  The line stays valid until the next
+ * call. */
+static int
+next_line(struct msg_input *in, const char **line, size_t *len)
+{
+	for (;;) {
+		const char *start = in->norm.s ? in->norm.s + in->pos : NULL;
+		size_t avail = in->norm.len - in->pos;
+		const char *nl = avail ? memchr(start, '\n', avail) : NULL;
+		int rc;
+
+		if (nl) {
+			*line = start;
+			*len = (size_t)(nl - start) + 1;
+			in->pos += *len;
+			return 1;
+		}
+		if (avail > MSG_MAX_HEADER_BYTES) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		rc = fill(in);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			if (!avail)
+				return 0;
+			*line = start;
+			*len = avail;
+			in->pos += avail;
+			return 1;
+		}
+	}
+}
+
+/* ---- headers ---- */
+
+void
+msg_init(struct msg *m, int fd, int ignore_dots)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->in = xcalloc(1, sizeof(*m->in));
+	m->in->fd = fd;
+	msg_conv_init(&m->in->conv, ignore_dots);
+}
+
+/* Length of the field name when line starts a header field, else 0. */
+static size_t
+field_name_len(const char *line, size_t len)
+{
+	size_t i = 0, name;
+
+	while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
+		i++;
+	name = i;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return name > 0 && i < len && line[i] == ':' ? name : 0;
+}
+
+static void
+add_header(struct msg *m, const char *line, size_t len, size_t namelen)
+{
+	if (m->nh == m->caph) {
+		m->caph = m->caph ? m->caph * 2 : 16;
+		m->h = xrealloc(m->h, m->caph * sizeof(*m->h));
+	}
+	m->h[m->nh].raw = xstrndup(line, len);
+	m->h[m->nh].len = len;
+	m->h[m->nh].namelen = namelen;
+	m->h[m->nh].drop = 0;
+	m->nh++;
+}
+
+int
+msg_read_headers(struct msg *m, struct result *r)
+{
+	struct msg_input *in = m->in;
+	const char *line;
+	size_t len;
+	int first = 1, rc;
+
+	while ((rc = next_line(in, &line, &len)) > 0) {
+		size_t content = len, namelen;
+
+		if (content >= 2 && line[content - 2] == '\r' && line[content - 1] == '\n')
+			content -= 2;
+		if (content == 0)
+			return 0;                       /* the blank line */
+		if (first && content >= 5 && memcmp(line, "From ", 5) == 0) {
+			first = 0;                      /* an mbox "From " line */
+			continue;
+		}
+		first = 0;
+		if ((line[0] == ' ' || line[0] == '\t') && m->nh > 0) {
+			namelen = 0;                    /* continuation */
+		} else if (!(namelen = field_name_len(line, content))) {
+			in->pos -= len;                 /* the body starts here */
+			return 0;
+		}
+		if (memchr(line, '\0', content))
+			return res_fail(r, RES_DATAERR, "NUL byte in a header line");
+		if (memchr(line, '\r', content))
+			return res_fail(r, RES_DATAERR, "CR without LF in a header line");
+		m->header_bytes += len;
+		if (m->header_bytes > MSG_MAX_HEADER_BYTES)
+			return res_fail(r, RES_DATAERR, "header section larger than %u MiB",
+					MSG_MAX_HEADER_BYTES >> 20);
+		if (namelen) {
+			add_header(m, line, len, namelen);
+		} else {
+			struct msg_header *h = &m->h[m->nh - 1];
+			h->raw = xrealloc(h->raw, h->len + len + 1);
+			memcpy(h->raw + h->len, line, len);
+			h->len += len;
+			h->raw[h->len] = '\0';
+		}
+	}
+	if (rc < 0) {
+		if (errno == EMSGSIZE)
+			return res_fail(r, RES_DATAERR, "header line longer than %u MiB",
+					MSG_MAX_HEADER_BYTES >> 20);
+		return res_fail(r, RES_IOERR, "cannot read the message: %s", strerror(errno));
+	}
+	m->input_ended = 1;
+	return 0;
+}
+
+static int
+name_is(const struct msg_header *h, const char *name)
+{
+	return strlen(name) == h->namelen && strncasecmp(h->raw, name, h->namelen) == 0;
+}
+
+struct msg_header *
+msg_find(const struct msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nh; i++)
+		if (!m->h[i].drop && name_is(&m->h[i], name))
+			return &m->h[i];
+	return NULL;
+}
+
+const char *
+msg_value(const struct msg_header *h, size_t *len)
+{
+	const char *v = memchr(h->raw, ':', h->len) + 1;
+	size_t n = h->len - (size_t)(v - h->raw);
+
+	if (n >= 2 && v[n - 2] == '\r' && v[n - 1] == '\n')
+		n -= 2;
+	else if (n >= 1 && v[n - 1] == '\n')
+		n -= 1;
+	*len = n;
+	return v;
+}
+
+int
+msg_header_recipients(const struct msg *m, struct addr_list *out, struct result *r)
+{
+	static const char *const plain[] = { "To", "Cc", "Bcc" };
+	static const char *const resent[] = { "Resent-To", "Resent-Cc", "Resent-Bcc" };
+	const char *const *names = plain;
+	char err[256];
+
+	for (size_t i = 0; i < m->nh; i++)
+		if (m->h[i].namelen > 7 && strncasecmp(m->h[i].raw, "Resent-", 7) == 0)
+			names = resent;
+	for (size_t i = 0; i < m->nh; i++) {
+		for (int k = 0; k < 3; k++) {
+			size_t len;
+			const char *v;
+
+			if (!name_is(&m->h[i], names[k]))
+				continue;
+			v = msg_value(&m->h[i], &len);
+			if (addr_parse_list(v, len, out, err, sizeof(err)) < 0)
+				return res_fail(r, RES_DATAERR, "%.*s header: %s",
+						(int)m->h[i].namelen, m->h[i].raw, err);
+		}
+	}
+	return 0;
+}
+
+char *
+msg_from_address(const struct msg *m, struct result *r)
+{
+	struct msg_header *h = msg_find(m, "From");
+	struct addr_list l = { 0 };
+	char err[256], *a;
+	const char *v;
+	size_t len;
+
+	if (!h) {
+		res_fail(r, RES_DATAERR, "--read-envelope-from: the message has no From header");
+		return NULL;
+	}
+	v = msg_value(h, &len);
+	if (addr_parse_list(v, len, &l, err, sizeof(err)) <= 0) {
+		res_fail(r, RES_DATAERR, "From header: %s", l.n ? err : "no address");
+		addr_list_free(&l);
+		return NULL;
+	}
+	a = xstrdup(l.v[0]);
+	addr_list_free(&l);
+	return a;
+}
+
+/* ---- spooling ---- */
+
+static void
+add_date(struct dynbuf *d)
+{
+	char buf[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	/* The C locale is in force: English day and month names. */
+	strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S %z\r\n", &tm);
+	db_adds(d, buf);
+}
+
+static void
+add_message_id(struct dynbuf *d, const char *domain)
+{
+	unsigned char rnd[12];
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* Not cryptographic, only unique enough. */
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)(rand() ^ getpid() ^ (int)now);
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+	db_printf(d, "Message-ID: <%s.", stamp);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		db_printf(d, "%02x", rnd[i]);
+	db_printf(d, "@%s>\r\n", domain);
+}
+
+static void
+add_from(struct dynbuf *d, const char *addr, const char *name)
+{
+	db_adds(d, "From: ");
+	if (name && *name) {
+		mime_header_text(d, name, 6, 1);
+		db_printf(d, " <%s>\r\n", addr);
+	} else {
+		db_printf(d, "%s\r\n", addr);
+	}
+}
+
+static int
+flush_out(int fd, struct dynbuf *b, const char *path, struct result *r)
+{
+	if (b->len && write_all(fd, b->s, b->len) < 0)
+		return res_fail(r, RES_IOERR, "cannot write %s: %s", path, strerror(errno));
+	db_reset(b);
+	return 0;
+}
+
+int
+msg_spool(struct msg *m, const char *dir, const struct msg_fix *fix, struct result *r)
+{
+	struct msg_input *in = m->in;
+	struct dynbuf out = { 0 };
+	struct stat st;
+	int fd, rc = -1;
+
+	m->path = xasprintf("%s/mo.XXXXXX", dir);
+	fd = mkostemp(m->path, O_CLOEXEC);
+	if (fd < 0) {
+		res_fail(r, RES_CANTCREAT, "cannot create a spool file in %s: %s", dir,
+			 strerror(errno));
+		free(m->path);
+		m->path = NULL;
+		return -1;
+	}
+	m->fd = fd;
+
+	for (size_t i = 0; i < m->nh; i++) {
+		struct msg_header *h = &m->h[i];
+
+		if (name_is(h, "Bcc") || name_is(h, "Resent-Bcc") ||
+		    (fix->rewrite_from && fix->from_addr && name_is(h, "From")))
+			h->drop = 1;
+		if (!h->drop)
+			db_add(&out, h->raw, h->len);
+	}
+	if (fix->from_addr && !msg_find(m, "From"))
+		add_from(&out, fix->from_addr, fix->from_name);
+	if (!msg_find(m, "Date"))
+		add_date(&out);
+	if (!msg_find(m, "Message-ID"))
+		add_message_id(&out, fix->id_domain);
+	db_adds(&out, "\r\n");
+
+	/* The body: what is converted already, then the rest of the input. */
+	db_add(&out, in->norm.s ? in->norm.s + in->pos : "", in->norm.len - in->pos);
+	in->pos = in->norm.len;
+	for (;;) {
+		if (out.len >= READ_CHUNK && flush_out(fd, &out, m->path, r) < 0)
+			goto fail;
+		if (in->eof || in->conv.ended)
+			break;
+		ssize_t n = read(in->fd, in->raw, sizeof(in->raw));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			res_fail(r, RES_IOERR, "cannot read the message: %s", strerror(errno));
+			goto fail;
+		}
+		if (n == 0) {
+			in->eof = 1;
+			msg_conv_finish(&in->conv, &out);
+		} else {
+			msg_conv_feed(&in->conv, in->raw, (size_t)n, &out);
+		}
+	}
+	if (flush_out(fd, &out, m->path, r) < 0)
+		goto fail;
+	if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+		res_fail(r, RES_IOERR, "spool file %s: %s", m->path, strerror(errno));
+		goto fail;
+	}
+	m->size = st.st_size;
+	rc = 0;
+fail:
+	db_free(&out);
+	return rc;
+}
+
+void
+msg_free(struct msg *m, int keep)
+{
+	for (size_t i = 0; i < m->nh; i++)
+		free(m->h[i].raw);
+	free(m->h);
+	if (m->in) {
+		db_free(&m->in->norm);
+		free(m->in);
+	}
+	if (m->fd >= 0)
+		close(m->fd);
+	if (m->path && !keep)
+		unlink(m->path);
+	free(m->path);
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}

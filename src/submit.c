@@ -1,0 +1,542 @@
+/*
+ * submit.c - messages to a relay through libcurl's SMTP transport.
+ *
+ * The only file that includes curl.h.  libcurl's own error codes are
+ * coarse (LIBRARY-NOTES trap 6), so the debug callback follows the SMTP
+ * dialogue: which command was sent last (the stage), every reply's code
+ * and text, whether AUTH succeeded (235), whether the relay offered AUTH.
+ * Failures are classified from all three (classify()).
+ *
+ * Guards against libcurl's traps:
+ *  - INFILESIZE is never set (trap 1: silent truncation).
+ *  - CURLOPT_CRLF is never set; the spool file is CRLF already (trap 2).
+ *  - Addresses reach us checked by addr_check() (trap 3).
+ *  - With credentials configured, no MAIL FROM is sent unless AUTH
+ *    succeeded: the pre-request callback aborts the transfer (trap 4).
+ *  - CURLOPT_LOGIN_OPTIONS is always set (trap 5).
+ *  - The EHLO name, the proxy (even "none") and every timeout are set
+ *    explicitly (traps 9, 10, 11).
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "submit.h"
+#include "util.h"
+
+enum stage {
+	ST_CONNECT, ST_EHLO, ST_STARTTLS, ST_AUTH, ST_MAIL, ST_RCPT, ST_DATA,
+	ST_BODY,    /* DATA accepted (354): the message is being sent */
+	ST_QUIT
+};
+
+enum abort_reason { AB_NONE, AB_NO_AUTH, AB_READ };
+
+struct submit {
+	CURL *h;
+	const struct account *a;
+	char *secret;
+	int need_auth;
+	char *url;
+	char errbuf[CURL_ERROR_SIZE];
+	struct log_transcript tr;
+
+	/* Followed in the debug callback, per connection or per message. */
+	enum stage stage;
+	int auth_offered;       /* EHLO listed AUTH */
+	int auth_ok;            /* 235 seen on this connection */
+	int code;               /* code of the last complete reply */
+	struct dynbuf reply;    /* its text, lines joined by spaces */
+	struct dynbuf partial;  /* lines of a multi-line reply so far */
+	char *rcpt;             /* the recipient of the last RCPT TO */
+	char *bad_rcpt;         /* the recipient a 5xx/4xx RCPT reply was for */
+
+	/* The message being sent. */
+	int fd;
+	int read_eof;
+	int read_errno;
+	enum abort_reason abort;
+};
+
+int
+submit_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+/* ---- following the dialogue ---- */
+
+static void
+on_command(struct submit *s, const char *line, size_t n)
+{
+	if (n >= 4 && strncasecmp(line, "EHLO", 4) == 0) {
+		s->stage = ST_EHLO;
+		s->auth_offered = 0;
+	} else if (n >= 4 && strncasecmp(line, "HELO", 4) == 0) {
+		s->stage = ST_EHLO;
+	} else if (n >= 8 && strncasecmp(line, "STARTTLS", 8) == 0) {
+		s->stage = ST_STARTTLS;
+	} else if (n >= 5 && strncasecmp(line, "AUTH ", 5) == 0) {
+		s->stage = ST_AUTH;
+	} else if (n >= 10 && strncasecmp(line, "MAIL FROM:", 10) == 0) {
+		s->stage = ST_MAIL;
+	} else if (n >= 8 && strncasecmp(line, "RCPT TO:", 8) == 0) {
+		const char *lt = memchr(line, '<', n), *gt = memchr(line, '>', n);
+		s->stage = ST_RCPT;
+		free(s->rcpt);
+		s->rcpt = lt && gt && gt > lt ? xstrndup(lt + 1, (size_t)(gt - lt - 1))
+					      : xstrndup(line + 8, n - 8);
+	} else if (n >= 4 && strncasecmp(line, "DATA", 4) == 0) {
+		s->stage = ST_DATA;
+	} else if (n >= 4 && strncasecmp(line, "QUIT", 4) == 0) {
+		s->stage = ST_QUIT;
+	}
+}
+
+static void
+on_reply_line(struct submit *s, const char *line, size_t n)
+{
+	int last = n < 4 || line[3] != '-';
+	const char *text = n > 4 ? line + 4 : "";
+	size_t tlen = n > 4 ? n - 4 : 0;
+
+	if (s->stage == ST_EHLO && tlen >= 4 && strncasecmp(text, "AUTH", 4) == 0 &&
+	    (tlen == 4 || text[4] == ' ' || text[4] == '='))
+		s->auth_offered = 1;
+	if (s->partial.len)
+		db_addc(&s->partial, ' ');
+	db_add(&s->partial, line, n);
+	if (!last)
+		return;
+	/* A complete reply. */
+	s->code = 0;
+	if (n >= 3 && line[0] >= '1' && line[0] <= '9' && line[1] >= '0' && line[1] <= '9' &&
+	    line[2] >= '0' && line[2] <= '9')
+		s->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	else
+		s->code = -1;   /* not an SMTP reply */
+	db_reset(&s->reply);
+	db_add(&s->reply, s->partial.s, s->partial.len);
+	db_reset(&s->partial);
+	if (s->stage == ST_AUTH && s->code == 235)
+		s->auth_ok = 1;
+	if (s->stage == ST_RCPT && s->code >= 400) {
+		free(s->bad_rcpt);
+		s->bad_rcpt = s->rcpt ? xstrdup(s->rcpt) : NULL;
+	}
+	if (s->stage == ST_DATA && s->code == 354)
+		s->stage = ST_BODY;
+}
+
+static int
+on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
+{
+	struct submit *s = userp;
+	int out = type == CURLINFO_HEADER_OUT;
+
+	(void)h;
+	if (type == CURLINFO_TEXT) {
+		if (log_verbose_level > 1) {
+			size_t n = size;
+			while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+				n--;
+			fprintf(stderr, "* %.*s\n", (int)n, data);
+		}
+		return 0;
+	}
+	if (type != CURLINFO_HEADER_IN && type != CURLINFO_HEADER_OUT)
+		return 0;   /* message data and TLS records are not shown */
+	while (size > 0) {
+		char *nl = memchr(data, '\n', size);
+		size_t len = nl ? (size_t)(nl - data) + 1 : size, n = len;
+
+		while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+			n--;
+		if (out)
+			on_command(s, data, n);
+		else
+			on_reply_line(s, data, n);
+		if (log_verbose_level)
+			log_transcript_line(&s->tr, out, data, n);
+		data += len;
+		size -= len;
+	}
+	return 0;
+}
+
+/* Called once the connection is ready (greeting, EHLO, STARTTLS, AUTH
+ * done) and before MAIL FROM: refuse to go on unauthenticated. */
+static int
+on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip,
+	  int conn_primary_port, int conn_local_port)
+{
+	struct submit *s = userp;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	if (s->need_auth && !s->auth_ok) {
+		s->abort = AB_NO_AUTH;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
+static size_t
+on_read(char *buf, size_t size, size_t nitems, void *userp)
+{
+	struct submit *s = userp;
+	ssize_t n;
+
+	/* Second line of defence for trap 4. */
+	if (s->need_auth && !s->auth_ok) {
+		s->abort = AB_NO_AUTH;
+		return CURL_READFUNC_ABORT;
+	}
+	do
+		n = read(s->fd, buf, size * nitems);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		s->read_errno = errno;
+		s->abort = AB_READ;
+		return CURL_READFUNC_ABORT;
+	}
+	if (n == 0)
+		s->read_eof = 1;
+	return (size_t)n;
+}
+
+/* ---- the session ---- */
+
+static const char *
+login_options(const struct account *a)
+{
+	switch (a->auth) {
+	case AUTH_PLAIN:       return "AUTH=PLAIN";
+	case AUTH_LOGIN:       return "AUTH=LOGIN";
+	case AUTH_CRAM_MD5:    return "AUTH=CRAM-MD5";
+	case AUTH_XOAUTH2:     return "AUTH=XOAUTH2";
+	case AUTH_OAUTHBEARER: return "AUTH=OAUTHBEARER";
+	case AUTH_EXTERNAL:    return "AUTH=EXTERNAL";
+	default:
+		/* Never let libcurl pick GSSAPI, NTLM or DIGEST-MD5 by itself. */
+		return "AUTH=CRAM-MD5;AUTH=PLAIN;AUTH=LOGIN";
+	}
+}
+
+#define SETOPT(opt, val) do { \
+		if (curl_easy_setopt(s->h, opt, val) != CURLE_OK) { \
+			res_fail(r, RES_SOFTWARE, "libcurl refused option %s", #opt); \
+			goto fail; \
+		} \
+	} while (0)
+
+struct submit *
+submit_new(const struct account *a, struct result *r)
+{
+	struct submit *s = xcalloc(1, sizeof(*s));
+	const char *host = a->host;
+	int v6 = strchr(host, ':') && host[0] != '[';
+
+	s->a = a;
+	s->fd = -1;
+	s->need_auth = conf_auth_enabled(a);
+	if (s->need_auth) {
+		if (!a->user && a->auth != AUTH_EXTERNAL) {
+			res_fail(r, RES_CONFIG, "account \"%s\": auth is on but no user is set",
+				 a->name);
+			goto fail;
+		}
+		if (a->auth != AUTH_EXTERNAL && !(s->secret = conf_secret(a, r)))
+			goto fail;
+	}
+	s->url = xasprintf("%s://%s%s%s:%ld/%s", a->tls == TLS_SMTPS ? "smtps" : "smtp",
+			   v6 ? "[" : "", host, v6 ? "]" : "", conf_port(a),
+			   a->domain ? a->domain : host_fqdn());
+	s->h = curl_easy_init();
+	if (!s->h) {
+		res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
+		goto fail;
+	}
+	SETOPT(CURLOPT_URL, s->url);
+	SETOPT(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	SETOPT(CURLOPT_NOSIGNAL, 1L);
+	SETOPT(CURLOPT_ERRORBUFFER, s->errbuf);
+	SETOPT(CURLOPT_VERBOSE, 1L);
+	SETOPT(CURLOPT_DEBUGFUNCTION, on_debug);
+	SETOPT(CURLOPT_DEBUGDATA, s);
+	SETOPT(CURLOPT_PREREQFUNCTION, on_prereq);
+	SETOPT(CURLOPT_PREREQDATA, s);
+	SETOPT(CURLOPT_READFUNCTION, on_read);
+	SETOPT(CURLOPT_READDATA, s);
+	SETOPT(CURLOPT_UPLOAD, 1L);
+	SETOPT(CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+	SETOPT(CURLOPT_USE_SSL, a->tls == TLS_STARTTLS ? (long)CURLUSESSL_ALL
+						       : (long)CURLUSESSL_NONE);
+	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (a->tls_trust_file)
+		SETOPT(CURLOPT_CAINFO, a->tls_trust_file);
+	if (a->tls_pin)
+		SETOPT(CURLOPT_PINNEDPUBLICKEY, a->tls_pin);
+	if (a->tls_cert_file) {
+		SETOPT(CURLOPT_SSLCERT, a->tls_cert_file);
+		SETOPT(CURLOPT_SSLCERTTYPE, "PEM");
+		SETOPT(CURLOPT_SSLKEY, a->tls_key_file ? a->tls_key_file : a->tls_cert_file);
+		SETOPT(CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	SETOPT(CURLOPT_CONNECTTIMEOUT, a->timeout);
+	SETOPT(CURLOPT_SERVER_RESPONSE_TIMEOUT, a->timeout);
+	SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SETOPT(CURLOPT_LOW_SPEED_TIME, a->timeout);
+	SETOPT(CURLOPT_PROXY, a->proxy ? a->proxy : "");
+	if (a->source_ip) {
+		char *iface = xasprintf("host!%s", a->source_ip);
+		CURLcode c = curl_easy_setopt(s->h, CURLOPT_INTERFACE, iface);
+		free(iface);
+		if (c != CURLE_OK) {
+			res_fail(r, RES_SOFTWARE, "libcurl refused option CURLOPT_INTERFACE");
+			goto fail;
+		}
+	}
+	if (a->partial_delivery)
+		SETOPT(MO_CURLOPT_ALLOWFAILS, 1L);
+	if (s->need_auth) {
+		SETOPT(CURLOPT_LOGIN_OPTIONS, login_options(a));
+		SETOPT(CURLOPT_USERNAME, a->user ? a->user : "");
+		if (a->auth == AUTH_XOAUTH2 || a->auth == AUTH_OAUTHBEARER)
+			SETOPT(CURLOPT_XOAUTH2_BEARER, s->secret);
+		else if (s->secret)
+			SETOPT(CURLOPT_PASSWORD, s->secret);
+	} else {
+		SETOPT(CURLOPT_LOGIN_OPTIONS, "AUTH=*");
+	}
+	return s;
+fail:
+	submit_free(s);
+	return NULL;
+}
+
+/* Did the relay's name fail to resolve for good, or only for now? */
+static int
+dns_class(const char *host)
+{
+	struct addrinfo hints, *ai = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, NULL, &hints, &ai);
+	if (ai)
+		freeaddrinfo(ai);
+	return rc == EAI_NONAME || rc == EAI_NODATA ? RES_NOHOST : RES_TEMPFAIL;
+}
+
+static const char *
+stage_name(enum stage st)
+{
+	switch (st) {
+	case ST_CONNECT:  return "the greeting";
+	case ST_EHLO:     return "EHLO";
+	case ST_STARTTLS: return "STARTTLS";
+	case ST_AUTH:     return "AUTH";
+	case ST_MAIL:     return "MAIL FROM";
+	case ST_RCPT:     return "RCPT TO";
+	case ST_DATA:     return "DATA";
+	case ST_BODY:     return "the end of the message";
+	case ST_QUIT:     return "QUIT";
+	}
+	return "?";
+}
+
+/* Turn a libcurl code plus what the dialogue showed into a result. */
+static int
+classify(struct submit *s, CURLcode c, struct result *r)
+{
+	const char *where = s->a->host;
+	const char *err = s->errbuf[0] ? s->errbuf : curl_easy_strerror(c);
+	const char *reply = db_str(&s->reply);
+	int code = s->code;
+
+	if (code > 0) {
+		r->smtp_code = code;
+		snprintf(r->reply, sizeof(r->reply), "%s", reply);
+	}
+	switch (c) {
+	case CURLE_ABORTED_BY_CALLBACK:
+		if (s->abort == AB_READ)
+			return res_fail(r, RES_IOERR, "cannot read the spool file: %s",
+					strerror(s->read_errno));
+		if (s->abort == AB_NO_AUTH)
+			return res_fail(r, RES_UNAVAILABLE, s->auth_offered
+					? "%s offers no AUTH mechanism that account \"%s\" may use; "
+					  "nothing sent"
+					: "%s did not offer AUTH, and account \"%s\" has credentials; "
+					  "nothing sent (use tls to get AUTH offered, or auth = off)",
+					where, s->a->name);
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return res_fail(r, dns_class(s->a->host) == RES_NOHOST ? RES_NOHOST : RES_TEMPFAIL,
+				"cannot resolve relay host %s: %s", where, err);
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return res_fail(r, RES_TEMPFAIL, "cannot resolve proxy: %s", err);
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return res_fail(r, RES_UNAVAILABLE, "TLS certificate of %s not trusted: %s",
+				where, err);
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return res_fail(r, RES_UNAVAILABLE,
+				"public key of %s does not match tls_pin (see mailout --serverinfo)",
+				where);
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+		return res_fail(r, RES_CONFIG, "TLS settings of account \"%s\": %s",
+				s->a->name, err);
+	case CURLE_USE_SSL_FAILED:
+		return res_fail(r, RES_UNAVAILABLE,
+				"%s does not offer STARTTLS; nothing sent in plain text "
+				"(tls = smtps or tls = off if that is really wanted)", where);
+	case CURLE_LOGIN_DENIED:
+		if (code >= 400 && code < 500)
+			return res_fail(r, RES_TEMPFAIL, "%s: authentication failed for now: %s",
+					where, reply);
+		if (code == 235 || !s->auth_offered)
+			break;
+		return res_fail(r, RES_NOPERM, "%s refused the credentials of account \"%s\"%s%s",
+				where, s->a->name, code > 0 ? ": " : "", code > 0 ? reply : "");
+	case CURLE_READ_ERROR:
+		return res_fail(r, RES_IOERR, "cannot read the spool file");
+	case CURLE_INTERFACE_FAILED:
+		return res_fail(r, RES_CONFIG, "account \"%s\": source_ip %s: %s", s->a->name,
+				s->a->source_ip ? s->a->source_ip : "?", err);
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return res_fail(r, RES_CONFIG, "account \"%s\": %s", s->a->name, err);
+	case CURLE_OUT_OF_MEMORY:
+		return res_fail(r, RES_OSERR, "out of memory in libcurl");
+	default:
+		break;
+	}
+	/* What the relay answered decides, when it answered. */
+	if (code >= 400 && code < 600 && (c == CURLE_SEND_ERROR || c == CURLE_WEIRD_SERVER_REPLY ||
+					  c == CURLE_RECV_ERROR || c == CURLE_LOGIN_DENIED ||
+					  c == CURLE_QUOTE_ERROR || c == CURLE_REMOTE_ACCESS_DENIED)) {
+		if (code < 500 && s->stage == ST_RCPT)
+			return res_fail(r, RES_TEMPFAIL, "%s deferred recipient %s: %s", where,
+					s->bad_rcpt ? s->bad_rcpt : "?", reply);
+		if (code < 500)
+			return res_fail(r, RES_TEMPFAIL, "%s deferred the message at %s: %s",
+					where, stage_name(s->stage), reply);
+		if (s->stage == ST_RCPT)
+			return res_fail(r, RES_NOUSER, "%s refused recipient %s: %s", where,
+					s->bad_rcpt ? s->bad_rcpt : "?", reply);
+		return res_fail(r, RES_UNAVAILABLE, "%s refused the message at %s: %s", where,
+				stage_name(s->stage), reply);
+	}
+	if (code < 0 || c == CURLE_WEIRD_SERVER_REPLY || c == CURLE_FTP_WEIRD_SERVER_REPLY) {
+		r->smtp_code = 0;
+		return res_fail(r, RES_PROTOCOL, "%s broke the SMTP protocol at %s: %s", where,
+				stage_name(s->stage), code < 0 ? reply : err);
+	}
+	if (c == CURLE_OPERATION_TIMEDOUT && s->stage == ST_BODY && s->read_eof)
+		return res_fail(r, RES_TEMPFAIL,
+				"%s did not answer the end of the message in time; it may have "
+				"been delivered: %s", where, err);
+	/* Refused, reset or timed-out connections and anything else: retry later. */
+	return res_fail(r, RES_TEMPFAIL, "%s: %s (at %s)", where, err, stage_name(s->stage));
+}
+
+int
+submit_message(struct submit *s, const struct submit_envelope *env, int fd,
+	       struct result *r)
+{
+	struct curl_slist *rcpts = NULL;
+	CURLcode c;
+	int rc = -1;
+
+	for (size_t i = 0; i < env->rcpts->n; i++) {
+		struct curl_slist *n = curl_slist_append(rcpts, env->rcpts->v[i]);
+		if (!n) {
+			res_fail(r, RES_OSERR, "out of memory");
+			goto out;
+		}
+		rcpts = n;
+	}
+	if (env->dsn_notify || env->dsn_ret || env->dsn_envid)
+		log_info("DSN requests (-N/-R/-V) dropped: libcurl %s cannot pass them on",
+			 curl_version_info(CURLVERSION_NOW)->version);
+	s->fd = fd;
+	s->read_eof = 0;
+	s->abort = AB_NONE;
+	s->errbuf[0] = '\0';
+	s->code = 0;
+	db_reset(&s->reply);
+	db_reset(&s->partial);
+	free(s->bad_rcpt);
+	s->bad_rcpt = NULL;
+	/* A new connection starts at the greeting; a reused one at MAIL. */
+	s->stage = ST_CONNECT;
+	/* libcurl strips one pair of <> itself; "" gives MAIL FROM:<>. */
+	if (curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, env->sender) != CURLE_OK ||
+	    curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpts) != CURLE_OK) {
+		res_fail(r, RES_SOFTWARE, "libcurl refused the envelope");
+		goto out;
+	}
+	c = curl_easy_perform(s->h);
+	if (c == CURLE_OK) {
+		r->smtp_code = s->code;
+		snprintf(r->reply, sizeof(r->reply), "%s", db_str(&s->reply));
+		rc = 0;
+	} else {
+		classify(s, c, r);
+	}
+	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
+out:
+	curl_slist_free_all(rcpts);
+	s->fd = -1;
+	return rc;
+}
+
+int
+submit_used_tls(const struct submit *s)
+{
+	return s->a->tls != TLS_OFF;
+}
+
+int
+submit_used_auth(const struct submit *s)
+{
+	return s->auth_ok;
+}
+
+int
+submit_after_dot(const struct submit *s)
+{
+	return s->stage == ST_BODY && s->read_eof;
+}
+
+void
+submit_free(struct submit *s)
+{
+	if (!s)
+		return;
+	if (s->h)
+		curl_easy_cleanup(s->h);
+	free_secret(s->secret);
+	free(s->url);
+	db_free(&s->reply);
+	db_free(&s->partial);
+	free(s->rcpt);
+	free(s->bad_rcpt);
+	free(s);
+}

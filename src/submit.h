@@ -1,0 +1,52 @@
+/*
+ * submit.h - hand messages to a relay through libcurl's SMTP transport.
+ *
+ * This is the only module that includes curl.h.  One struct submit holds
+ * one libcurl handle, so several messages to the same account reuse one
+ * connection.  Failures are classified (SPEC 8) from libcurl's code, the
+ * relay's last reply code and the SMTP stage it answered.
+ */
+#ifndef MAILOUT_SUBMIT_H
+#define MAILOUT_SUBMIT_H
+
+#include "address.h"
+#include "conf.h"
+#include "result.h"
+
+struct submit;
+
+struct submit_envelope {
+	const char *sender;             /* "" for the null sender */
+	const struct addr_list *rcpts;
+	const char *dsn_notify, *dsn_ret, *dsn_envid; /* dropped on libcurl < 8.16 */
+};
+
+/* Initialise libcurl once per process (call before anything else that
+ * may start threads). 0 or -1. */
+int submit_global_init(void);
+
+/*
+ * Prepare a session for account a (not copied: must outlive the session).
+ * Fetches the secret (passwordeval runs here).  Returns NULL with
+ * RES_CONFIG in *r on bad settings.
+ */
+struct submit *submit_new(const struct account *a, struct result *r);
+
+/*
+ * Send one message read from fd (from its current offset to EOF).
+ * Returns 0 when the relay accepted it (r->smtp_code and r->reply hold the
+ * final reply), or -1 with *r classified as SPEC 8 says.
+ */
+int submit_message(struct submit *s, const struct submit_envelope *env,
+		   int fd, struct result *r);
+
+/* For the log: did the session use TLS / authenticate. */
+int submit_used_tls(const struct submit *s);
+int submit_used_auth(const struct submit *s);
+/* 1 when the last failure came after the final dot was sent (the relay
+ * may have accepted the message). */
+int submit_after_dot(const struct submit *s);
+
+void submit_free(struct submit *s);
+
+#endif

@@ -1,0 +1,335 @@
+/* util.c - allocation, buffers, paths and host names. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static void
+oom(void)
+{
+	static const char m[] = "mailout: out of memory\n";
+
+	(void)!write(2, m, sizeof(m) - 1);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return s;
+}
+
+void
+db_reserve(struct dynbuf *d, size_t extra)
+{
+	size_t need = d->len + extra + 1;
+
+	if (need <= d->cap)
+		return;
+	size_t cap = d->cap ? d->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	d->s = xrealloc(d->s, cap);
+	d->cap = cap;
+}
+
+void
+db_add(struct dynbuf *d, const void *p, size_t n)
+{
+	db_reserve(d, n);
+	memcpy(d->s + d->len, p, n);
+	d->len += n;
+	d->s[d->len] = '\0';
+}
+
+void
+db_adds(struct dynbuf *d, const char *s)
+{
+	db_add(d, s, strlen(s));
+}
+
+void
+db_addc(struct dynbuf *d, char c)
+{
+	db_add(d, &c, 1);
+}
+
+void
+db_printf(struct dynbuf *d, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	db_reserve(d, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(d->s + d->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	d->len += (size_t)n;
+}
+
+void
+db_reset(struct dynbuf *d)
+{
+	d->len = 0;
+	if (d->s)
+		d->s[0] = '\0';
+}
+
+void
+db_free(struct dynbuf *d)
+{
+	if (d->s)
+		wipe(d->s, d->cap);
+	free(d->s);
+	d->s = NULL;
+	d->len = d->cap = 0;
+}
+
+const char *
+db_str(const struct dynbuf *d)
+{
+	return d->s ? d->s : "";
+}
+
+void
+wipe(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
+
+void
+free_secret(char *s)
+{
+	if (s) {
+		wipe(s, strlen(s));
+		free(s);
+	}
+}
+
+static const char *
+home_dir(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h && *h)
+		return h;
+	pw = getpwuid(getuid());
+	return pw && pw->pw_dir ? pw->pw_dir : "/";
+}
+
+char *
+path_expand(const char *path)
+{
+	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0'))
+		return xasprintf("%s%s", home_dir(), path + 1);
+	return xstrdup(path);
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	struct stat st;
+
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST) {
+			int e = errno;
+			free(p);
+			errno = e;
+			return -1;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	if (stat(path, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+int
+fsync_dir_of(const char *path, int is_dir)
+{
+	char *dir;
+	int fd, rc;
+
+	if (is_dir) {
+		dir = xstrdup(path);
+	} else {
+		const char *slash = strrchr(path, '/');
+		dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+			    : xstrdup(".");
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+const char *
+host_name(void)
+{
+	static char name[256];
+
+	if (!name[0]) {
+		if (gethostname(name, sizeof(name) - 1) != 0 || !name[0])
+			strcpy(name, "localhost");
+		name[sizeof(name) - 1] = '\0';
+	}
+	return name;
+}
+
+const char *
+host_fqdn(void)
+{
+	static char *fqdn;
+
+	if (!fqdn) {
+		struct addrinfo hints, *ai = NULL;
+		const char *h = host_name();
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_CANONNAME;
+		hints.ai_family = AF_UNSPEC;
+		if (!strchr(h, '.') && getaddrinfo(h, NULL, &hints, &ai) == 0 &&
+		    ai && ai->ai_canonname && strchr(ai->ai_canonname, '.'))
+			fqdn = xstrdup(ai->ai_canonname);
+		else
+			fqdn = xstrdup(h);
+		if (ai)
+			freeaddrinfo(ai);
+	}
+	return fqdn;
+}
+
+const char *
+user_name(void)
+{
+	static char *name;
+
+	if (!name) {
+		struct passwd *pw = getpwuid(getuid());
+		const char *e;
+
+		if (pw && pw->pw_name && *pw->pw_name)
+			name = xstrdup(pw->pw_name);
+		else if ((e = getenv("USER")) && *e)
+			name = xstrdup(e);
+		else if ((e = getenv("LOGNAME")) && *e)
+			name = xstrdup(e);
+		else
+			name = xasprintf("uid%lu", (unsigned long)getuid());
+	}
+	return name;
+}
+
+int
+has_line_break(const char *s)
+{
+	return strpbrk(s, "\r\n") != NULL;
+}
+
+int
+has_prefix_ci(const char *s, const char *p)
+{
+	return strncasecmp(s, p, strlen(p)) == 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * util.h - small helpers shared by every module: allocation that cannot
+ * fail silently, a growable byte buffer, paths and host names.
+ */
+#ifndef MAILOUT_UTIL_H
+#define MAILOUT_UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Allocation: on failure these print "mailout: out of memory" and abort
+ * (there is no sensible recovery, and the spool file keeps the message). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer, always NUL-terminated (d.s may be NULL while empty). */
+struct dynbuf {
+	char *s;
+	size_t len, cap;
+};
+/* Make room for n more bytes (plus the NUL) without changing the length. */
+void db_reserve(struct dynbuf *d, size_t n);
+void db_add(struct dynbuf *d, const void *p, size_t n);
+void db_adds(struct dynbuf *d, const char *s);
+void db_addc(struct dynbuf *d, char c);
+void db_printf(struct dynbuf *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void db_reset(struct dynbuf *d);           /* length 0, memory kept */
+void db_free(struct dynbuf *d);            /* memory wiped and released */
+const char *db_str(const struct dynbuf *d); /* "" when empty */
+
+/* Overwrite memory that held a secret, in a way the compiler keeps. */
+void wipe(void *p, size_t n);
+/* wipe() and free() a NUL-terminated secret; NULL is fine. */
+void free_secret(char *s);
+
+/* "~/x" -> "$HOME/x" (or the password database's home); other paths are
+ * copied.  Returns a new string. */
+char *path_expand(const char *path);
+
+/* mkdir -p with the given mode for every directory created.
+ * Returns 0, or -1 with errno set. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* fsync() the directory holding path (or path itself when is_dir).
+ * Returns 0, or -1 with errno set. */
+int fsync_dir_of(const char *path, int is_dir);
+
+/* Write all of buf, retrying on EINTR and short writes. 0 or -1. */
+int write_all(int fd, const void *buf, size_t n);
+
+/* This host's name as gethostname() gives it, and its fully qualified
+ * name (canonical name from the resolver, falling back to the former).
+ * Both computed once, on first use. */
+const char *host_name(void);
+const char *host_fqdn(void);
+
+/* The invoking user's login name (password database for getuid()),
+ * falling back to $USER/$LOGNAME, then "uid<N>". */
+const char *user_name(void);
+
+/* 1 when s holds CR or LF (a C string cannot hold NUL: callers that
+ * read raw bytes check for NUL themselves). */
+int has_line_break(const char *s);
+
+/* ASCII case-insensitive prefix test; returns 1 when s starts with p. */
+int has_prefix_ci(const char *s, const char *p);
+
+#endif
