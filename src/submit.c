@@ -367,7 +367,8 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	const char *reply = db_str(&s->reply);
 	int code = s->code;
 
-	if (code > 0) {
+	/* Only a refusal is worth reporting as the relay's status. */
+	if (code >= 400) {
 		r->smtp_code = code;
 		snprintf(r->reply, sizeof(r->reply), "%s", reply);
 	}

@@ -1,0 +1,227 @@
+"""Running the mailout binary under test, and writing its configuration.
+
+The binary is $MAILOUT_BIN, else <repo>/src/mailout.  Every run gets a fresh
+HOME (so no user configuration is read), XDG_* and MAIL pointing into the
+test's temporary directory, a clean environment (no MAILOUT_CONFIG, no proxy
+variables unless a test asks for them), the given standard input, and a
+timeout.  Configuration files are written with mode 0600 and passed with -C.
+"""
+
+import os
+import pwd
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+REPO = Path(__file__).resolve().parents[2]
+MAILOUT_BIN = os.environ.get("MAILOUT_BIN") or str(REPO / "src" / "mailout")
+
+# Exit statuses (sysexits.h)
+EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_NOUSER, EX_NOHOST = 0, 64, 65, 66, 67, 68
+EX_UNAVAILABLE, EX_SOFTWARE, EX_TEMPFAIL, EX_PROTOCOL, EX_NOPERM, EX_CONFIG = \
+    69, 70, 75, 76, 77, 78
+
+# Variables passed through to mailout from the test environment.
+PASSTHROUGH = ("PATH", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+               "MSAN_OPTIONS", "VALGRIND_OPTS")
+
+
+def login_name() -> str:
+    """The invoking user's name, from the password database (as mailout gets it)."""
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+@dataclass
+class Result:
+    args: List[str]
+    rc: int
+    out: bytes
+    err: bytes
+    elapsed: float
+
+    @property
+    def stdout(self) -> str:
+        return self.out.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err.decode("utf-8", "replace")
+
+    def __str__(self):
+        return "mailout {!r}\n  exit {}  ({:.2f}s)\n  stdout: {!r}\n  stderr: {!r}".format(
+            self.args, self.rc, self.elapsed, self.out[:2000], self.err[:3000])
+
+
+class Mailout:
+    """Runs mailout with a private HOME under tmp."""
+
+    def __init__(self, tmp: Path, binary: str = MAILOUT_BIN):
+        self.tmp = Path(tmp)
+        self.bin = binary
+        self.home = self.tmp / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.home, 0o700)
+        self.maildir = self.tmp / "var-mail"
+        self.maildir.mkdir(exist_ok=True)
+        self.mbox = self.maildir / login_name()       # $MAIL
+        self.runtmp = self.tmp / "tmpdir"
+        self.runtmp.mkdir(exist_ok=True)
+        self._nconf = 0
+
+    def env(self, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        e = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
+        e.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+        user = login_name()
+        e.update({
+            "HOME": str(self.home),
+            "USER": user,
+            "LOGNAME": user,
+            "MAIL": str(self.mbox),
+            "TMPDIR": str(self.runtmp),
+            "XDG_CONFIG_HOME": str(self.home / ".config"),
+            "XDG_STATE_HOME": str(self.home / ".local" / "state"),
+            "XDG_DATA_HOME": str(self.home / ".local" / "share"),
+            "XDG_CACHE_HOME": str(self.home / ".cache"),
+            "LC_ALL": "C",
+        })
+        if extra:
+            for k, v in extra.items():
+                if v is None:
+                    e.pop(k, None)
+                else:
+                    e[k] = v
+        return e
+
+    def write_config(self, text: str, name: Optional[str] = None, mode: int = 0o600) -> Path:
+        self._nconf += 1
+        p = self.tmp / (name or "mailout-{}.conf".format(self._nconf))
+        p.write_text(text)
+        os.chmod(p, mode)
+        return p
+
+    def run(self, args: Sequence[str] = (), stdin: Union[bytes, str] = b"", *,
+            config: Optional[str] = None, config_file: Optional[Union[str, Path]] = None,
+            env: Optional[Dict[str, str]] = None, timeout: float = 30,
+            argv0: Optional[str] = None) -> Result:
+        """Run mailout.  config: configuration text (written to a 0600 file
+        and passed as -C FILE, first); config_file: an existing file for -C."""
+        if isinstance(stdin, str):
+            stdin = stdin.encode()
+        cmd = [self.bin]
+        if config is not None:
+            config_file = self.write_config(config)
+        if config_file is not None:
+            cmd += ["-C", str(config_file)]
+        cmd += list(args)
+        if not os.access(self.bin, os.X_OK):
+            raise FileNotFoundError("mailout binary not found or not executable: " + self.bin)
+        if argv0:
+            cmd[0] = argv0
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, input=stdin, capture_output=True, env=self.env(env),
+                           timeout=timeout, cwd=str(self.tmp), executable=self.bin)
+        return Result(args=cmd[1:], rc=p.returncode, out=p.stdout, err=p.stderr,
+                      elapsed=time.monotonic() - t0)
+
+
+# --------------------------------------------------------------------------
+# Configuration text
+# --------------------------------------------------------------------------
+
+RAW_KEYS = {"tls", "auth", "queue", "syslog", "rewrite_from", "partial_delivery",
+            "port", "timeout", "queue_lifetime"}
+
+
+def conf_quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def conf_value(key: str, v) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, int) or key in RAW_KEYS:
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "{ " + ", ".join(conf_quote(x) for x in v) + " }"
+    return conf_quote(str(v))
+
+
+def account_block(name: str, settings: Dict[str, object]) -> str:
+    lines = ['account {} {{'.format(conf_quote(name))]
+    for k, v in settings.items():
+        if v is not None:
+            lines.append("  {} = {}".format(k, conf_value(k, v)))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def relay_settings(srv, **settings) -> Dict[str, object]:
+    """Account settings for an SMTPServer (host, port, tls, trust, credentials,
+    timeout, EHLO name).  A setting given as None is left out."""
+    s: Dict[str, object] = {
+        "host": srv.host,
+        "port": srv.port,
+        "tls": getattr(srv, "tls_setting", "off"),
+    }
+    if getattr(srv, "mode", "plain") != "plain":
+        s["tls_trust_file"] = srv.certs.ca
+    if getattr(srv, "auth", False):
+        s["user"] = srv.user
+        s["password"] = srv.password
+    s["timeout"] = 5
+    s["domain"] = "client.example.test"
+    s.update(settings)
+    return {k: v for k, v in s.items() if v is not None}
+
+
+def relay_config(srv, *, account: str = "test", globals_: Optional[Dict[str, object]] = None,
+                 extra: str = "", **settings) -> str:
+    """A complete configuration file: `queue = never` (no queue yet: a
+    temporary failure must exit 75), default_account, and one account for srv."""
+    g: Dict[str, object] = {"queue": "never", "default_account": account}
+    g.update(globals_ or {})
+    head = "".join("{} = {}\n".format(k, conf_value(k, v)) for k, v in g.items()
+                   if v is not None)
+    return head + "\n" + account_block(account, relay_settings(srv, **settings)) + extra
+
+
+# --------------------------------------------------------------------------
+# Messages and checks
+# --------------------------------------------------------------------------
+
+def message(headers: Sequence[str] = (), body: str = "Hello.\n", nl: str = "\n") -> bytes:
+    """A message with the given header lines and body, lines ended with nl."""
+    text = "".join(h + nl for h in headers) + nl + body.replace("\n", nl)
+    return text.encode()
+
+
+def full_message(to="rcpt@example.com", frm="sender@example.com", subject="test",
+                 body="Hello.\n", extra=(), nl="\n") -> bytes:
+    """A message that already has From, To, Subject, Date and Message-ID, so
+    mailout adds nothing to it."""
+    h = ["From: " + frm, "To: " + to, "Subject: " + subject,
+         "Date: Mon, 02 Jan 2023 03:04:05 +0000",
+         "Message-ID: <fixed.1@example.com>", *extra]
+    return message(h, body, nl)
+
+
+def crlf(b: bytes) -> bytes:
+    """LF -> CRLF for an expected value written with LF."""
+    return b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def assert_stderr_prefixed(res: Result):
+    """Every line mailout writes on stderr starts with "mailout: " (SPEC 8)."""
+    lines = [l for l in res.stderr.splitlines() if l.strip()]
+    assert lines, "expected a message on stderr\n" + str(res)
+    bad = [l for l in lines if not l.startswith("mailout: ")]
+    assert not bad, "stderr lines without the 'mailout: ' prefix: {!r}\n{}".format(bad, res)
+
+
+def line_number_re(path, line: int):
+    """Matches "FILE:LINE:" or "FILE ... line LINE" in an error message."""
+    p = re.escape(str(path))
+    return re.compile(r"{p}:{n}\b|{p}\D*line {n}\b".format(p=p, n=line))
