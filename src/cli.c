@@ -91,7 +91,7 @@ static const struct optdef opts[] = {
 	{ NULL, 'm', A_NONE,  O_IGNORED, P_SM, NULL,    NULL },
 	{ NULL, 'n', A_NONE,  O_IGNORED, P_SM | P_MX, NULL, NULL },
 	{ NULL, 'o', A_REQ,   O_o,       P_SM, "X",     "sendmail option (-oi: as -i; others ignored)" },
-	{ NULL, 'q', A_GLUED, O_q,       P_SM, NULL,    "run the queue now (an interval is ignored)" },
+	{ NULL, 'q', A_GLUED, O_q,       P_SM, NULL,    "run the queue now (-qINTERVAL: only messages due for a retry)" },
 	{ NULL, 'r', A_REQ,   O_f,       P_SM, "ADDR",  "same as -f" },
 	{ NULL, 'r', A_REQ,   O_MX_FROM, P_MX, "ADDR",  "From and envelope sender" },
 	{ NULL, 't', A_NONE,  O_t,       P_SM, NULL,    "also take recipients from To/Cc/Bcc" },
@@ -163,7 +163,7 @@ apply(struct options *o, const struct optdef *d, char *val, const char *name,
 	case O_BCC:           sl_add(&o->bcc, val); o->compose = 1; break;
 	case O_CC:            sl_add(&o->cc, val); o->compose = 1; break;
 	case O_DRY_RUN:       o->dry_run = 1; break;
-	case O_FLUSH:         o->mode = MODE_RUN_QUEUE; break;
+	case O_FLUSH:         o->mode = MODE_RUN_QUEUE; o->queue_due_only = 0; break;
 	case O_FROM:          o->from = val; o->compose = 1; break;
 	case O_HELP:          o->mode = MODE_HELP; break;
 	case O_HOST:          o->host = val; break;
@@ -192,7 +192,11 @@ apply(struct options *o, const struct optdef *d, char *val, const char *name,
 	case O_C:             o->config_file = val; break;
 	case O_X:             o->logfile = val; break;
 	case O_I:             o->mode = MODE_NOOP; break;
-	case O_q:             o->mode = MODE_RUN_QUEUE; break;
+	case O_q:
+		/* "-q30m" is how periodic runners call: only due messages. */
+		o->mode = MODE_RUN_QUEUE;
+		o->queue_due_only = val && *val;
+		break;
 	case O_o:
 		if (strcmp(val, "i") == 0)
 			o->ignore_dots = 1;

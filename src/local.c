@@ -174,7 +174,7 @@ fcntl_lock(int fd, const char *path, struct result *r)
 
 static int
 deliver_mbox(const char *path, const struct passwd *pw, const char *sender, int in,
-	     struct result *r)
+	     off_t start, struct result *r)
 {
 	char *lockpath = xasprintf("%s.lock", path);
 	char stamp[64], *line = NULL;
@@ -223,7 +223,7 @@ deliver_mbox(const char *path, const struct passwd *pw, const char *sender, int 
 	strftime(stamp, sizeof(stamp), "%a %b %e %H:%M:%S %Y", &tm);
 	line = xasprintf("From %s %s\n", *sender ? sender : "MAILER-DAEMON", stamp);
 	if (write_all(fd, line, strlen(line)) < 0 || write_return_path(fd, sender) < 0 ||
-	    lseek(in, 0, SEEK_SET) != 0 || copy_lf(in, fd, 1) < 0 ||
+	    lseek(in, start, SEEK_SET) != start || copy_lf(in, fd, 1) < 0 ||
 	    write_all(fd, "\n", 1) < 0 || fsync(fd) != 0) {
 		int e = errno;
 		if (ftruncate(fd, oldsize) != 0)
@@ -250,7 +250,7 @@ out:
 
 static int
 deliver_maildir(const char *dir, const struct passwd *pw, const char *sender, int in,
-		char **where, struct result *r)
+		off_t start, char **where, struct result *r)
 {
 	unsigned char rnd[6];
 	struct timeval tv;
@@ -284,7 +284,7 @@ deliver_maildir(const char *dir, const struct passwd *pw, const char *sender, in
 		unlink(tmp);
 		goto out;
 	}
-	if (write_return_path(fd, sender) < 0 || lseek(in, 0, SEEK_SET) != 0 ||
+	if (write_return_path(fd, sender) < 0 || lseek(in, start, SEEK_SET) != start ||
 	    copy_lf(in, fd, 0) < 0 || fsync(fd) != 0) {
 		res_fail(r, RES_IOERR, "cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
@@ -316,7 +316,7 @@ is_dir(const char *path)
 }
 
 int
-local_deliver(const char *rcpt, const char *sender, int fd, char *where,
+local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *where,
 	      size_t wherelen, struct result *r)
 {
 	const char *at = strrchr(rcpt, '@');
@@ -365,9 +365,9 @@ local_deliver(const char *rcpt, const char *sender, int fd, char *where,
 				(void)!chown(sub[i], pw->pw_uid, pw->pw_gid);
 		free(sub[0]);
 		free(sub[1]);
-		rc = deliver_maildir(maildir, pw, sender, fd, &delivered, r);
+		rc = deliver_maildir(maildir, pw, sender, fd, start, &delivered, r);
 	} else {
-		rc = deliver_mbox(mbox, pw, sender, fd, r);
+		rc = deliver_mbox(mbox, pw, sender, fd, start, r);
 		delivered = mbox;
 		mbox = NULL;
 	}

@@ -12,6 +12,7 @@
 #define MAILOUT_LOCAL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "result.h"
 
@@ -20,12 +21,12 @@
 int local_is_local(const char *addr);
 
 /*
- * Deliver the spool file fd (read from offset 0) to the local recipient
+ * Deliver the message in fd (from offset start to EOF) to the local recipient
  * rcpt.  sender "" means the null sender.  On success the mailbox path is
  * copied to where.  Returns 0, or -1 with RES_NOUSER (unknown user),
  * RES_CANTCREAT, RES_IOERR or RES_TEMPFAIL (lock timeout).
  */
-int local_deliver(const char *rcpt, const char *sender, int fd,
+int local_deliver(const char *rcpt, const char *sender, int fd, off_t start,
 		  char *where, size_t wherelen, struct result *r);
 
 #endif

@@ -421,7 +421,8 @@ flush_out(int fd, struct dynbuf *b, const char *path, struct result *r)
 }
 
 int
-msg_spool(struct msg *m, const char *dir, const struct msg_fix *fix, struct result *r)
+msg_spool(struct msg *m, const char *dir, const char *envelope,
+	  const struct msg_fix *fix, struct result *r)
 {
 	struct msg_input *in = m->in;
 	struct dynbuf out = { 0 };
@@ -429,7 +430,7 @@ msg_spool(struct msg *m, const char *dir, const struct msg_fix *fix, struct resu
 	int fd, rc = -1;
 
 	m->path = xasprintf("%s/mo.XXXXXX", dir);
-	fd = mkostemp(m->path, O_CLOEXEC);
+	fd = mkostemp(m->path, O_CLOEXEC);   /* O_RDWR, mode 0600 */
 	if (fd < 0) {
 		res_fail(r, RES_CANTCREAT, "cannot create a spool file in %s: %s", dir,
 			 strerror(errno));
@@ -438,6 +439,9 @@ msg_spool(struct msg *m, const char *dir, const struct msg_fix *fix, struct resu
 		return -1;
 	}
 	m->fd = fd;
+	if (envelope)
+		db_adds(&out, envelope);
+	m->data_offset = (off_t)out.len;
 
 	for (size_t i = 0; i < m->nh; i++) {
 		struct msg_header *h = &m->h[i];
@@ -480,11 +484,11 @@ msg_spool(struct msg *m, const char *dir, const struct msg_fix *fix, struct resu
 	}
 	if (flush_out(fd, &out, m->path, r) < 0)
 		goto fail;
-	if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+	if (fstat(fd, &st) != 0 || lseek(fd, m->data_offset, SEEK_SET) != m->data_offset) {
 		res_fail(r, RES_IOERR, "spool file %s: %s", m->path, strerror(errno));
 		goto fail;
 	}
-	m->size = st.st_size;
+	m->size = st.st_size - m->data_offset;
 	rc = 0;
 fail:
 	db_free(&out);

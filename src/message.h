@@ -44,8 +44,9 @@ struct msg {
 
 	/* After msg_spool(): */
 	char *path;               /* the spool file */
-	int fd;                   /* open on it for reading, at offset 0; -1 before */
-	off_t size;               /* bytes in the spool file */
+	int fd;                   /* open on it (read-write), at data_offset; -1 before */
+	off_t data_offset;        /* where the message starts (after the envelope) */
+	off_t size;               /* bytes of the message (from data_offset) */
 };
 
 /* Start reading from fd (not closed by msg_free). */
@@ -83,13 +84,15 @@ struct msg_fix {
 };
 
 /*
- * Write the message to a new private (0600) file in dir, remove Bcc and
- * Resent-Bcc, add what fix asks for, copy the body, fsync.  On success
- * m->path, m->fd and m->size are set.  Returns 0, or -1 with RES_CANTCREAT
- * / RES_IOERR / RES_DATAERR.
+ * Write the message to a new private (0600) file in dir: first envelope
+ * (the queue's envelope block, may be NULL), then the message with Bcc
+ * and Resent-Bcc removed and what fix asks for added, the body streamed
+ * from the input.  Not fsync'd (the queue does that when it keeps the
+ * file).  On success m->path, m->fd, m->data_offset and m->size are set.
+ * Returns 0, or -1 with RES_CANTCREAT / RES_IOERR.
  */
-int msg_spool(struct msg *m, const char *dir, const struct msg_fix *fix,
-	      struct result *r);
+int msg_spool(struct msg *m, const char *dir, const char *envelope,
+	      const struct msg_fix *fix, struct result *r);
 
 /* Release everything; removes the spool file unless keep is set. */
 void msg_free(struct msg *m, int keep);

@@ -160,6 +160,19 @@ db_str(const struct dynbuf *d)
 }
 
 void
+str_copy(char *dst, size_t n, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (n == 0)
+		return;
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+void
 wipe(void *p, size_t n)
 {
 	explicit_bzero(p, n);

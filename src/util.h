@@ -32,6 +32,9 @@ void db_reset(struct dynbuf *d);           /* length 0, memory kept */
 void db_free(struct dynbuf *d);            /* memory wiped and released */
 const char *db_str(const struct dynbuf *d); /* "" when empty */
 
+/* Copy src into dst[n], truncating; dst is always NUL-terminated. */
+void str_copy(char *dst, size_t n, const char *src);
+
 /* Overwrite memory that held a secret, in a way the compiler keeps. */
 void wipe(void *p, size_t n);
 /* wipe() and free() a NUL-terminated secret; NULL is fine. */

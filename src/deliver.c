@@ -1,0 +1,140 @@
+/* deliver.c - one spooled message to local mailboxes and/or a relay. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "local.h"
+#include "log.h"
+#include "submit.h"
+#include "util.h"
+
+static char *
+join(const struct addr_list *l)
+{
+	struct dynbuf d = { 0 };
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			db_addc(&d, ',');
+		db_adds(&d, l->v[i]);
+	}
+	return d.s ? d.s : xstrdup("");
+}
+
+static void
+log_result(const struct delivery *d, const struct addr_list *to, const char *host,
+	   int tls, int auth, const struct result *r)
+{
+	char *rcpts = join(to);
+	struct log_entry e = {
+		.host = host, .tls = tls, .auth = auth,
+		.user = host && auth ? d->acct->user : NULL,
+		.from = *d->sender ? d->sender : "<>",
+		.recipients = rcpts,
+		.mailsize = (long long)d->size,
+		.smtpstatus = r->smtp_code,
+		.smtpmsg = r->smtp_code ? r->reply : NULL,
+		.errormsg = r->cls != RES_OK ? r->text : NULL,
+		.queue_id = d->queue_id,
+		.exitcode = res_exit_name(r->cls),
+	};
+	log_delivery(&e);
+	free(rcpts);
+}
+
+static void
+deliver_local(const struct delivery *d, const struct addr_list *local,
+	      struct addr_list *pending, struct result *total)
+{
+	for (size_t i = 0; i < local->n; i++) {
+		struct addr_list one = { &local->v[i], 1, 1 };
+		struct result r;
+		char where[4096];
+
+		res_clear(&r);
+		if (local_deliver(local->v[i], d->sender, d->fd, d->start, where,
+				  sizeof(where), &r) == 0)
+			log_info("delivered to %s for %s", where, local->v[i]);
+		else if (res_is_temporary(&r) && pending)
+			addr_list_add(pending, local->v[i]);
+		log_result(d, &one, NULL, 0, 0, &r);
+		res_merge(total, &r);
+	}
+}
+
+static void
+deliver_remote(const struct delivery *d, const struct addr_list *remote,
+	       struct submit **session, struct addr_list *pending, struct result *total)
+{
+	struct submit_envelope env = {
+		.sender = d->sender, .rcpts = remote,
+		.dsn_notify = d->dsn_notify, .dsn_ret = d->dsn_ret, .dsn_envid = d->dsn_envid,
+	};
+	struct result r;
+
+	res_clear(&r);
+	if (deliver_check_relay(d->acct, remote, &r) < 0) {
+		res_merge(total, &r);
+		return;
+	}
+	if (!*session) {
+		if (submit_global_init() < 0)
+			res_fail(&r, RES_SOFTWARE, "cannot initialise libcurl");
+		else
+			*session = submit_new(d->acct, &r);
+	}
+	if (*session && lseek(d->fd, d->start, SEEK_SET) == d->start &&
+	    submit_message(*session, &env, d->fd, &r) == 0)
+		log_info("delivered to %s via %s (%d)", remote->n == 1 ? remote->v[0]
+			 : "the recipients", d->acct->host, r.smtp_code);
+	if (res_is_temporary(&r) && pending)
+		for (size_t i = 0; i < remote->n; i++)
+			addr_list_add(pending, remote->v[i]);
+	log_result(d, remote, d->acct->host, *session ? submit_used_tls(*session) : 0,
+		   *session ? submit_used_auth(*session) : 0, &r);
+	res_merge(total, &r);
+}
+
+int
+deliver_check_relay(const struct account *acct, const struct addr_list *rcpts,
+		    struct result *r)
+{
+	if (acct && acct->host)
+		return 0;
+	for (size_t i = 0; i < rcpts->n; i++)
+		if (!local_is_local(rcpts->v[i]))
+			return res_fail(r, RES_CONFIG,
+					"no relay is configured for %s: add an account with a host "
+					"to ~/.config/mailout/config or /etc/mailout.conf (see "
+					"mailout.conf(5), EXAMPLES), or pass --host", rcpts->v[i]);
+	return 0;
+}
+
+int
+deliver_run(const struct delivery *d, const struct addr_list *rcpts,
+	    struct submit **session, struct addr_list *pending, struct result *r)
+{
+	struct addr_list local = { 0 }, remote = { 0 };
+
+	res_clear(r);
+	for (size_t i = 0; i < rcpts->n; i++)
+		addr_list_add(local_is_local(rcpts->v[i]) ? &local : &remote, rcpts->v[i]);
+	if (local.n)
+		deliver_local(d, &local, pending, r);
+	if (remote.n)
+		deliver_remote(d, &remote, session, pending, r);
+	addr_list_free(&local);
+	addr_list_free(&remote);
+	return r->cls == RES_OK ? 0 : -1;
+}
+
+int
+deliver_relay_down(const struct result *r)
+{
+	/* Temporary, and no SMTP reply code decided it: the relay is not
+	 * reachable or the connection failed. */
+	return r->cls == RES_TEMPFAIL && r->smtp_code == 0;
+}

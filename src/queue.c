@@ -1,0 +1,780 @@
+/*
+ * queue.c - the durable queue (SPEC 10).
+ *
+ * On disk, under queue_dir (directories 0700, files 0600):
+ *
+ *   tmp/mo.XXXXXX   spool files being written (each mailout run makes one)
+ *   q/ID            a queued message
+ *   q/ID.state      its delivery state (may be missing: no attempt yet)
+ *   failed/ID       a message given up on (permanent failure, or older
+ *   failed/ID.state than queue_lifetime); kept for the administrator
+ *
+ * A spool or queue file starts with an envelope block, then the message
+ * exactly as it is sent (CRLF line endings):
+ *
+ *   mailout-envelope 1
+ *   account NAME            or, for --host runs: host H / port P / tls T /
+ *                           user U / passwordeval CMD (each optional)
+ *   sender ADDR             "sender " alone for the null sender
+ *   rcpt ADDR               one line per recipient still to deliver
+ *   created EPOCH
+ *   <empty line>
+ *   <message>
+ *
+ * A state file holds "attempts N", "last_try EPOCH", "next_try EPOCH" and
+ * "last_error TEXT" lines; it is replaced atomically (write, fsync,
+ * rename).
+ *
+ * Durability: a message enters q/ by link() of a spool file that was
+ * fsync'd, followed by an fsync of q/; so after a crash it is either in
+ * q/ whole or was never accepted (the caller got no success status).
+ *
+ * Exactly once: a queue run takes a non-blocking flock() on q/ID before
+ * anything else and skips the message when another run holds it; a run
+ * that gets the lock checks that the file is still linked (another run
+ * may have delivered and removed it in between).  The file is removed
+ * right after the relay's 250 to the final dot, still under the lock.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "log.h"
+#include "queue.h"
+#include "submit.h"
+#include "util.h"
+
+#define ENV_MAGIC "mailout-envelope 1\n"
+#define ENV_MAX   (16 * 1024 * 1024)
+
+/* ---- envelope block ---- */
+
+static void
+env_line(struct dynbuf *out, const char *key, const char *val)
+{
+	if (val)
+		db_printf(out, "%s %s\n", key, val);
+}
+
+void
+queue_env_format(struct dynbuf *out, const struct queue_env *e)
+{
+	db_adds(out, ENV_MAGIC);
+	env_line(out, "account", e->account);
+	env_line(out, "host", e->host);
+	env_line(out, "port", e->port);
+	env_line(out, "tls", e->tls);
+	env_line(out, "user", e->user);
+	env_line(out, "passwordeval", e->passwordeval);
+	env_line(out, "sender", e->sender);
+	for (size_t i = 0; i < e->rcpts.n; i++)
+		env_line(out, "rcpt", e->rcpts.v[i]);
+	db_printf(out, "created %lld\n\n", (long long)e->created);
+}
+
+void
+queue_env_free(struct queue_env *e)
+{
+	free(e->account);
+	free(e->host);
+	free(e->port);
+	free(e->tls);
+	free(e->user);
+	free(e->passwordeval);
+	free(e->sender);
+	addr_list_free(&e->rcpts);
+	memset(e, 0, sizeof(*e));
+}
+
+int
+queue_env_read(int fd, struct queue_env *e, off_t *data_offset, struct result *r)
+{
+	struct dynbuf d = { 0 };
+	char buf[8192];
+	char *end = NULL, *p;
+	ssize_t n;
+	int rc = -1;
+
+	memset(e, 0, sizeof(*e));
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		return res_fail(r, RES_IOERR, "cannot seek: %s", strerror(errno));
+	while (!(end = d.s ? strstr(d.s, "\n\n") : NULL)) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || d.len > ENV_MAX) {
+			res_fail(r, RES_DATAERR, "queue file has no complete envelope");
+			goto out;
+		}
+		db_add(&d, buf, (size_t)n);
+	}
+	if (strncmp(d.s, ENV_MAGIC, strlen(ENV_MAGIC)) != 0) {
+		res_fail(r, RES_DATAERR, "not a mailout queue file");
+		goto out;
+	}
+	end[1] = '\0';
+	*data_offset = (off_t)(end - d.s) + 2;
+	for (p = d.s + strlen(ENV_MAGIC); *p; ) {
+		char *nl = strchr(p, '\n'), *sp = strchr(p, ' ');
+		const char *val;
+
+		*nl = '\0';
+		if (!sp || sp > nl) {
+			res_fail(r, RES_DATAERR, "bad envelope line \"%s\"", p);
+			goto out;
+		}
+		*sp = '\0';
+		val = sp + 1;
+		if (!strcmp(p, "account"))           e->account = xstrdup(val);
+		else if (!strcmp(p, "host"))         e->host = xstrdup(val);
+		else if (!strcmp(p, "port"))         e->port = xstrdup(val);
+		else if (!strcmp(p, "tls"))          e->tls = xstrdup(val);
+		else if (!strcmp(p, "user"))         e->user = xstrdup(val);
+		else if (!strcmp(p, "passwordeval")) e->passwordeval = xstrdup(val);
+		else if (!strcmp(p, "sender"))       e->sender = xstrdup(val);
+		else if (!strcmp(p, "rcpt"))         addr_list_add(&e->rcpts, val);
+		else if (!strcmp(p, "created"))      e->created = (time_t)atoll(val);
+		p = nl + 1;
+	}
+	if (!e->sender || e->rcpts.n == 0) {
+		res_fail(r, RES_DATAERR, "queue file envelope lacks sender or recipients");
+		goto out;
+	}
+	rc = 0;
+out:
+	db_free(&d);
+	if (rc < 0)
+		queue_env_free(e);
+	return rc;
+}
+
+/* ---- state files ---- */
+
+struct qstate {
+	int attempts;
+	time_t last_try, next_try;
+	char last_error[512];
+};
+
+static void
+state_read(const char *path, struct qstate *s)
+{
+	FILE *f = fopen(path, "re");
+	char line[700];
+
+	memset(s, 0, sizeof(*s));
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "attempts ", 9))
+			s->attempts = atoi(line + 9);
+		else if (!strncmp(line, "last_try ", 9))
+			s->last_try = (time_t)atoll(line + 9);
+		else if (!strncmp(line, "next_try ", 9))
+			s->next_try = (time_t)atoll(line + 9);
+		else if (!strncmp(line, "last_error ", 11))
+			str_copy(s->last_error, sizeof(s->last_error), line + 11);
+	}
+	fclose(f);
+}
+
+static int
+state_write(const char *path, const struct qstate *s)
+{
+	char *tmp = xasprintf("%s.new", path);
+	struct dynbuf d = { 0 };
+	int fd, rc = -1;
+
+	db_printf(&d, "attempts %d\nlast_try %lld\nnext_try %lld\nlast_error ", s->attempts,
+		  (long long)s->last_try, (long long)s->next_try);
+	for (const char *p = s->last_error; *p; p++)
+		db_addc(&d, (unsigned char)*p < 0x20 ? ' ' : *p);
+	db_addc(&d, '\n');
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		if (write_all(fd, d.s, d.len) == 0 && fsync(fd) == 0 && close(fd) == 0)
+			rc = rename(tmp, path);
+		else
+			close(fd);
+	}
+	if (rc != 0)
+		unlink(tmp);
+	free(tmp);
+	db_free(&d);
+	return rc;
+}
+
+long
+queue_backoff(int attempts)
+{
+	long base = 300, cap = 4 * 3600, delay = base;
+	unsigned int rnd = 0;
+
+	for (int i = 1; i < attempts && delay < cap; i++)
+		delay *= 2;
+	if (delay > cap)
+		delay = cap;
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (unsigned)getpid();
+	/* +-20% so that many queued messages do not retry in lockstep */
+	return delay - delay / 5 + (long)(rnd % (unsigned)(2 * (delay / 5) + 1));
+}
+
+/* ---- keeping a spool file ---- */
+
+static char *
+subdir(const char *qdir, const char *name)
+{
+	char *d = xasprintf("%s/%s", qdir, name);
+
+	if (mkdir_p(d, 0700) != 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* Copy the message of fd (from data_offset) after a new envelope into a
+ * new spool file in qdir/tmp.  Returns its path and fd, or NULL. */
+static char *
+rewrite(const char *qdir, int fd, off_t data_offset, const struct queue_env *e,
+	int *newfd, struct result *r)
+{
+	struct dynbuf d = { 0 };
+	char buf[65536], *path = xasprintf("%s/tmp/mo.XXXXXX", qdir);
+	ssize_t n;
+	int out = mkostemp(path, O_CLOEXEC);
+
+	if (out < 0) {
+		res_fail(r, RES_CANTCREAT, "cannot create %s: %s", path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	queue_env_format(&d, e);
+	if (write_all(out, d.s, d.len) < 0 || lseek(fd, data_offset, SEEK_SET) != data_offset)
+		goto fail;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write_all(out, buf, (size_t)n) < 0)
+			goto fail;
+	}
+	db_free(&d);
+	*newfd = out;
+	return path;
+fail:
+	res_fail(r, RES_IOERR, "cannot rewrite queue file: %s", strerror(errno));
+	db_free(&d);
+	close(out);
+	unlink(path);
+	free(path);
+	return NULL;
+}
+
+static int
+same_rcpts(const struct addr_list *a, const struct addr_list *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (!addr_list_contains(b, a->v[i]))
+			return 0;
+	return 1;
+}
+
+/* A queue id: the time and the spool file's random suffix. */
+static void
+make_id(const char *spool_path, char *id, size_t idlen)
+{
+	const char *dot = strrchr(spool_path, '.');
+	time_t now = time(NULL);
+	struct tm tm;
+	char stamp[32];
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	snprintf(id, idlen, "%s-%s", stamp, dot ? dot + 1 : "x");
+}
+
+int
+queue_keep(const char *qdir, const char *spool_path, int fd, off_t data_offset,
+	   const struct addr_list *pending, const char *last_error, char *id,
+	   size_t idlen, struct result *r)
+{
+	struct queue_env e;
+	struct qstate st;
+	off_t off;
+	char *q = NULL, *dst = NULL, *state = NULL, *newpath = NULL;
+	const char *src = spool_path;
+	int newfd = -1, rc = -1;
+
+	if (!(q = subdir(qdir, "q"))) {
+		res_fail(r, RES_CANTCREAT, "cannot create %s/q: %s", qdir, strerror(errno));
+		goto out;
+	}
+	if (pending) {
+		if (queue_env_read(fd, &e, &off, r) < 0)
+			goto out;
+		if (!same_rcpts(pending, &e.rcpts)) {
+			addr_list_free(&e.rcpts);
+			for (size_t i = 0; i < pending->n; i++)
+				addr_list_add(&e.rcpts, pending->v[i]);
+			newpath = rewrite(qdir, fd, data_offset, &e, &newfd, r);
+			if (!newpath) {
+				queue_env_free(&e);
+				goto out;
+			}
+			src = newpath;
+			fd = newfd;
+		}
+		queue_env_free(&e);
+	}
+	if (fsync(fd) != 0) {
+		res_fail(r, RES_IOERR, "cannot fsync %s: %s", src, strerror(errno));
+		goto out;
+	}
+	/* link() rather than rename(): never replace a message already there. */
+	for (int i = 0; ; i++) {
+		make_id(src, id, idlen);
+		if (i)
+			snprintf(id + strlen(id), idlen - strlen(id), "%d", i);
+		free(dst);
+		dst = xasprintf("%s/%s", q, id);
+		if (link(src, dst) == 0)
+			break;
+		if (errno != EEXIST || i > 100) {
+			res_fail(r, RES_CANTCREAT, "cannot queue %s as %s: %s", src, dst,
+				 strerror(errno));
+			goto out;
+		}
+	}
+	if (fsync_dir_of(q, 1) != 0) {
+		res_fail(r, RES_IOERR, "cannot fsync %s: %s", q, strerror(errno));
+		unlink(dst);
+		goto out;
+	}
+	unlink(src);
+	if (newpath)
+		unlink(spool_path);
+	memset(&st, 0, sizeof(st));
+	if (last_error) {
+		st.attempts = 1;
+		st.last_try = time(NULL);
+		st.next_try = st.last_try + queue_backoff(1);
+		str_copy(st.last_error, sizeof(st.last_error), last_error);
+	} else {
+		st.next_try = time(NULL);
+	}
+	state = xasprintf("%s.state", dst);
+	if (state_write(state, &st) != 0)
+		log_err("warning: cannot write %s: %s", state, strerror(errno));
+	rc = 0;
+out:
+	if (newfd >= 0)
+		close(newfd);
+	if (newpath && rc != 0)
+		unlink(newpath);
+	free(newpath);
+	free(q);
+	free(dst);
+	free(state);
+	return rc;
+}
+
+/* ---- queue runs ---- */
+
+/* One relay session per account for the whole run. */
+struct session {
+	char *key;
+	struct account acct;     /* a copy: outlives the session */
+	struct submit *s;
+	int down;                /* unreachable in this run: skip its messages */
+};
+
+struct run {
+	const struct config *c;
+	char *qdir, *q, *failed;
+	int due_only;
+	struct session *sess;
+	size_t nsess;
+	int tried, delivered, deferred, failed_n;
+	struct result worst;
+};
+
+static struct session *
+session_for(struct run *run, const struct queue_env *e, struct result *r)
+{
+	char *key;
+	struct account a;
+
+	if (e->account) {
+		const struct account *named = conf_find(run->c, e->account);
+		if (!named) {
+			res_fail(r, RES_TEMPFAIL, "account \"%s\" is no longer configured",
+				 e->account);
+			return NULL;
+		}
+		key = xasprintf("account %s", e->account);
+		for (size_t i = 0; i < run->nsess; i++)
+			if (!strcmp(run->sess[i].key, key)) {
+				free(key);
+				return &run->sess[i];
+			}
+		conf_account_copy(&a, named);
+	} else {
+		key = xasprintf("host %s %s %s %s %s", e->host ? e->host : "",
+				e->port ? e->port : "", e->tls ? e->tls : "",
+				e->user ? e->user : "", e->passwordeval ? e->passwordeval : "");
+		for (size_t i = 0; i < run->nsess; i++)
+			if (!strcmp(run->sess[i].key, key)) {
+				free(key);
+				return &run->sess[i];
+			}
+		conf_account_from_defaults(run->c, &a);
+		if (e->host) {
+			free(a.host);
+			a.host = xstrdup(e->host);
+		}
+		if (e->port)
+			a.port = atol(e->port);
+		if (e->tls && conf_parse_tls(e->tls) >= 0)
+			a.tls = (enum tls_mode)conf_parse_tls(e->tls);
+		if (e->user) {
+			free(a.user);
+			a.user = xstrdup(e->user);
+		}
+		if (e->passwordeval) {
+			free_secret(a.password);
+			a.password = NULL;
+			free(a.passwordeval);
+			a.passwordeval = xstrdup(e->passwordeval);
+		}
+	}
+	run->sess = xrealloc(run->sess, (run->nsess + 1) * sizeof(*run->sess));
+	run->sess[run->nsess] = (struct session){ .key = key, .acct = a };
+	return &run->sess[run->nsess++];
+}
+
+static void
+log_queue_event(const char *id, const struct queue_env *e, off_t size, const char *what,
+		const struct result *r)
+{
+	struct dynbuf rc = { 0 };
+	struct log_entry le;
+
+	for (size_t i = 0; i < e->rcpts.n; i++) {
+		if (i)
+			db_addc(&rc, ',');
+		db_adds(&rc, e->rcpts.v[i]);
+	}
+	memset(&le, 0, sizeof(le));
+	le.host = e->host;
+	le.from = *e->sender ? e->sender : "<>";
+	le.recipients = db_str(&rc);
+	le.mailsize = (long long)size;
+	le.errormsg = what;
+	le.queue_id = id;
+	le.exitcode = res_exit_name(r->cls);
+	log_delivery(&le);
+	db_free(&rc);
+}
+
+/* Move q/ID (and its state) to failed/, with the reason in the state. */
+static void
+give_up(struct run *run, const char *id, const char *path, struct qstate *st,
+	const char *reason)
+{
+	char *dst = xasprintf("%s/%s", run->failed, id);
+	char *spath = xasprintf("%s.state", path), *sdst = xasprintf("%s.state", dst);
+
+	str_copy(st->last_error, sizeof(st->last_error), reason);
+	st->next_try = 0;
+	if (state_write(spath, st) != 0 || rename(spath, sdst) != 0)
+		log_err("warning: cannot move the state of %s to failed/", id);
+	if (rename(path, dst) != 0)
+		log_err("warning: cannot move %s to failed/: %s", id, strerror(errno));
+	(void)fsync_dir_of(run->failed, 1);
+	(void)fsync_dir_of(run->q, 1);
+	run->failed_n++;
+	free(dst);
+	free(spath);
+	free(sdst);
+}
+
+static void
+process(struct run *run, const char *id)
+{
+	char *path = xasprintf("%s/%s", run->q, id);
+	char *spath = xasprintf("%s.state", path);
+	struct queue_env e = { 0 };
+	struct addr_list pending = { 0 };
+	struct qstate st;
+	struct stat sb;
+	struct result r;
+	struct session *sess;
+	off_t off = 0;
+	time_t now = time(NULL);
+	int fd, have_env = 0;
+
+	res_clear(&r);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		goto out;                       /* delivered by another run */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+		goto out;                       /* another run holds it */
+	if (fstat(fd, &sb) != 0 || sb.st_nlink == 0)
+		goto out;                       /* removed while we waited */
+	state_read(spath, &st);
+	if (run->due_only && st.next_try > now)
+		goto out;
+	if (queue_env_read(fd, &e, &off, &r) < 0) {
+		log_err("queue file %s: %s", path, r.text);
+		give_up(run, id, path, &st, r.text);
+		goto out;
+	}
+	have_env = 1;
+	if (e.created && now - e.created > run->c->queue_lifetime) {
+		char *why = xasprintf("expired after %ld days in the queue; last error: %s",
+				      (long)((now - e.created) / 86400),
+				      st.last_error[0] ? st.last_error : "none");
+		res_fail(&r, RES_TEMPFAIL, "%s", why);
+		log_err("%s: %s", id, why);
+		log_queue_event(id, &e, sb.st_size - off, why, &r);
+		give_up(run, id, path, &st, why);
+		free(why);
+		res_merge(&run->worst, &r);
+		goto out;
+	}
+	sess = session_for(run, &e, &r);
+	if (sess && sess->down) {
+		run->deferred++;
+		goto out;
+	}
+	run->tried++;
+	if (sess) {
+		struct delivery d = {
+			.acct = &sess->acct, .sender = e.sender, .fd = fd, .start = off,
+			.size = sb.st_size - off, .queue_id = id,
+		};
+		deliver_run(&d, &e.rcpts, &sess->s, &pending, &r);
+	}
+	if (r.cls == RES_OK) {
+		/* Accepted: remove it now, still holding the lock. */
+		unlink(path);
+		unlink(spath);
+		(void)fsync_dir_of(run->q, 1);
+		run->delivered++;
+		log_info("%s: delivered", id);
+		goto out;
+	}
+	res_merge(&run->worst, &r);
+	log_err("%s: %s", id, r.text);
+	if (!res_is_temporary(&r) && pending.n == 0) {
+		give_up(run, id, path, &st, r.text);
+		goto out;
+	}
+	if (sess && deliver_relay_down(&r))
+		sess->down = 1;
+	if (pending.n && !same_rcpts(&pending, &e.rcpts)) {
+		/* Some recipients are done: keep the message for the others. */
+		int nfd = -1;
+		char *np;
+
+		addr_list_free(&e.rcpts);
+		for (size_t i = 0; i < pending.n; i++)
+			addr_list_add(&e.rcpts, pending.v[i]);
+		np = rewrite(run->qdir, fd, off, &e, &nfd, &r);
+		if (np) {
+			if (fsync(nfd) != 0 || rename(np, path) != 0)
+				unlink(np);
+			close(nfd);
+			free(np);
+		}
+	}
+	st.attempts++;
+	st.last_try = now;
+	st.next_try = now + queue_backoff(st.attempts);
+	str_copy(st.last_error, sizeof(st.last_error), r.text);
+	if (state_write(spath, &st) != 0)
+		log_err("warning: cannot write %s: %s", spath, strerror(errno));
+	run->deferred++;
+out:
+	if (fd >= 0)
+		close(fd);                      /* releases the lock */
+	if (have_env)
+		queue_env_free(&e);
+	addr_list_free(&pending);
+	free(path);
+	free(spath);
+}
+
+/* Queue ids never hold a dot; state and temporary files do. */
+static int
+is_message_name(const char *n)
+{
+	return n[0] != '.' && !strchr(n, '.');
+}
+
+static int
+list_ids(const char *dir, char ***ids, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t cap = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d))) {
+		if (!is_message_name(de->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 32;
+			*ids = xrealloc(*ids, cap * sizeof(char *));
+		}
+		(*ids)[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+queue_run(const struct config *c, int due_only, const char *only_id, struct result *r)
+{
+	struct run run = { .c = c, .due_only = due_only };
+	char **ids = NULL;
+	size_t n = 0;
+
+	res_clear(r);
+	res_clear(&run.worst);
+	run.qdir = xstrdup(c->queue_dir);
+	run.q = xasprintf("%s/q", c->queue_dir);
+	run.failed = subdir(c->queue_dir, "failed");
+	if (!run.failed)
+		run.failed = xasprintf("%s/failed", c->queue_dir);
+	if (only_id) {
+		ids = xmalloc(sizeof(char *));
+		ids[0] = xstrdup(only_id);
+		n = 1;
+	} else if (list_ids(run.q, &ids, &n) < 0) {
+		res_fail(r, RES_IOERR, "cannot read %s: %s", run.q, strerror(errno));
+		goto out;
+	}
+	qsort(ids, n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		process(&run, ids[i]);
+	log_info("queue run: %d tried, %d delivered, %d deferred, %d failed", run.tried,
+		 run.delivered, run.deferred, run.failed_n);
+	*r = run.worst;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	for (size_t i = 0; i < run.nsess; i++) {
+		submit_free(run.sess[i].s);
+		conf_account_free(&run.sess[i].acct);
+		free(run.sess[i].key);
+	}
+	free(run.sess);
+	free(run.qdir);
+	free(run.q);
+	free(run.failed);
+	return r->cls == RES_OK ? 0 : -1;
+}
+
+/* ---- listing ---- */
+
+static void
+age_str(char *buf, size_t len, long secs)
+{
+	if (secs < 3600)
+		snprintf(buf, len, "%ldm", secs / 60);
+	else if (secs < 86400)
+		snprintf(buf, len, "%ldh%02ldm", secs / 3600, secs % 3600 / 60);
+	else
+		snprintf(buf, len, "%ldd%02ldh", secs / 86400, secs % 86400 / 3600);
+}
+
+static int
+list_dir(const char *dir, int failed, FILE *out, int *count)
+{
+	char **ids;
+	size_t n;
+
+	if (list_ids(dir, &ids, &n) < 0)
+		return -1;
+	qsort(ids, n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		char *path = xasprintf("%s/%s", dir, ids[i]);
+		char *spath = xasprintf("%s.state", path), age[32];
+		struct queue_env e;
+		struct qstate st;
+		struct result r;
+		struct stat sb;
+		off_t off;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0 && fstat(fd, &sb) == 0 && queue_env_read(fd, &e, &off, &r) == 0) {
+			state_read(spath, &st);
+			age_str(age, sizeof(age), (long)(time(NULL) - e.created));
+			if (*count == 0)
+				fprintf(out, "%-24s %10s %7s %5s  %s\n", "Queue ID", "Size", "Age",
+					"Tries", "Sender/Recipients");
+			fprintf(out, "%-24s %10lld %7s %5d  %s%s\n", ids[i],
+				(long long)(sb.st_size - off), age, st.attempts,
+				*e.sender ? e.sender : "<>", failed ? "  (FAILED)" : "");
+			if (st.last_error[0])
+				fprintf(out, "%50s(%s)\n", "", st.last_error);
+			for (size_t k = 0; k < e.rcpts.n; k++)
+				fprintf(out, "%50s%s\n", "", e.rcpts.v[k]);
+			queue_env_free(&e);
+			(*count)++;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		free(spath);
+		free(ids[i]);
+	}
+	free(ids);
+	return 0;
+}
+
+int
+queue_list(const struct config *c, FILE *out, struct result *r)
+{
+	char *q = xasprintf("%s/q", c->queue_dir);
+	char *f = xasprintf("%s/failed", c->queue_dir);
+	int count = 0, rc = 0;
+
+	if (list_dir(q, 0, out, &count) < 0 || list_dir(f, 1, out, &count) < 0)
+		rc = res_fail(r, RES_IOERR, "cannot read the queue in %s: %s", c->queue_dir,
+			      strerror(errno));
+	else if (count == 0)
+		fprintf(out, "Mail queue is empty\n");
+	else
+		fprintf(out, "-- %d message%s in %s\n", count, count == 1 ? "" : "s",
+			c->queue_dir);
+	free(q);
+	free(f);
+	return rc;
+}

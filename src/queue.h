@@ -1,0 +1,62 @@
+/*
+ * queue.h - the durable queue (SPEC 10).  The on-disk format is described
+ * at the top of queue.c.
+ */
+#ifndef MAILOUT_QUEUE_H
+#define MAILOUT_QUEUE_H
+
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "address.h"
+#include "conf.h"
+#include "result.h"
+
+/* The envelope block at the top of every spool and queue file. */
+struct queue_env {
+	char *account;        /* account name; NULL: settings below (--host) */
+	char *host, *port, *tls, *user, *passwordeval;
+	char *sender;         /* "" for the null sender */
+	struct addr_list rcpts;
+	time_t created;
+};
+
+/* Append the envelope block for e to out. */
+struct dynbuf;
+void queue_env_format(struct dynbuf *out, const struct queue_env *e);
+
+/* Read the envelope block from the start of fd; *data_offset is where
+ * the message starts.  Returns 0, or -1 with RES_DATAERR. */
+int queue_env_read(int fd, struct queue_env *e, off_t *data_offset, struct result *r);
+void queue_env_free(struct queue_env *e);
+
+/*
+ * Keep a spool file (written by msg_spool() with an envelope block) in
+ * the queue of qdir, for the recipients in pending (NULL: the envelope's).
+ * fsync'd, then linked into place; the spool path is gone afterwards.
+ * last_error is recorded for -bp.  The new id is copied to id.
+ * Returns 0, or -1 with RES_CANTCREAT / RES_IOERR (the spool file is then
+ * left where it was).
+ */
+int queue_keep(const char *qdir, const char *spool_path, int fd, off_t data_offset,
+	       const struct addr_list *pending, const char *last_error,
+	       char *id, size_t idlen, struct result *r);
+
+/*
+ * Try queued messages: all of them (due_only = 0), or only those whose
+ * retry time has come.  only_id: just that message.  Returns 0 when every
+ * message tried was delivered (or there was none), -1 with the most
+ * important failure otherwise; failures are logged per message.
+ */
+int queue_run(const struct config *c, int due_only, const char *only_id,
+	      struct result *r);
+
+/* Print the queue (-bp, mailq). */
+int queue_list(const struct config *c, FILE *out, struct result *r);
+
+/* Seconds to wait before attempt number attempts+1 (exponential backoff
+ * from 5 minutes, capped at 4 hours, with +-20% jitter). */
+long queue_backoff(int attempts);
+
+#endif
