@@ -76,17 +76,15 @@ mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
 		}
 		if (n == 0)
 			n = 1;
-		if (i > 0) {
-			db_adds(out, "\r\n ");
-			col = 1;
-		} else if (col + 72 > 76 && col > 1) {
+		size_t wlen = 12 + (n + 2) / 3 * 4;   /* "=?UTF-8?B?" ... "?=" */
+		if (i > 0 || (col > 1 && col + wlen > 76)) {
 			db_adds(out, "\r\n ");
 			col = 1;
 		}
 		db_adds(out, "=?UTF-8?B?");
 		mime_base64(out, (const unsigned char *)text + i, n);
 		db_adds(out, "?=");
-		col += 12 + (n + 2) / 3 * 4;
+		col += wlen;
 		i += n;
 	}
 }

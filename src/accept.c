@@ -1,0 +1,325 @@
+/* accept.c - the pipeline from an input stream to delivered or queued. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accept.h"
+#include "aliases.h"
+#include "deliver.h"
+#include "log.h"
+#include "queue.h"
+#include "submit.h"
+#include "util.h"
+
+void
+accept_init(struct job *j, const struct options *o, const struct config *cfg, int in_fd)
+{
+	memset(j, 0, sizeof(*j));
+	j->o = o;
+	j->cfg = cfg;
+	j->in_fd = in_fd;
+	j->ignore_dots = o->ignore_dots;
+	j->read_recipients = o->read_recipients;
+	j->sender_in = o->sender;
+	j->msg.fd = -1;
+}
+
+static int
+check_text(const char *what, const char *s, struct result *r)
+{
+	if (s && has_line_break(s))
+		return res_fail(r, RES_USAGE, "%s contains a line break", what);
+	return 0;
+}
+
+int
+accept_choose_account(struct job *j, struct result *r)
+{
+	const struct options *o = j->o;
+	const struct account *base;
+	long port;
+
+	if (check_text("--host", o->host, r) < 0 || check_text("--user", o->user, r) < 0 ||
+	    check_text("--passwordeval", o->passwordeval, r) < 0)
+		return -1;
+	if (o->host) {
+		if (!*o->host || strspn(o->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					"0123456789.-_:[]") != strlen(o->host))
+			return res_fail(r, RES_USAGE, "--host: invalid host name");
+		conf_account_from_defaults(j->cfg, &j->adhoc);
+		free(j->adhoc.host);
+		j->adhoc.host = xstrdup(o->host);
+	} else {
+		base = conf_choose(j->cfg, o->account, j->sender ? j->sender : j->sender_in, r);
+		if (r->cls != RES_OK)
+			return -1;
+		if (!base) {
+			if (o->port || o->tls || o->user || o->passwordeval)
+				return res_fail(r, RES_USAGE,
+						"--port, --tls, --user and --passwordeval need --host "
+						"or a configured account");
+			j->acct = NULL;
+			return 0;
+		}
+		conf_account_copy(&j->adhoc, base);
+	}
+	if (o->port) {
+		if (strspn(o->port, "0123456789") != strlen(o->port) ||
+		    sscanf(o->port, "%ld", &port) != 1 || port < 1 || port > 65535)
+			return res_fail(r, RES_USAGE, "--port: not a port number: %s", o->port);
+		j->adhoc.port = port;
+	}
+	if (o->tls) {
+		int t = conf_parse_tls(o->tls);
+		if (t < 0)
+			return res_fail(r, RES_USAGE, "--tls: one of starttls, smtps, off");
+		j->adhoc.tls = (enum tls_mode)t;
+	}
+	if (o->user) {
+		free(j->adhoc.user);
+		j->adhoc.user = xstrdup(o->user);
+	}
+	if (o->passwordeval) {
+		free_secret(j->adhoc.password);
+		j->adhoc.password = NULL;
+		free(j->adhoc.passwordeval);
+		j->adhoc.passwordeval = xstrdup(o->passwordeval);
+	}
+	j->acct = &j->adhoc;
+	return 0;
+}
+
+static char *
+default_sender(const struct job *j)
+{
+	if (j->acct && j->acct->from)
+		return xstrdup(j->acct->from);
+	return xasprintf("%s@%s", user_name(), host_fqdn());
+}
+
+/* The directory for the private copy: queue_dir/tmp, or $TMPDIR. */
+static char *
+spool_dir(const struct job *j, int *in_queue)
+{
+	char *dir = xasprintf("%s/tmp", j->cfg->queue_dir);
+	const char *t;
+
+	*in_queue = 1;
+	if (mkdir_p(dir, 0700) == 0 && access(dir, W_OK) == 0)
+		return dir;
+	log_info("cannot use %s (%s); spooling in the temporary directory", dir,
+		 strerror(errno));
+	free(dir);
+	*in_queue = 0;
+	t = getenv("TMPDIR");
+	return xstrdup(t && *t ? t : "/tmp");
+}
+
+/* The envelope block written at the top of the spool file: enough for a
+ * later queue run to deliver the message the same way. */
+static char *
+envelope_block(const struct job *j)
+{
+	struct queue_env e = { 0 };
+	struct dynbuf d = { 0 };
+	char port[16];
+
+	if (j->o->host || !j->acct) {
+		e.host = j->acct ? j->acct->host : NULL;
+		if (j->acct && j->o->port) {
+			snprintf(port, sizeof(port), "%ld", j->acct->port);
+			e.port = port;
+		}
+		e.tls = j->acct && j->o->tls ? (char *)conf_tls_name(j->acct->tls) : NULL;
+		e.user = (char *)j->o->user;
+		e.passwordeval = (char *)j->o->passwordeval;
+	} else {
+		e.account = j->acct->name;
+	}
+	e.sender = j->sender;
+	e.rcpts = j->expanded;
+	e.created = time(NULL);
+	queue_env_format(&d, &e);
+	return d.s;
+}
+
+static void
+print_dry_run(struct job *j)
+{
+	char buf[65536];
+	ssize_t n;
+
+	printf("Envelope-From: <%s>\n", j->sender);
+	for (size_t i = 0; i < j->expanded.n; i++)
+		printf("Envelope-To: <%s>\n", j->expanded.v[i]);
+	if (j->acct && j->acct->host)
+		printf("Account: %s (%s:%ld, tls %s)\n", j->acct->name, j->acct->host,
+		       conf_port(j->acct), conf_tls_name(j->acct->tls));
+	else
+		printf("Account: (local delivery)\n");
+	printf("\n");
+	fflush(stdout);
+	while ((n = read(j->msg.fd, buf, sizeof(buf))) > 0)
+		if (write_all(1, buf, (size_t)n) < 0)
+			break;
+}
+
+/* queue = always: deliver in a detached child, so the caller returns now. */
+static void
+deliver_in_background(const struct config *c, const char *id)
+{
+	struct result r;
+	pid_t pid = fork();
+	int null;
+
+	if (pid != 0) {
+		if (pid > 0)
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		return;
+	}
+	/* First child: a new session, then a grandchild that init adopts,
+	 * with no descriptor of the caller's kept open. */
+	if (setsid() < 0 || fork() != 0)
+		_exit(0);
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	queue_run(c, 0, id, &r);
+	_exit(0);
+}
+
+int
+accept_message(struct job *j, struct result *r)
+{
+	const struct options *o = j->o;
+	struct msg_fix fix = { 0 };
+	struct addr_list pending = { 0 };
+	struct submit *session = NULL;
+	char *dir = NULL, *from_addr = NULL, *env = NULL, err[256];
+	int qmode = j->cfg->queue, in_queue, rc = -1;
+
+	res_clear(r);
+	if (o->queue && (qmode = conf_parse_queue(o->queue)) < 0)
+		return res_fail(r, RES_USAGE, "--queue: one of never, onfail, always");
+	if (check_text("-F", o->fullname, r) < 0)
+		return -1;
+	if (j->sender_in && *j->sender_in && addr_check(j->sender_in, err, sizeof(err)) < 0)
+		return res_fail(r, RES_USAGE, "sender: %s", err);
+
+	msg_init(&j->msg, j->in_fd, j->ignore_dots);
+	if (msg_read_headers(&j->msg, r) < 0)
+		goto out;
+	if (j->read_recipients && msg_header_recipients(&j->msg, &j->rcpts, r) < 0)
+		goto out;
+	if (j->rcpts.n == 0) {
+		res_fail(r, RES_USAGE, "no recipients: none given%s",
+			 j->read_recipients ? " and none in To, Cc or Bcc" : "");
+		goto out;
+	}
+	if (j->sender_in)
+		j->sender = xstrdup(j->sender_in);
+	else if (o->read_envelope_from && !(j->sender = msg_from_address(&j->msg, r)))
+		goto out;
+	if (accept_choose_account(j, r) < 0)
+		goto out;
+	if (!j->sender)
+		j->sender = default_sender(j);
+	if (aliases_expand(j->cfg->aliases, &j->rcpts, &j->expanded, r) < 0)
+		goto out;
+	/* Refuse before accepting anything when nobody can take remote mail. */
+	if (deliver_check_relay(j->acct, &j->expanded, r) < 0)
+		goto out;
+
+	/* The From header: the sender, or for the null sender who we are. */
+	from_addr = *j->sender ? xstrdup(j->sender) : default_sender(j);
+	if (j->acct && j->acct->rewrite_from && j->acct->from) {
+		free(from_addr);
+		from_addr = xstrdup(j->acct->from);
+	}
+	fix.from_addr = from_addr;
+	fix.from_name = o->fullname ? o->fullname : j->acct ? j->acct->from_name : NULL;
+	fix.rewrite_from = j->acct ? j->acct->rewrite_from : 0;
+	fix.id_domain = addr_domain(from_addr) ? addr_domain(from_addr) : host_fqdn();
+
+	dir = spool_dir(j, &in_queue);
+	env = envelope_block(j);
+	if (msg_spool(&j->msg, dir, env, &fix, r) < 0)
+		goto out;
+
+	if (o->dry_run) {
+		print_dry_run(j);
+		rc = 0;
+		goto out;
+	}
+	if (qmode == QUEUE_ALWAYS && in_queue) {
+		if (queue_keep(j->cfg->queue_dir, j->msg.path, j->msg.fd, j->msg.data_offset,
+			       NULL, NULL, j->queue_id, sizeof(j->queue_id), r) < 0)
+			goto out;
+		j->queued = 1;
+		log_err("queued as %s", j->queue_id);
+		deliver_in_background(j->cfg, j->queue_id);
+		rc = 0;
+		goto out;
+	}
+	{
+		struct delivery d = {
+			.acct = j->acct, .sender = j->sender, .fd = j->msg.fd,
+			.start = j->msg.data_offset, .size = j->msg.size,
+			.dsn_notify = o->dsn_notify, .dsn_ret = o->dsn_ret, .dsn_envid = o->dsn_envid,
+		};
+		rc = deliver_run(&d, &j->expanded, &session, &pending, r);
+	}
+	if (pending.n && qmode != QUEUE_NEVER) {
+		struct result qr;
+
+		res_clear(&qr);
+		if (!in_queue) {
+			log_err("cannot queue: the queue directory %s is not usable",
+				j->cfg->queue_dir);
+		} else if (queue_keep(j->cfg->queue_dir, j->msg.path, j->msg.fd,
+				      j->msg.data_offset, &pending, r->text, j->queue_id,
+				      sizeof(j->queue_id), &qr) == 0) {
+			j->queued = 1;
+			log_err("queued as %s: %s", j->queue_id, r->text);
+			/* Only temporary failures were queued; a permanent one still counts. */
+			if (res_is_temporary(r)) {
+				res_clear(r);
+				rc = 0;
+			}
+		} else {
+			log_err("cannot queue: %s", qr.text);
+		}
+	}
+out:
+	submit_free(session);
+	addr_list_free(&pending);
+	free(from_addr);
+	free(env);
+	free(dir);
+	return rc;
+}
+
+void
+accept_free(struct job *j)
+{
+	msg_free(&j->msg, j->queued);
+	addr_list_free(&j->rcpts);
+	addr_list_free(&j->expanded);
+	conf_account_free(&j->adhoc);
+	free(j->sender);
+	memset(j, 0, sizeof(*j));
+	j->msg.fd = -1;
+}
