@@ -20,6 +20,7 @@
 #include "log.h"
 #include "queue.h"
 #include "result.h"
+#include "smtpd.h"
 #include "util.h"
 
 static int
@@ -100,6 +101,23 @@ show_config(struct options *o)
 }
 
 static int
+smtp_session(struct options *o)
+{
+	struct config cfg;
+	struct result r;
+	int status;
+
+	res_clear(&r);
+	if (conf_load(&cfg, o->config_file, &r) == 0) {
+		log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
+		smtpd_serve(o, &cfg, 0, 1, &r);
+	}
+	status = finish(&r);
+	conf_free(&cfg);
+	return status;
+}
+
+static int
 queue_mode_run(struct options *o)
 {
 	struct config cfg;
@@ -166,10 +184,11 @@ main(int argc, char **argv)
 		status = queue_mode_run(&o);
 		break;
 	case MODE_SMTPD:
+		status = smtp_session(&o);
+		break;
 	case MODE_SERVERINFO:
 	default:
-		res_fail(&r, RES_USAGE, "%s is not available in this version",
-			 o.mode == MODE_SMTPD ? "SMTP on standard input (-bs)" : "--serverinfo");
+		res_fail(&r, RES_USAGE, "--serverinfo is not available in this version");
 		status = finish(&r);
 		break;
 	}

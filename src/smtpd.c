@@ -1,0 +1,415 @@
+/*
+ * smtpd.c - SMTP on standard input and output (-bs).
+ *
+ * RFC 5321 server side, the commands a submitting program needs: EHLO,
+ * HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT (plus HELP and VRFY answered
+ * politely).  Replies are written as soon as each command is handled;
+ * since input is read through one buffer, a client that pipelines
+ * (RFC 2920) gets its replies in order.  DATA is dot-unstuffed into a
+ * private temporary file that then goes through accept_message().
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "accept.h"
+#include "log.h"
+#include "smtpd.h"
+#include "util.h"
+
+#define CMD_MAX 2048          /* longest command line accepted */
+#define MAX_RCPTS 1000
+
+struct conn {
+	int in, out;
+	char buf[65536];
+	size_t pos, len;
+	int eof;
+	const struct options *o;
+	const struct config *c;
+	/* the transaction */
+	int have_mail;
+	char *mail_from;
+	struct addr_list rcpts;
+};
+
+static int
+reply(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+reply(struct conn *c, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	/* One line: no control characters from relay texts. */
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20)
+			line[i] = ' ';
+	line[n++] = '\r';
+	line[n++] = '\n';
+	return write_all(c->out, line, (size_t)n);
+}
+
+static int
+fill(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->eof)
+		return 0;
+	if (c->pos > 0) {
+		memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+		c->len -= c->pos;
+		c->pos = 0;
+	}
+	if (c->len == sizeof(c->buf))
+		return 1;
+	do
+		n = read(c->in, c->buf + c->len, sizeof(c->buf) - c->len);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		c->eof = 1;
+		return 0;
+	}
+	c->len += (size_t)n;
+	return 1;
+}
+
+/*
+ * Read one line into line (without CRLF or LF).  Returns 1, 0 at end of
+ * input, or 2 when the line was longer than max (it is consumed, and
+ * *line holds its start).
+ */
+static int
+read_line(struct conn *c, struct dynbuf *line, size_t max)
+{
+	int too_long = 0;
+
+	db_reset(line);
+	for (;;) {
+		char *start = c->buf + c->pos;
+		char *nl = memchr(start, '\n', c->len - c->pos);
+		size_t take = nl ? (size_t)(nl - start) + 1 : c->len - c->pos;
+
+		if (!too_long) {
+			db_add(line, start, take);
+			if (line->len > max + 2)
+				too_long = 1;
+		}
+		c->pos += take;
+		if (nl)
+			break;
+		if (!fill(c)) {
+			if (line->len == 0 && !too_long)
+				return 0;
+			break;
+		}
+	}
+	while (line->len && (line->s[line->len - 1] == '\n' || line->s[line->len - 1] == '\r'))
+		line->s[--line->len] = '\0';
+	return too_long ? 2 : 1;
+}
+
+static void
+reset(struct conn *c)
+{
+	free(c->mail_from);
+	c->mail_from = NULL;
+	c->have_mail = 0;
+	addr_list_free(&c->rcpts);
+}
+
+/* "FROM:<addr> params" or "TO:<addr> params": the address, or NULL. */
+static char *
+path_arg(const char *arg, const char *kw, int *bad)
+{
+	size_t kl = strlen(kw);
+	const char *p, *gt;
+
+	*bad = 1;
+	if (strncasecmp(arg, kw, kl) != 0)
+		return NULL;
+	p = arg + kl;
+	while (*p == ' ')
+		p++;
+	if (*p != '<')
+		return NULL;
+	gt = strchr(p, '>');
+	if (!gt)
+		return NULL;
+	*bad = 0;
+	return xstrndup(p + 1, (size_t)(gt - p - 1));
+}
+
+/* Copy DATA (dot-unstuffed, up to the lone dot) into fd. 0, or -1 when the
+ * input ended first. */
+static int
+read_data(struct conn *c, int fd, int *write_failed)
+{
+	struct dynbuf out = { 0 };
+	int at_bol = 1, rc = -1;
+
+	*write_failed = 0;
+	for (;;) {
+		if (c->pos == c->len && !fill(c))
+			break;
+		char *start = c->buf + c->pos;
+		size_t avail = c->len - c->pos;
+
+		if (at_bol) {
+			/* Need the first bytes of a line to recognise the end. */
+			if (avail < 3 && !c->eof && start[0] == '.') {
+				if (fill(c))
+					continue;
+				start = c->buf + c->pos;
+				avail = c->len - c->pos;
+			}
+			if (avail >= 2 && start[0] == '.' && start[1] == '\n') {
+				c->pos += 2;
+				rc = 0;
+				break;
+			}
+			if (avail >= 3 && start[0] == '.' && start[1] == '\r' && start[2] == '\n') {
+				c->pos += 3;
+				rc = 0;
+				break;
+			}
+			if (start[0] == '.') {   /* a stuffed dot */
+				c->pos++;
+				start++;
+				avail--;
+			}
+		}
+		char *nl = memchr(start, '\n', avail);
+		size_t take = nl ? (size_t)(nl - start) + 1 : avail;
+		db_add(&out, start, take);
+		c->pos += take;
+		at_bol = nl != NULL;
+		if (out.len >= 65536) {
+			if (!*write_failed && write_all(fd, out.s, out.len) < 0)
+				*write_failed = 1;
+			db_reset(&out);
+		}
+	}
+	if (out.len && !*write_failed && write_all(fd, out.s, out.len) < 0)
+		*write_failed = 1;
+	db_free(&out);
+	return rc;
+}
+
+/* Run the pipeline on the received message and answer the final dot. */
+static int
+finish_message(struct conn *c, int fd)
+{
+	struct job j;
+	struct result r;
+	int rc;
+
+	accept_init(&j, c->o, c->c, fd);
+	j.ignore_dots = 1;          /* DATA ended already */
+	j.read_recipients = 0;      /* the envelope is RCPT TO */
+	j.sender_in = c->mail_from;
+	for (size_t i = 0; i < c->rcpts.n; i++)
+		addr_list_add(&j.rcpts, c->rcpts.v[i]);
+	if (accept_message(&j, &r) == 0) {
+		rc = j.queued ? reply(c, "250 2.0.0 Ok: queued as %s", j.queue_id)
+			      : reply(c, "250 2.0.0 Ok: delivered");
+	} else if (r.smtp_code >= 400 && r.smtp_code < 600) {
+		const char *text = r.reply;
+		if (strlen(text) > 4 && text[3] == ' ')
+			text += 4;
+		rc = reply(c, "%d %s", r.smtp_code, text);
+	} else {
+		log_err("%s", r.text);
+		switch (r.cls) {
+		case RES_TEMPFAIL:
+		case RES_CONFIG:
+		case RES_OSERR:
+		case RES_IOERR:
+		case RES_CANTCREAT:
+		case RES_SOFTWARE:
+			rc = reply(c, "451 4.3.0 %s", r.text);
+			break;
+		case RES_NOUSER:
+			rc = reply(c, "550 5.1.1 %s", r.text);
+			break;
+		default:
+			rc = reply(c, "554 5.6.0 %s", r.text);
+			break;
+		}
+	}
+	accept_free(&j);
+	return rc;
+}
+
+static int
+do_data(struct conn *c)
+{
+	char *dir = xasprintf("%s/tmp", c->c->queue_dir), *path = NULL;
+	int fd = -1, wf = 0, rc;
+
+	if (mkdir_p(dir, 0700) != 0) {
+		const char *t = getenv("TMPDIR");
+		free(dir);
+		dir = xstrdup(t && *t ? t : "/tmp");
+	}
+	path = xasprintf("%s/bs.XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		log_err("cannot create %s: %s", path, strerror(errno));
+		rc = reply(c, "451 4.3.0 Error: cannot store the message");
+		goto out;
+	}
+	unlink(path);   /* private and anonymous from now on */
+	if (reply(c, "354 End data with <CR><LF>.<CR><LF>") < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (read_data(c, fd, &wf) < 0) {
+		rc = -1;    /* input ended inside DATA: nothing to answer */
+		goto out;
+	}
+	if (wf) {
+		rc = reply(c, "451 4.3.0 Error: cannot store the message");
+	} else if (lseek(fd, 0, SEEK_SET) != 0) {
+		rc = reply(c, "451 4.3.0 Error: cannot read the message back");
+	} else {
+		rc = finish_message(c, fd);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	reset(c);
+	free(path);
+	free(dir);
+	return rc;
+}
+
+int
+smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
+	    struct result *r)
+{
+	struct conn c;
+	struct dynbuf line = { 0 };
+	const char *host = host_name();
+	int rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.in = in;
+	c.out = out;
+	c.o = o;
+	c.c = cfg;
+	if (reply(&c, "220 %s ESMTP mailout", host) < 0)
+		goto io;
+	for (;;) {
+		int got = read_line(&c, &line, CMD_MAX);
+		char *cmd = line.s, *arg;
+		char err[256];
+		int bad;
+
+		if (got == 0)
+			break;
+		if (got == 2) {
+			if (reply(&c, "500 5.5.0 Error: line too long") < 0)
+				goto io;
+			continue;
+		}
+		arg = strchr(cmd, ' ');
+		if (arg)
+			*arg++ = '\0';
+		else
+			arg = "";
+		if (!strcasecmp(cmd, "EHLO")) {
+			reset(&c);
+			rc = reply(&c, "250-%s", host) < 0 || reply(&c, "250-PIPELINING") < 0 ||
+			     reply(&c, "250-8BITMIME") < 0 ||
+			     reply(&c, "250 ENHANCEDSTATUSCODES") < 0 ? -1 : 0;
+		} else if (!strcasecmp(cmd, "HELO")) {
+			reset(&c);
+			rc = reply(&c, "250 %s", host);
+		} else if (!strcasecmp(cmd, "MAIL")) {
+			char *a;
+			if (c.have_mail) {
+				rc = reply(&c, "503 5.5.1 Error: nested MAIL command");
+			} else if (!(a = path_arg(arg, "FROM:", &bad))) {
+				rc = reply(&c, "501 5.5.4 Syntax: MAIL FROM:<address>");
+			} else if (*a && addr_check(a, err, sizeof(err)) < 0) {
+				rc = reply(&c, "553 5.1.7 %s", err);
+				free(a);
+			} else {
+				c.mail_from = a;
+				c.have_mail = 1;
+				rc = reply(&c, "250 2.1.0 Ok");
+			}
+		} else if (!strcasecmp(cmd, "RCPT")) {
+			char *a;
+			if (!c.have_mail) {
+				rc = reply(&c, "503 5.5.1 Error: need MAIL command");
+			} else if (!(a = path_arg(arg, "TO:", &bad)) || !*a) {
+				rc = reply(&c, "501 5.5.4 Syntax: RCPT TO:<address>");
+				free(a);
+			} else if (addr_check(a, err, sizeof(err)) < 0) {
+				rc = reply(&c, "553 5.1.3 %s", err);
+				free(a);
+			} else if (c.rcpts.n >= MAX_RCPTS) {
+				rc = reply(&c, "452 4.5.3 Error: too many recipients");
+				free(a);
+			} else {
+				addr_list_add(&c.rcpts, a);
+				free(a);
+				rc = reply(&c, "250 2.1.5 Ok");
+			}
+		} else if (!strcasecmp(cmd, "DATA")) {
+			if (*arg)
+				rc = reply(&c, "501 5.5.4 Syntax: DATA");
+			else if (!c.have_mail)
+				rc = reply(&c, "503 5.5.1 Error: need MAIL command");
+			else if (c.rcpts.n == 0)
+				rc = reply(&c, "554 5.5.1 Error: no valid recipients");
+			else if ((rc = do_data(&c)) < 0 && c.eof)
+				break;
+		} else if (!strcasecmp(cmd, "RSET")) {
+			reset(&c);
+			rc = reply(&c, "250 2.0.0 Ok");
+		} else if (!strcasecmp(cmd, "NOOP")) {
+			rc = reply(&c, "250 2.0.0 Ok");
+		} else if (!strcasecmp(cmd, "QUIT")) {
+			rc = reply(&c, "221 2.0.0 Bye");
+			break;
+		} else if (!strcasecmp(cmd, "HELP")) {
+			rc = reply(&c, "214 2.0.0 EHLO HELO MAIL RCPT DATA RSET NOOP QUIT");
+		} else if (!strcasecmp(cmd, "VRFY")) {
+			rc = reply(&c, "252 2.0.0 Send some mail, I'll try my best");
+		} else if (!strcasecmp(cmd, "STARTTLS") || !strcasecmp(cmd, "AUTH") ||
+			   !strcasecmp(cmd, "BDAT") || !strcasecmp(cmd, "ETRN")) {
+			rc = reply(&c, "502 5.5.1 Error: command not implemented");
+		} else {
+			rc = reply(&c, "500 5.5.2 Error: command not recognized");
+		}
+		if (rc < 0)
+			goto io;
+	}
+	reset(&c);
+	db_free(&line);
+	return 0;
+io:
+	reset(&c);
+	db_free(&line);
+	return res_fail(r, RES_IOERR, "-bs: cannot write the reply: %s", strerror(errno));
+}
