@@ -65,6 +65,52 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
 	}
 }
 
+/* Log the accepted recipients on one line and each refused one on its
+ * own; queue the temporarily refused ones. */
+static void
+report_refusals(const struct delivery *d, struct submit *session,
+		const struct addr_list *remote, const struct submit_refusal *ref, size_t nref,
+		struct addr_list *pending, struct result *total)
+{
+	struct addr_list ok = { 0 };
+	struct result r, worst;
+	int tls = submit_used_tls(session), auth = submit_used_auth(session);
+
+	for (size_t i = 0; i < remote->n; i++) {
+		int refused = 0;
+		for (size_t k = 0; k < nref; k++)
+			if (!strcmp(ref[k].rcpt, remote->v[i]))
+				refused = 1;
+		if (!refused)
+			addr_list_add(&ok, remote->v[i]);
+	}
+	res_clear(&r);
+	res_clear(&worst);
+	r.smtp_code = 250;
+	log_result(d, &ok, d->acct->host, tls, auth, &r);
+	log_info("delivered via %s to %zu of %zu recipients", d->acct->host, ok.n, remote->n);
+	for (size_t k = 0; k < nref; k++) {
+		struct addr_list one = { (char **)&ref[k].rcpt, 1, 1 };
+
+		res_clear(&r);
+		r.smtp_code = ref[k].code;
+		str_copy(r.reply, sizeof(r.reply), ref[k].reply);
+		res_fail(&r, ref[k].code < 500 ? RES_TEMPFAIL : RES_NOUSER,
+			 "%s %s recipient %s: %s", d->acct->host,
+			 ref[k].code < 500 ? "deferred" : "refused", ref[k].rcpt, ref[k].reply);
+		log_err("%s", r.text);
+		if (ref[k].code < 500 && pending)
+			addr_list_add(pending, ref[k].rcpt);
+		log_result(d, &one, d->acct->host, tls, auth, &r);
+		res_merge(&worst, &r);
+	}
+	/* Each refusal was reported above; the total names how many. */
+	res_fail(&worst, worst.cls, "%zu of %zu recipients not accepted by %s (see above); "
+		 "the message went to the others", nref, remote->n, d->acct->host);
+	res_merge(total, &worst);
+	addr_list_free(&ok);
+}
+
 static void
 deliver_remote(const struct delivery *d, const struct addr_list *remote,
 	       struct submit **session, struct addr_list *pending, struct result *total)
@@ -87,9 +133,18 @@ deliver_remote(const struct delivery *d, const struct addr_list *remote,
 			*session = submit_new(d->acct, &r);
 	}
 	if (*session && lseek(d->fd, d->start, SEEK_SET) == d->start &&
-	    submit_message(*session, &env, d->fd, &r) == 0)
+	    submit_message(*session, &env, d->fd, &r) == 0) {
+		size_t nref;
+		const struct submit_refusal *ref = submit_refusals(*session, &nref);
+
+		if (nref) {
+			/* partial_delivery: the message went to the others. */
+			report_refusals(d, *session, remote, ref, nref, pending, total);
+			return;
+		}
 		log_info("delivered to %s via %s (%d)", remote->n == 1 ? remote->v[0]
 			 : "the recipients", d->acct->host, r.smtp_code);
+	}
 	if (res_is_temporary(&r) && pending)
 		for (size_t i = 0; i < remote->n; i++)
 			addr_list_add(pending, remote->v[i]);

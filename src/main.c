@@ -20,6 +20,7 @@
 #include "log.h"
 #include "queue.h"
 #include "result.h"
+#include "serverinfo.h"
 #include "smtpd.h"
 #include "util.h"
 
@@ -94,6 +95,28 @@ show_config(struct options *o)
 	accept_init(&j, o, &cfg, -1);
 	if (conf_load(&cfg, o->config_file, &r) == 0 && accept_choose_account(&j, &r) == 0)
 		conf_show(stdout, &cfg, j.acct);
+	status = finish(&r);
+	accept_free(&j);
+	conf_free(&cfg);
+	return status;
+}
+
+static int
+server_info(struct options *o)
+{
+	struct config cfg;
+	struct job j;
+	struct result r;
+	int status;
+
+	res_clear(&r);
+	accept_init(&j, o, &cfg, -1);
+	if (conf_load(&cfg, o->config_file, &r) == 0 && accept_choose_account(&j, &r) == 0) {
+		if (!j.acct || !j.acct->host)
+			res_fail(&r, RES_USAGE, "--serverinfo needs an account with a host, or --host");
+		else
+			serverinfo_print(j.acct, stdout, &r);
+	}
 	status = finish(&r);
 	accept_free(&j);
 	conf_free(&cfg);
@@ -187,8 +210,10 @@ main(int argc, char **argv)
 		status = smtp_session(&o);
 		break;
 	case MODE_SERVERINFO:
+		status = server_info(&o);
+		break;
 	default:
-		res_fail(&r, RES_USAGE, "--serverinfo is not available in this version");
+		res_fail(&r, RES_SOFTWARE, "unknown mode");
 		status = finish(&r);
 		break;
 	}

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <gnutls/gnutls.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -35,7 +36,8 @@
 enum stage {
 	ST_CONNECT, ST_EHLO, ST_STARTTLS, ST_AUTH, ST_MAIL, ST_RCPT, ST_DATA,
 	ST_BODY,    /* DATA accepted (354): the message is being sent */
-	ST_QUIT
+	ST_QUIT,
+	ST_OTHER    /* NOOP and the like (--serverinfo) */
 };
 
 enum abort_reason { AB_NONE, AB_NO_AUTH, AB_READ };
@@ -57,7 +59,18 @@ struct submit {
 	struct dynbuf reply;    /* its text, lines joined by spaces */
 	struct dynbuf partial;  /* lines of a multi-line reply so far */
 	char *rcpt;             /* the recipient of the last RCPT TO */
-	char *bad_rcpt;         /* the recipient a 5xx/4xx RCPT reply was for */
+	/* The first refusal (4xx/5xx) of the transaction decides its failure;
+	 * libcurl sends QUIT after it, so the last reply would mislead. */
+	int fail_code;
+	enum stage fail_stage;
+	struct dynbuf fail_reply;
+	char *fail_rcpt;        /* the recipient, when it was a RCPT */
+
+	/* Recipients refused while others were accepted (partial delivery). */
+	struct submit_refusal *refused;
+	size_t nrefused;
+	/* --serverinfo: where to record the greeting and capabilities. */
+	struct submit_probe *probe;
 
 	/* The message being sent. */
 	int fd;
@@ -80,6 +93,11 @@ on_command(struct submit *s, const char *line, size_t n)
 	if (n >= 4 && strncasecmp(line, "EHLO", 4) == 0) {
 		s->stage = ST_EHLO;
 		s->auth_offered = 0;
+		if (s->probe) {   /* keep only the last EHLO's answer */
+			for (size_t i = 0; i < s->probe->nehlo; i++)
+				free(s->probe->ehlo[i]);
+			s->probe->nehlo = 0;
+		}
 	} else if (n >= 4 && strncasecmp(line, "HELO", 4) == 0) {
 		s->stage = ST_EHLO;
 	} else if (n >= 8 && strncasecmp(line, "STARTTLS", 8) == 0) {
@@ -98,6 +116,8 @@ on_command(struct submit *s, const char *line, size_t n)
 		s->stage = ST_DATA;
 	} else if (n >= 4 && strncasecmp(line, "QUIT", 4) == 0) {
 		s->stage = ST_QUIT;
+	} else {
+		s->stage = ST_OTHER;
 	}
 }
 
@@ -111,6 +131,11 @@ on_reply_line(struct submit *s, const char *line, size_t n)
 	if (s->stage == ST_EHLO && tlen >= 4 && strncasecmp(text, "AUTH", 4) == 0 &&
 	    (tlen == 4 || text[4] == ' ' || text[4] == '='))
 		s->auth_offered = 1;
+	if (s->probe && s->stage == ST_EHLO) {
+		struct submit_probe *p = s->probe;
+		p->ehlo = xrealloc(p->ehlo, (p->nehlo + 1) * sizeof(char *));
+		p->ehlo[p->nehlo++] = xstrndup(line, n);
+	}
 	if (s->partial.len)
 		db_addc(&s->partial, ' ');
 	db_add(&s->partial, line, n);
@@ -128,12 +153,44 @@ on_reply_line(struct submit *s, const char *line, size_t n)
 	db_reset(&s->partial);
 	if (s->stage == ST_AUTH && s->code == 235)
 		s->auth_ok = 1;
+	/* EHLO refusals are not failures: libcurl falls back to HELO. */
+	if (s->code >= 400 && !s->fail_code && s->stage != ST_EHLO && s->stage != ST_QUIT) {
+		s->fail_code = s->code;
+		s->fail_stage = s->stage;
+		db_reset(&s->fail_reply);
+		db_adds(&s->fail_reply, db_str(&s->reply));
+		free(s->fail_rcpt);
+		s->fail_rcpt = s->stage == ST_RCPT && s->rcpt ? xstrdup(s->rcpt) : NULL;
+	}
 	if (s->stage == ST_RCPT && s->code >= 400) {
-		free(s->bad_rcpt);
-		s->bad_rcpt = s->rcpt ? xstrdup(s->rcpt) : NULL;
+		s->refused = xrealloc(s->refused, (s->nrefused + 1) * sizeof(*s->refused));
+		s->refused[s->nrefused].rcpt = xstrdup(s->rcpt ? s->rcpt : "?");
+		s->refused[s->nrefused].code = s->code;
+		s->refused[s->nrefused].reply = xstrdup(db_str(&s->reply));
+		s->nrefused++;
+	}
+	if (s->probe && s->stage == ST_CONNECT) {
+		free(s->probe->greeting);
+		s->probe->greeting = xstrdup(db_str(&s->reply));
 	}
 	if (s->stage == ST_DATA && s->code == 354)
 		s->stage = ST_BODY;
+}
+
+/* --serverinfo: describe the TLS session while the connection is up. */
+static void
+probe_tls_desc(struct submit *s, CURL *h)
+{
+	const struct curl_tlssessioninfo *ti = NULL;
+	char *d;
+
+	if (curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
+	    ti->backend != CURLSSLBACKEND_GNUTLS || !ti->internals)
+		return;
+	if ((d = gnutls_session_get_desc((gnutls_session_t)ti->internals))) {
+		s->probe->tls_desc = xstrdup(d);
+		gnutls_free(d);
+	}
 }
 
 static int
@@ -142,7 +199,9 @@ on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
 	struct submit *s = userp;
 	int out = type == CURLINFO_HEADER_OUT;
 
-	(void)h;
+	if (s->probe && !s->probe->tls_desc && out && s->a->tls != TLS_OFF &&
+	    size >= 4 && strncasecmp(data, "NOOP", 4) == 0)
+		probe_tls_desc(s, h);
 	if (type == CURLINFO_TEXT) {
 		if (log_verbose_level > 1) {
 			size_t n = size;
@@ -282,12 +341,18 @@ submit_new(const struct account *a, struct result *r)
 	SETOPT(CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	SETOPT(CURLOPT_USE_SSL, a->tls == TLS_STARTTLS ? (long)CURLUSESSL_ALL
 						       : (long)CURLUSESSL_NONE);
-	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (a->tls_pin) {
+		/* A pinned key is the trust decision (as msmtp's tls_fingerprint):
+		 * a self-signed relay needs no CA; a different key is refused. */
+		SETOPT(CURLOPT_PINNEDPUBLICKEY, a->tls_pin);
+		SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
+		SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+		SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	}
 	if (a->tls_trust_file)
 		SETOPT(CURLOPT_CAINFO, a->tls_trust_file);
-	if (a->tls_pin)
-		SETOPT(CURLOPT_PINNEDPUBLICKEY, a->tls_pin);
 	if (a->tls_cert_file) {
 		SETOPT(CURLOPT_SSLCERT, a->tls_cert_file);
 		SETOPT(CURLOPT_SSLCERTTYPE, "PEM");
@@ -354,6 +419,7 @@ stage_name(enum stage st)
 	case ST_DATA:     return "DATA";
 	case ST_BODY:     return "the end of the message";
 	case ST_QUIT:     return "QUIT";
+	case ST_OTHER:    return "a command";
 	}
 	return "?";
 }
@@ -364,8 +430,10 @@ classify(struct submit *s, CURLcode c, struct result *r)
 {
 	const char *where = s->a->host;
 	const char *err = s->errbuf[0] ? s->errbuf : curl_easy_strerror(c);
-	const char *reply = db_str(&s->reply);
-	int code = s->code;
+	/* The first refusal decides, else the last reply. */
+	const char *reply = s->fail_code ? db_str(&s->fail_reply) : db_str(&s->reply);
+	int code = s->fail_code ? s->fail_code : s->code;
+	enum stage stage = s->fail_code ? s->fail_stage : s->stage;
 
 	/* Only a refusal is worth reporting as the relay's status. */
 	if (code >= 400) {
@@ -432,29 +500,48 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	if (code >= 400 && code < 600 && (c == CURLE_SEND_ERROR || c == CURLE_WEIRD_SERVER_REPLY ||
 					  c == CURLE_RECV_ERROR || c == CURLE_LOGIN_DENIED ||
 					  c == CURLE_QUOTE_ERROR || c == CURLE_REMOTE_ACCESS_DENIED)) {
-		if (code < 500 && s->stage == ST_RCPT)
+		if (code < 500 && stage == ST_RCPT)
 			return res_fail(r, RES_TEMPFAIL, "%s deferred recipient %s: %s", where,
-					s->bad_rcpt ? s->bad_rcpt : "?", reply);
+					s->fail_rcpt ? s->fail_rcpt : "?", reply);
 		if (code < 500)
 			return res_fail(r, RES_TEMPFAIL, "%s deferred the message at %s: %s",
-					where, stage_name(s->stage), reply);
-		if (s->stage == ST_RCPT)
+					where, stage_name(stage), reply);
+		if (stage == ST_RCPT)
 			return res_fail(r, RES_NOUSER, "%s refused recipient %s: %s", where,
-					s->bad_rcpt ? s->bad_rcpt : "?", reply);
+					s->fail_rcpt ? s->fail_rcpt : "?", reply);
 		return res_fail(r, RES_UNAVAILABLE, "%s refused the message at %s: %s", where,
-				stage_name(s->stage), reply);
+				stage_name(stage), reply);
 	}
 	if (code < 0 || c == CURLE_WEIRD_SERVER_REPLY || c == CURLE_FTP_WEIRD_SERVER_REPLY) {
 		r->smtp_code = 0;
 		return res_fail(r, RES_PROTOCOL, "%s broke the SMTP protocol at %s: %s", where,
-				stage_name(s->stage), code < 0 ? reply : err);
+				stage_name(stage), code < 0 ? reply : err);
 	}
-	if (c == CURLE_OPERATION_TIMEDOUT && s->stage == ST_BODY && s->read_eof)
+	if (c == CURLE_OPERATION_TIMEDOUT && stage == ST_BODY && s->read_eof)
 		return res_fail(r, RES_TEMPFAIL,
 				"%s did not answer the end of the message in time; it may have "
 				"been delivered: %s", where, err);
 	/* Refused, reset or timed-out connections and anything else: retry later. */
-	return res_fail(r, RES_TEMPFAIL, "%s: %s (at %s)", where, err, stage_name(s->stage));
+	return res_fail(r, RES_TEMPFAIL, "%s: %s (at %s)", where, err, stage_name(stage));
+}
+
+static void
+free_refusals(struct submit *s)
+{
+	for (size_t i = 0; i < s->nrefused; i++) {
+		free(s->refused[i].rcpt);
+		free(s->refused[i].reply);
+	}
+	free(s->refused);
+	s->refused = NULL;
+	s->nrefused = 0;
+}
+
+const struct submit_refusal *
+submit_refusals(const struct submit *s, size_t *n)
+{
+	*n = s->nrefused;
+	return s->refused;
 }
 
 int
@@ -483,8 +570,11 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	s->code = 0;
 	db_reset(&s->reply);
 	db_reset(&s->partial);
-	free(s->bad_rcpt);
-	s->bad_rcpt = NULL;
+	s->fail_code = 0;
+	db_reset(&s->fail_reply);
+	free(s->fail_rcpt);
+	s->fail_rcpt = NULL;
+	free_refusals(s);
 	/* A new connection starts at the greeting; a reused one at MAIL. */
 	s->stage = ST_CONNECT;
 	/* libcurl strips one pair of <> itself; "" gives MAIL FROM:<>. */
@@ -538,6 +628,106 @@ submit_free(struct submit *s)
 	db_free(&s->reply);
 	db_free(&s->partial);
 	free(s->rcpt);
-	free(s->bad_rcpt);
+	free(s->fail_rcpt);
+	db_free(&s->fail_reply);
+	free_refusals(s);
 	free(s);
+}
+
+/* ---- --serverinfo ---- */
+
+static size_t
+discard(char *p, size_t size, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return size * n;
+}
+
+/* One NOOP transaction; records into p.  Returns the libcurl code. */
+static CURLcode
+probe_once(struct submit *s, struct submit_probe *p, int verify)
+{
+	struct curl_certinfo *ci = NULL;
+	CURLcode c;
+
+	s->probe = p;
+	s->stage = ST_CONNECT;
+	s->code = 0;
+	s->fail_code = 0;
+	s->errbuf[0] = '\0';
+	curl_easy_setopt(s->h, CURLOPT_UPLOAD, 0L);
+	curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, "NOOP");
+	curl_easy_setopt(s->h, CURLOPT_NOBODY, 0L);
+	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(s->h, CURLOPT_CERTINFO, 1L);
+	if (!verify) {
+		curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_easy_setopt(s->h, CURLOPT_PINNEDPUBLICKEY, NULL);
+	}
+	c = curl_easy_perform(s->h);
+	if (s->a->tls != TLS_OFF && curl_easy_getinfo(s->h, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
+	    ci && ci->num_of_certs > 0) {
+		for (size_t i = 0; i < p->ncerts; i++)
+			free(p->certs[i]);
+		free(p->certs);
+		p->certs = xcalloc((size_t)ci->num_of_certs, sizeof(char *));
+		p->ncerts = 0;
+		for (int i = 0; i < ci->num_of_certs; i++)
+			for (struct curl_slist *l = ci->certinfo[i]; l; l = l->next)
+				if (!strncmp(l->data, "Cert:", 5))
+					p->certs[p->ncerts++] = xstrdup(l->data + 5);
+	}
+	return c;
+}
+
+int
+submit_probe(const struct account *a, struct submit_probe *p, struct result *r)
+{
+	struct account plain;
+	struct submit *s;
+	CURLcode c;
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	/* Inspect only: no credentials are fetched or sent. */
+	conf_account_copy(&plain, a);
+	plain.auth = AUTH_OFF;
+	if (submit_global_init() < 0) {
+		res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
+		goto out;
+	}
+	if (!(s = submit_new(&plain, r)))
+		goto out;
+	c = probe_once(s, p, 1);
+	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+		str_copy(p->verify_error, sizeof(p->verify_error),
+			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(c));
+		c = probe_once(s, p, 0);
+	} else if (c == CURLE_OK && a->tls != TLS_OFF) {
+		p->verified = 1;
+	}
+	if (c == CURLE_OK)
+		rc = 0;
+	else
+		classify(s, c, r);
+	submit_free(s);
+out:
+	conf_account_free(&plain);
+	return rc;
+}
+
+void
+submit_probe_free(struct submit_probe *p)
+{
+	free(p->greeting);
+	for (size_t i = 0; i < p->nehlo; i++)
+		free(p->ehlo[i]);
+	free(p->ehlo);
+	free(p->tls_desc);
+	for (size_t i = 0; i < p->ncerts; i++)
+		free(p->certs[i]);
+	free(p->certs);
+	memset(p, 0, sizeof(*p));
 }

@@ -49,4 +49,37 @@ int submit_after_dot(const struct submit *s);
 
 void submit_free(struct submit *s);
 
+/* A recipient the relay refused while the message went to the others
+ * (partial_delivery = on). */
+struct submit_refusal {
+	char *rcpt;
+	int code;               /* 4xx or 5xx */
+	char *reply;            /* the relay's reply text */
+};
+
+/* The refusals of the last submit_message() that returned 0. */
+const struct submit_refusal *submit_refusals(const struct submit *s, size_t *n);
+
+/* What --serverinfo shows. */
+struct submit_probe {
+	char *greeting;         /* the relay's 220 reply */
+	char **ehlo;            /* EHLO reply lines (the last EHLO: after STARTTLS) */
+	size_t nehlo;
+	char *tls_desc;         /* protocol, key exchange, cipher; NULL without TLS */
+	char **certs;           /* the relay's certificate chain in PEM, leaf first */
+	size_t ncerts;
+	int verified;           /* the chain verifies (trust store, name, pin) */
+	char verify_error[256]; /* why not */
+};
+
+/*
+ * Connect with the account's settings (without authenticating), read the
+ * greeting and capabilities, and for TLS the certificates; a relay whose
+ * certificate does not verify is inspected on a second connection that
+ * skips verification.  Nothing is sent beyond EHLO, STARTTLS and NOOP.
+ * Returns 0, or -1 with *r classified as for submit_message().
+ */
+int submit_probe(const struct account *a, struct submit_probe *p, struct result *r);
+void submit_probe_free(struct submit_probe *p);
+
 #endif
