@@ -7,17 +7,20 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "accept.h"
 #include "address.h"
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "mime.h"
 #include "queue.h"
 #include "result.h"
 #include "serverinfo.h"
@@ -47,6 +50,127 @@ operand_recipients(const struct options *o, struct addr_list *out, struct result
 	return 0;
 }
 
+/* Copy fd to the end into out. 0 or -1. */
+static int
+copy_all(int fd, int out)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write_all(out, buf, (size_t)n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+parse_lists(const struct strlist *in, struct addr_list *out, const char *what,
+	    struct result *r)
+{
+	char err[256];
+
+	for (size_t i = 0; i < in->n; i++)
+		if (addr_parse_list(in->v[i], strlen(in->v[i]), out, err, sizeof(err)) < 0)
+			return res_fail(r, RES_USAGE, "%s: %s", what, err);
+	return 0;
+}
+
+/*
+ * Compose mode (-s, --cc, --bcc, --from, mail/mailx) and -a: build the
+ * message in a private temporary file, which the pipeline then reads like
+ * a piped message.  Attachments are opened first, so a missing one stops
+ * everything before anything is read.
+ */
+static int
+build_message(const struct options *o, const struct config *cfg, struct job *j,
+	      struct result *r)
+{
+	struct mime_attachment *att = xcalloc(o->attach.n + 1, sizeof(*att));
+	struct addr_list cc = { 0 }, bcc = { 0 };
+	char *tmpdir = xasprintf("%s/tmp", cfg->queue_dir), err[256];
+	int out = -1, body = -1, rc = -1;
+
+	if (mkdir_p(tmpdir, 0700) != 0) {
+		free(tmpdir);
+		tmpdir = NULL;
+	}
+	for (size_t i = 0; i < o->attach.n; i++)
+		att[i].path = o->attach.v[i];
+	if (mime_open_attachments(att, o->attach.n, r) < 0)
+		goto out;
+	if ((out = tmp_private(tmpdir)) < 0) {
+		res_fail(r, RES_CANTCREAT, "cannot create a temporary file: %s", strerror(errno));
+		goto out;
+	}
+	if (o->compose) {
+		struct mime_compose c = { 0 };
+
+		if (o->subject && has_line_break(o->subject)) {
+			res_fail(r, RES_USAGE, "the subject contains a line break");
+			goto out;
+		}
+		if (o->from && addr_check(o->from, err, sizeof(err)) < 0) {
+			res_fail(r, RES_USAGE, "--from: %s", err);
+			goto out;
+		}
+		if (parse_lists(&o->cc, &cc, "--cc", r) < 0 ||
+		    parse_lists(&o->bcc, &bcc, "--bcc", r) < 0)
+			goto out;
+		if ((body = tmp_private(tmpdir)) < 0 || copy_all(0, body) < 0 ||
+		    lseek(body, 0, SEEK_SET) != 0) {
+			res_fail(r, RES_IOERR, "cannot store the message body: %s", strerror(errno));
+			goto out;
+		}
+		/* --from is the envelope sender too, unless -f says otherwise;
+		 * then From is written here, else the spooler adds it. */
+		c.from = o->from && o->sender ? o->from : NULL;
+		c.from_name = o->fullname;
+		c.subject = o->subject;
+		c.to = &j->rcpts;
+		c.cc = &cc;
+		c.bcc = &bcc;
+		c.att = att;
+		c.natt = o->attach.n;
+		if (mime_compose(body, &c, out, r) < 0)
+			goto out;
+		if (o->from && !o->sender)
+			j->sender_in = o->from;
+		j->read_recipients = 1;     /* To, Cc and Bcc as written above */
+	} else {
+		struct msg m;
+
+		msg_init(&m, 0, o->ignore_dots);
+		if (msg_read_headers(&m, r) < 0 ||
+		    mime_attach(&m, att, o->attach.n, tmpdir, out, r) < 0) {
+			msg_free(&m, 0);
+			goto out;
+		}
+		msg_free(&m, 0);
+	}
+	if (lseek(out, 0, SEEK_SET) != 0) {
+		res_fail(r, RES_IOERR, "cannot read back the message: %s", strerror(errno));
+		goto out;
+	}
+	j->in_fd = out;
+	j->ignore_dots = 1;                 /* the input rules applied already */
+	out = -1;
+	rc = 0;
+out:
+	mime_close_attachments(att, o->attach.n);
+	free(att);
+	addr_list_free(&cc);
+	addr_list_free(&bcc);
+	if (out >= 0)
+		close(out);
+	if (body >= 0)
+		close(body);
+	free(tmpdir);
+	return rc;
+}
+
 /* sendmail mode: the message on standard input. */
 static int
 deliver(struct options *o)
@@ -59,15 +183,10 @@ deliver(struct options *o)
 	memset(&cfg, 0, sizeof(cfg));
 	res_clear(&r);
 	accept_init(&j, o, &cfg, 0);
-	if (o->compose || o->attach.n) {
-		res_fail(&r, RES_USAGE, "compose mode and attachments (-s, -a, --cc, --bcc, "
-			 "--from, mail/mailx) are not available in this version");
-		goto done;
-	}
 	if (operand_recipients(o, &j.rcpts, &r) < 0)
 		goto done;
 	/* No recipients and no -t: say so before waiting for the message. */
-	if (!o->read_recipients && j.rcpts.n == 0) {
+	if (!o->read_recipients && !o->compose && j.rcpts.n == 0) {
 		res_fail(&r, RES_USAGE, "no recipients (give addresses, or -t to read them "
 			 "from the message)");
 		goto done;
@@ -75,9 +194,13 @@ deliver(struct options *o)
 	if (conf_load(&cfg, o->config_file, &r) < 0)
 		goto done;
 	log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
+	if ((o->compose || o->attach.n) && build_message(o, &cfg, &j, &r) < 0)
+		goto done;
 	accept_message(&j, &r);
 done:
 	status = finish(&r);
+	if (j.in_fd > 0)
+		close(j.in_fd);
 	accept_free(&j);
 	conf_free(&cfg);
 	return status;

@@ -420,11 +420,51 @@ flush_out(int fd, struct dynbuf *b, const char *path, struct result *r)
 	return 0;
 }
 
+/* Stream the rest of the input (after the headers) through out to fd. */
+static int
+copy_body(struct msg *m, int fd, struct dynbuf *out, struct result *r)
+{
+	struct msg_input *in = m->in;
+	const char *what = m->path ? m->path : "the output";
+
+	/* What is converted already, then the rest of the input. */
+	db_add(out, in->norm.s ? in->norm.s + in->pos : "", in->norm.len - in->pos);
+	in->pos = in->norm.len;
+	for (;;) {
+		if (out->len >= READ_CHUNK && flush_out(fd, out, what, r) < 0)
+			return -1;
+		if (in->eof || in->conv.ended)
+			break;
+		ssize_t n = read(in->fd, in->raw, sizeof(in->raw));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return res_fail(r, RES_IOERR, "cannot read the message: %s", strerror(errno));
+		}
+		if (n == 0) {
+			in->eof = 1;
+			msg_conv_finish(&in->conv, out);
+		} else {
+			msg_conv_feed(&in->conv, in->raw, (size_t)n, out);
+		}
+	}
+	return flush_out(fd, out, what, r);
+}
+
+int
+msg_copy_body(struct msg *m, int fd, struct result *r)
+{
+	struct dynbuf out = { 0 };
+	int rc = copy_body(m, fd, &out, r);
+
+	db_free(&out);
+	return rc;
+}
+
 int
 msg_spool(struct msg *m, const char *dir, const char *envelope,
 	  const struct msg_fix *fix, struct result *r)
 {
-	struct msg_input *in = m->in;
 	struct dynbuf out = { 0 };
 	struct stat st;
 	int fd, rc = -1;
@@ -460,29 +500,7 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 		add_message_id(&out, fix->id_domain);
 	db_adds(&out, "\r\n");
 
-	/* The body: what is converted already, then the rest of the input. */
-	db_add(&out, in->norm.s ? in->norm.s + in->pos : "", in->norm.len - in->pos);
-	in->pos = in->norm.len;
-	for (;;) {
-		if (out.len >= READ_CHUNK && flush_out(fd, &out, m->path, r) < 0)
-			goto fail;
-		if (in->eof || in->conv.ended)
-			break;
-		ssize_t n = read(in->fd, in->raw, sizeof(in->raw));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			res_fail(r, RES_IOERR, "cannot read the message: %s", strerror(errno));
-			goto fail;
-		}
-		if (n == 0) {
-			in->eof = 1;
-			msg_conv_finish(&in->conv, &out);
-		} else {
-			msg_conv_feed(&in->conv, in->raw, (size_t)n, &out);
-		}
-	}
-	if (flush_out(fd, &out, m->path, r) < 0)
+	if (copy_body(m, fd, &out, r) < 0)
 		goto fail;
 	if (fstat(fd, &st) != 0 || lseek(fd, m->data_offset, SEEK_SET) != m->data_offset) {
 		res_fail(r, RES_IOERR, "spool file %s: %s", m->path, strerror(errno));

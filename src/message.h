@@ -94,6 +94,11 @@ struct msg_fix {
 int msg_spool(struct msg *m, const char *dir, const char *envelope,
 	      const struct msg_fix *fix, struct result *r);
 
+/* After msg_read_headers(): copy the rest of the input (the body, with
+ * CRLF line endings, up to a lone dot unless ignore_dots) to fd.
+ * Returns 0, or -1 with RES_IOERR. */
+int msg_copy_body(struct msg *m, int fd, struct result *r);
+
 /* Release everything; removes the spool file unless keep is set. */
 void msg_free(struct msg *m, int keep);
 

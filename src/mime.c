@@ -1,9 +1,24 @@
-/* mime.c - MIME encoders (RFC 2045 base64, RFC 2047 encoded-words). */
+/*
+ * mime.c - MIME: RFC 2045 base64 and quoted-printable, RFC 2047 encoded
+ * words, RFC 2231 parameters, compose mode and attachments (SPEC 4).
+ * Bodies and attachments are streamed: memory stays bounded whatever
+ * their size.
+ */
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "address.h"
+#include "message.h"
 #include "mime.h"
 #include "util.h"
 
@@ -87,4 +102,680 @@ mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
 		col += wlen;
 		i += n;
 	}
+}
+
+/* ---- attachments ---- */
+
+
+int
+mime_open_attachments(struct mime_attachment *a, size_t n, struct result *r)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+
+		a[i].fd = -1;
+		if (has_line_break(a[i].path)) {
+			mime_close_attachments(a, i);
+			return res_fail(r, RES_USAGE, "attachment name contains a line break");
+		}
+		a[i].fd = open(a[i].path, O_RDONLY | O_CLOEXEC);
+		if (a[i].fd < 0 || fstat(a[i].fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			int e = a[i].fd < 0 ? errno : EISDIR;
+			mime_close_attachments(a, i + 1);
+			return res_fail(r, RES_NOINPUT, "cannot attach %s: %s", a[i].path,
+					a[i].fd < 0 ? strerror(e) : "not a regular file");
+		}
+	}
+	return 0;
+}
+
+void
+mime_close_attachments(struct mime_attachment *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].fd >= 0)
+			close(a[i].fd);
+		a[i].fd = -1;
+	}
+}
+
+static const char *const builtin_types[][2] = {
+	{ "txt", "text/plain" }, { "log", "text/plain" }, { "csv", "text/csv" },
+	{ "html", "text/html" }, { "htm", "text/html" }, { "xml", "application/xml" },
+	{ "json", "application/json" }, { "pdf", "application/pdf" },
+	{ "zip", "application/zip" }, { "gz", "application/gzip" },
+	{ "tgz", "application/gzip" }, { "tar", "application/x-tar" },
+	{ "bz2", "application/x-bzip2" }, { "xz", "application/x-xz" },
+	{ "zst", "application/zstd" }, { "7z", "application/x-7z-compressed" },
+	{ "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
+	{ "gif", "image/gif" }, { "svg", "image/svg+xml" }, { "webp", "image/webp" },
+	{ "ics", "text/calendar" }, { "eml", "message/rfc822" },
+	{ "doc", "application/msword" },
+	{ "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document" },
+	{ "xls", "application/vnd.ms-excel" },
+	{ "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" },
+	{ "odt", "application/vnd.oasis.opendocument.text" },
+	{ "ods", "application/vnd.oasis.opendocument.spreadsheet" },
+	{ "mp3", "audio/mpeg" }, { "mp4", "video/mp4" }, { "sh", "application/x-sh" },
+};
+
+const char *
+mime_type_for(const char *filename)
+{
+	static char found[128];
+	const char *dot = strrchr(filename, '.');
+	const char *slash = strrchr(filename, '/');
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!dot || (slash && dot < slash) || !dot[1])
+		return "application/octet-stream";
+	dot++;
+	if ((f = fopen("/etc/mime.types", "re"))) {
+		while (getline(&line, &cap, f) > 0) {
+			char *save, *type = strtok_r(line, " \t\r\n", &save), *ext;
+			if (!type || type[0] == '#')
+				continue;
+			while ((ext = strtok_r(NULL, " \t\r\n", &save)))
+				if (strcasecmp(ext, dot) == 0 && strlen(type) < sizeof(found)) {
+					strcpy(found, type);
+					free(line);
+					fclose(f);
+					return found;
+				}
+		}
+		free(line);
+		fclose(f);
+	}
+	for (size_t i = 0; i < sizeof(builtin_types) / sizeof(builtin_types[0]); i++)
+		if (strcasecmp(builtin_types[i][0], dot) == 0)
+			return builtin_types[i][1];
+	return "application/octet-stream";
+}
+
+/* ---- writing ---- */
+
+struct out {
+	int fd;
+	struct dynbuf b;
+	int failed;
+};
+
+static void
+out_flush(struct out *o)
+{
+	if (o->b.len && !o->failed && write_all(o->fd, o->b.s, o->b.len) < 0)
+		o->failed = errno ? errno : EIO;
+	db_reset(&o->b);
+}
+
+static void
+out_add(struct out *o, const void *p, size_t n)
+{
+	db_add(&o->b, p, n);
+	if (o->b.len >= 65536)
+		out_flush(o);
+}
+
+static void
+out_adds(struct out *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
+/* Read exactly n bytes unless the end comes first; returns the count or -1. */
+static ssize_t
+read_full(int fd, unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, buf + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+/* base64 in 76-column lines, streamed from fd. */
+static int
+write_base64(struct out *o, int fd)
+{
+	enum { LINE = 57, CHUNK = LINE * 1024 };
+	unsigned char *buf = xmalloc(CHUNK);
+	struct dynbuf line = { 0 };
+	ssize_t n;
+	int rc = 0;
+
+	while ((n = read_full(fd, buf, CHUNK)) > 0) {
+		for (ssize_t i = 0; i < n; i += LINE) {
+			size_t len = (size_t)(n - i) < LINE ? (size_t)(n - i) : LINE;
+			db_reset(&line);
+			mime_base64(&line, buf + i, len);
+			db_adds(&line, "\r\n");
+			out_add(o, line.s, line.len);
+		}
+		if (n < CHUNK)
+			break;
+	}
+	if (n < 0)
+		rc = -1;
+	db_free(&line);
+	free(buf);
+	return rc;
+}
+
+/* What the body needs: 8-bit bytes, control characters or long lines. */
+struct body_facts {
+	int eightbit, binary, longline;
+};
+
+static int
+scan_body(int fd, struct body_facts *f)
+{
+	unsigned char buf[65536];
+	size_t col = 0;
+	ssize_t n;
+	int prev_cr = 0;
+
+	memset(f, 0, sizeof(*f));
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned char c = buf[i];
+			if (prev_cr && c != '\n')
+				f->binary = 1;      /* a lone CR */
+			prev_cr = c == '\r';
+			if (c == '\n') {
+				col = 0;
+				continue;
+			}
+			if (c >= 0x80)
+				f->eightbit = 1;
+			else if ((c < 0x20 && c != '\t' && c != '\r' && c != '\f') || c == 0x7f)
+				f->binary = 1;
+			if (++col > 998)
+				f->longline = 1;
+		}
+	}
+	if (prev_cr)
+		f->binary = 1;
+	return lseek(fd, 0, SEEK_SET) == 0 ? 0 : -1;
+}
+
+/* Copy text from fd with CRLF line endings, ending with a line break. */
+static int
+write_text_crlf(struct out *o, int fd)
+{
+	char buf[65536];
+	ssize_t n;
+	int prev_cr = 0, at_bol = 1;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' && !prev_cr)
+				out_add(o, "\r", 1);
+			out_add(o, &buf[i], 1);
+			prev_cr = buf[i] == '\r';
+			at_bol = buf[i] == '\n';
+		}
+	}
+	if (!at_bol)
+		out_adds(o, "\r\n");
+	return 0;
+}
+
+/*
+ * Quoted-printable (RFC 2045 6.7): lines of at most 76 characters with
+ * soft breaks, "=" and non-printable bytes as =XX, white space before a
+ * line break encoded, CRLF and LF as hard line breaks, and a "From " or
+ * "." at a line start protected.
+ */
+static int
+write_qp(struct out *o, int fd)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char buf[65536];
+	char enc[4];
+	size_t col = 0;
+	ssize_t n;
+	int pending_ws = -1;    /* a space or tab not yet known to be trailing */
+	int pending_cr = 0;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned char c = buf[i];
+			size_t len;
+
+			if (pending_cr) {
+				pending_cr = 0;
+				if (c != '\n') {        /* a lone CR is data */
+					if (col + 3 > 75) {
+						out_adds(o, "=\r\n");
+						col = 0;
+					}
+					out_adds(o, "=0D");
+					col += 3;
+				}
+			}
+			if (c == '\r') {
+				pending_cr = 1;
+				continue;
+			}
+			if (c == '\n') {
+				if (pending_ws >= 0) {
+					enc[0] = '=';
+					enc[1] = hex[pending_ws >> 4];
+					enc[2] = hex[pending_ws & 15];
+					out_add(o, enc, 3);
+					pending_ws = -1;
+				}
+				out_adds(o, "\r\n");
+				col = 0;
+				continue;
+			}
+			if (pending_ws >= 0) {
+				if (col + 1 > 75) {
+					out_adds(o, "=\r\n");
+					col = 0;
+				}
+				enc[0] = (char)pending_ws;
+				out_add(o, enc, 1);
+				col++;
+				pending_ws = -1;
+			}
+			if (c == ' ' || c == '\t') {
+				pending_ws = c;
+				continue;
+			}
+			if ((c >= 33 && c <= 126 && c != '=') &&
+			    !(col == 0 && (c == '.' || (c == 'F' && i + 4 < n &&
+							!memcmp(buf + i, "From ", 5))))) {
+				enc[0] = (char)c;
+				len = 1;
+			} else {
+				enc[0] = '=';
+				enc[1] = hex[c >> 4];
+				enc[2] = hex[c & 15];
+				len = 3;
+			}
+			if (col + len > 75) {
+				out_adds(o, "=\r\n");
+				col = 0;
+			}
+			out_add(o, enc, len);
+			col += len;
+		}
+	}
+	if (pending_cr) {
+		out_adds(o, "=0D");
+		col += 3;
+	}
+	if (pending_ws >= 0) {
+		enc[0] = '=';
+		enc[1] = hex[pending_ws >> 4];
+		enc[2] = hex[pending_ws & 15];
+		out_add(o, enc, 3);
+		col += 3;
+	}
+	if (col)
+		out_adds(o, "=\r\n");   /* no line break at the end of the input */
+	return 0;
+}
+
+static void
+make_boundary(char *b, size_t len)
+{
+	unsigned char rnd[12];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0x5a, sizeof(rnd));
+	snprintf(b, len, "=_mailout_%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x",
+		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8],
+		 rnd[9], rnd[10], rnd[11]);
+}
+
+/* A quoted parameter value (ASCII). */
+static void
+add_quoted_param(struct dynbuf *d, const char *name, const char *value)
+{
+	db_printf(d, ";\r\n\t%s=\"", name);
+	for (const char *p = value; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			db_addc(d, '\\');
+		db_addc(d, *p);
+	}
+	db_addc(d, '"');
+}
+
+/*
+ * The file name parameters of an attachment.  ASCII names are quoted.
+ * Others go into Content-Disposition as RFC 2231 (UTF-8, percent
+ * encoding, continuations of at most 60 characters), and into the
+ * Content-Type name as RFC 2047 encoded-words, the form older mail
+ * readers understand.
+ */
+static void
+add_filename(struct dynbuf *type, struct dynbuf *disp, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct dynbuf enc = { 0 }, words = { 0 };
+	const size_t chunk = 60;
+
+	if (!mime_needs_encoding(value)) {
+		add_quoted_param(type, "name", value);
+		add_quoted_param(disp, "filename", value);
+		return;
+	}
+	mime_header_text(&words, value, 1, 0);
+	db_adds(type, ";\r\n\tname=\"");
+	for (const char *p = db_str(&words); *p; p++)
+		if (*p != '\r' && *p != '\n')   /* one line inside the quotes */
+			db_addc(type, *p);
+	db_addc(type, '"');
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (isalnum(*p) || strchr("!#$&+-.^_`|~", *p)) {
+			db_addc(&enc, (char)*p);
+		} else {
+			db_addc(&enc, '%');
+			db_addc(&enc, hex[*p >> 4]);
+			db_addc(&enc, hex[*p & 15]);
+		}
+	}
+	if (enc.len <= chunk) {
+		db_printf(disp, ";\r\n\tfilename*=UTF-8''%s", enc.s);
+	} else {
+		for (size_t i = 0, k = 0; i < enc.len; k++) {
+			size_t n = enc.len - i < chunk ? enc.len - i : chunk;
+			/* never cut a %XX triplet */
+			if (i + n < enc.len) {
+				if (enc.s[i + n - 1] == '%')
+					n -= 1;
+				else if (enc.s[i + n - 2] == '%')
+					n -= 2;
+			}
+			db_printf(disp, ";\r\n\tfilename*%zu*=%s%.*s", k, k == 0 ? "UTF-8''" : "",
+				  (int)n, enc.s + i);
+			i += n;
+		}
+	}
+	db_free(&enc);
+	db_free(&words);
+}
+
+static int
+write_attachment(struct out *o, const char *boundary, struct mime_attachment *a)
+{
+	const char *base = strrchr(a->path, '/');
+	struct dynbuf h = { 0 }, d = { 0 };
+	int rc;
+
+	base = base ? base + 1 : a->path;
+	db_printf(&h, "--%s\r\nContent-Type: %s", boundary, mime_type_for(base));
+	db_adds(&d, "\r\nContent-Disposition: attachment");
+	add_filename(&h, &d, base);
+	db_add(&h, d.s, d.len);
+	db_adds(&h, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	out_add(o, h.s, h.len);
+	db_free(&h);
+	db_free(&d);
+	rc = write_base64(o, a->fd);
+	return rc;
+}
+
+static void
+add_address_header(struct dynbuf *d, const char *name, const struct addr_list *l)
+{
+	size_t col;
+
+	if (!l || l->n == 0)
+		return;
+	db_printf(d, "%s: ", name);
+	col = strlen(name) + 2;
+	for (size_t i = 0; i < l->n; i++) {
+		size_t len = strlen(l->v[i]);
+		if (i) {
+			db_addc(d, ',');
+			col++;
+			if (col + len + 1 > 76) {
+				db_adds(d, "\r\n");
+				col = 0;
+			}
+			db_addc(d, ' ');
+			col++;
+		}
+		db_adds(d, l->v[i]);
+		col += len;
+	}
+	db_adds(d, "\r\n");
+}
+
+int
+mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct result *r)
+{
+	struct out o = { out_fd, { 0 }, 0 };
+	struct body_facts f;
+	struct dynbuf h = { 0 };
+	char boundary[64];
+	const char *charset, *cte;
+	int qp, rc = -1;
+
+	if (scan_body(body_fd, &f) < 0) {
+		res_fail(r, RES_IOERR, "cannot read the message body: %s", strerror(errno));
+		goto out;
+	}
+	qp = f.eightbit || f.binary || f.longline;
+	charset = f.eightbit ? "utf-8" : "us-ascii";
+	cte = qp ? "quoted-printable" : "7bit";
+
+	if (c->from) {
+		db_adds(&h, "From: ");
+		if (c->from_name && *c->from_name) {
+			mime_header_text(&h, c->from_name, 6, 1);
+			db_printf(&h, " <%s>\r\n", c->from);
+		} else {
+			db_printf(&h, "%s\r\n", c->from);
+		}
+	}
+	add_address_header(&h, "To", c->to);
+	add_address_header(&h, "Cc", c->cc);
+	add_address_header(&h, "Bcc", c->bcc);   /* removed by the spooler */
+	if (c->subject) {
+		db_adds(&h, "Subject: ");
+		mime_header_text(&h, c->subject, 9, 0);
+		db_adds(&h, "\r\n");
+	}
+	db_adds(&h, "MIME-Version: 1.0\r\n");
+	if (c->natt) {
+		make_boundary(boundary, sizeof(boundary));
+		db_printf(&h, "Content-Type: multipart/mixed;\r\n\tboundary=\"%s\"\r\n\r\n"
+			  "This is a message in MIME format.\r\n\r\n--%s\r\n", boundary, boundary);
+	}
+	db_printf(&h, "Content-Type: text/plain; charset=%s\r\nContent-Transfer-Encoding: %s"
+		  "\r\n\r\n", charset, cte);
+	out_add(&o, h.s, h.len);
+	if ((qp ? write_qp(&o, body_fd) : write_text_crlf(&o, body_fd)) < 0) {
+		res_fail(r, RES_IOERR, "cannot read the message body: %s", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < c->natt; i++)
+		if (write_attachment(&o, boundary, &c->att[i]) < 0) {
+			res_fail(r, RES_NOINPUT, "cannot read %s: %s", c->att[i].path,
+				 strerror(errno));
+			goto out;
+		}
+	if (c->natt) {
+		db_reset(&h);
+		db_printf(&h, "--%s--\r\n", boundary);
+		out_add(&o, h.s, h.len);
+	}
+	out_flush(&o);
+	if (o.failed) {
+		res_fail(r, RES_IOERR, "cannot write the composed message: %s", strerror(o.failed));
+		goto out;
+	}
+	rc = 0;
+out:
+	db_free(&h);
+	db_free(&o.b);
+	return rc;
+}
+
+/* The boundary of a multipart/mixed Content-Type value, or NULL. */
+static char *
+mixed_boundary(const char *v, size_t len)
+{
+	char *s = xstrndup(v, len), *p, *b = NULL;
+
+	for (p = s; *p; p++)
+		if (*p == '\r' || *p == '\n' || *p == '\t')
+			*p = ' ';
+	p = s + strspn(s, " ");
+	if (strncasecmp(p, "multipart/mixed", 15) == 0) {
+		char *q = strcasestr(p, "boundary=");
+		if (q) {
+			q += 9;
+			if (*q == '"') {
+				char *e = strchr(++q, '"');
+				if (e)
+					b = xstrndup(q, (size_t)(e - q));
+			} else {
+				b = xstrndup(q, strcspn(q, " ;"));
+			}
+		}
+	}
+	free(s);
+	return b;
+}
+
+int
+mime_attach(struct msg *m, struct mime_attachment *att, size_t natt, const char *tmpdir,
+	    int out_fd, struct result *r)
+{
+	struct out o = { out_fd, { 0 }, 0 };
+	struct msg_header *ct = msg_find(m, "Content-Type");
+	char boundary[200], *mixed = NULL, *line = NULL;
+	size_t cap = 0, vlen;
+	ssize_t len;
+	FILE *body = NULL;
+	int bodyfd = -1, rc = -1, closed = 0;
+
+	if (ct) {
+		const char *v = msg_value(ct, &vlen);
+		mixed = mixed_boundary(v, vlen);
+	}
+	/* The body first goes to a private file: it is read line by line. */
+	bodyfd = tmp_private(tmpdir);
+	if (bodyfd < 0) {
+		res_fail(r, RES_CANTCREAT, "cannot create a temporary file: %s", strerror(errno));
+		goto out;
+	}
+	if (msg_copy_body(m, bodyfd, r) < 0 || lseek(bodyfd, 0, SEEK_SET) != 0)
+		goto out;
+	body = fdopen(bodyfd, "r");
+	if (!body) {
+		res_fail(r, RES_OSERR, "fdopen: %s", strerror(errno));
+		goto out;
+	}
+	bodyfd = -1;
+
+	if (mixed) {
+		/* Keep everything; the attachments go before the close delimiter. */
+		snprintf(boundary, sizeof(boundary), "%s", mixed);
+		for (size_t i = 0; i < m->nh; i++)
+			out_add(&o, m->h[i].raw, m->h[i].len);
+		out_adds(&o, "\r\n");
+		while ((len = getline(&line, &cap, body)) > 0) {
+			size_t bl = strlen(boundary);
+			if (!closed && len >= (ssize_t)bl + 4 && line[0] == '-' && line[1] == '-' &&
+			    !strncmp(line + 2, boundary, bl) && line[bl + 2] == '-' &&
+			    line[bl + 3] == '-') {
+				for (size_t i = 0; i < natt; i++)
+					if (write_attachment(&o, boundary, &att[i]) < 0)
+						goto readerr;
+				closed = 1;
+			}
+			out_add(&o, line, (size_t)len);
+		}
+		if (!closed) {
+			for (size_t i = 0; i < natt; i++)
+				if (write_attachment(&o, boundary, &att[i]) < 0)
+					goto readerr;
+			out_adds(&o, "--");
+			out_adds(&o, boundary);
+			out_adds(&o, "--\r\n");
+		}
+	} else {
+		struct dynbuf part = { 0 };
+		struct msg_header *cte = msg_find(m, "Content-Transfer-Encoding");
+
+		make_boundary(boundary, sizeof(boundary));
+		for (size_t i = 0; i < m->nh; i++) {
+			struct msg_header *h = &m->h[i];
+			if (h == ct || h == cte ||
+			    (h->namelen == 12 && !strncasecmp(h->raw, "MIME-Version", 12)))
+				continue;
+			out_add(&o, h->raw, h->len);
+		}
+		db_printf(&part, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n"
+			  "\tboundary=\"%s\"\r\n\r\nThis is a message in MIME format.\r\n\r\n"
+			  "--%s\r\n", boundary, boundary);
+		if (ct)
+			db_add(&part, ct->raw, ct->len);
+		else
+			db_adds(&part, "Content-Type: text/plain; charset=utf-8\r\n");
+		if (cte)
+			db_add(&part, cte->raw, cte->len);
+		else
+			db_adds(&part, "Content-Transfer-Encoding: 8bit\r\n");
+		db_adds(&part, "\r\n");
+		out_add(&o, part.s, part.len);
+		db_free(&part);
+		while ((len = getline(&line, &cap, body)) > 0)
+			out_add(&o, line, (size_t)len);
+		for (size_t i = 0; i < natt; i++)
+			if (write_attachment(&o, boundary, &att[i]) < 0)
+				goto readerr;
+		out_adds(&o, "--");
+		out_adds(&o, boundary);
+		out_adds(&o, "--\r\n");
+	}
+	out_flush(&o);
+	if (o.failed) {
+		res_fail(r, RES_IOERR, "cannot write the message: %s", strerror(o.failed));
+		goto out;
+	}
+	rc = 0;
+	goto out;
+readerr:
+	res_fail(r, RES_NOINPUT, "cannot read an attachment: %s", strerror(errno));
+out:
+	if (body)
+		fclose(body);
+	if (bodyfd >= 0)
+		close(bodyfd);
+	free(line);
+	free(mixed);
+	db_free(&o.b);
+	return rc;
 }

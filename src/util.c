@@ -261,6 +261,29 @@ fsync_dir_of(const char *path, int is_dir)
 }
 
 int
+tmp_private(const char *dir)
+{
+	const char *t = getenv("TMPDIR");
+	const char *dirs[3] = { dir, t && *t ? t : NULL, "/tmp" };
+
+	for (int i = 0; i < 3; i++) {
+		char *path;
+		int fd;
+
+		if (!dirs[i])
+			continue;
+		path = xasprintf("%s/mo-tmp.XXXXXX", dirs[i]);
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(path);
+		free(path);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+int
 write_all(int fd, const void *buf, size_t n)
 {
 	const char *p = buf;

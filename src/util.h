@@ -52,6 +52,10 @@ int mkdir_p(const char *path, mode_t mode);
  * Returns 0, or -1 with errno set. */
 int fsync_dir_of(const char *path, int is_dir);
 
+/* A private (0600) anonymous temporary file in dir (or $TMPDIR, /tmp when
+ * dir is NULL or unusable).  Returns the fd, or -1 with errno set. */
+int tmp_private(const char *dir);
+
 /* Write all of buf, retrying on EINTR and short writes. 0 or -1. */
 int write_all(int fd, const void *buf, size_t n);
 
