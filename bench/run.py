@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""Side-by-side benchmark: mailout, msmtp and the curl CLI against Postfix's
+smtp-sink on loopback, with smtp-source as the limit.  Usage:
+
+    bench/run.py [--mailout PATH] [--rounds N] [--quick]
+
+Every row runs the tools interleaved, round after round, and prints medians
+and ratios.  Needs: postfix (smtp-sink, smtp-source); msmtp and curl are used
+when installed.  Nothing here asserts a time: it measures.
+"""
+import argparse, os, platform, shutil, socket, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+MIB = 1024 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sink(port):
+    args = [SINK, "-c", "-h", "bench.invalid", "127.0.0.1:%d" % port, "256"]
+    if os.geteuid() == 0:
+        args[1:1] = ["-u", "nobody"]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return p
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("smtp-sink did not start")
+
+
+TIME = shutil.which("time") or "/usr/bin/time"
+
+
+def run(argv, stdin_path=None, env=None):
+    """Run once; return (seconds, peak RSS in KiB, exit status).  The peak
+    RSS comes from GNU time, whose small process is what forks the tool
+    (a child of this Python process would inherit its high-water mark)."""
+    fin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    rss_file = tempfile.NamedTemporaryFile(prefix="rss.", delete=False)
+    rss_file.close()
+    t0 = time.perf_counter()
+    p = subprocess.run([TIME, "-q", "-f", "%M", "-o", rss_file.name] + argv, stdin=fin,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    dt = time.perf_counter() - t0
+    if stdin_path:
+        fin.close()
+    with open(rss_file.name) as f:
+        text = f.read().split()
+    os.unlink(rss_file.name)
+    rss = int(text[-1]) if text and text[-1].isdigit() else 0
+    if p.returncode != 0:
+        sys.stderr.write("warning: %s exited %d: %s\n" % (argv[0], p.returncode, p.stderr.decode()[-300:]))
+    return dt, rss, p.returncode
+
+
+def median_row(name, samples):
+    t = statistics.median(s[0] for s in samples)
+    rss = max(s[1] for s in samples)
+    return name, t, rss
+
+
+def show(title, rows, size=None, unit="ms"):
+    print("\n== %s" % title)
+    base = {n: t for n, t, _ in rows}
+    for name, t, rss in rows:
+        extra = ""
+        if size:
+            extra = "  %7.1f MiB/s" % (size / MIB / t)
+        if "msmtp" in base and name != "msmtp":
+            extra += "  (%.2f x msmtp)" % (t / base["msmtp"])
+        shown = t * 1000 if unit == "ms" else t
+        print("  %-34s %9.2f %s  peak RSS %6.1f MiB%s" % (name, shown, unit, rss / 1024, extra))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mailout", default=os.path.join(HERE, "..", "src", "mailout"))
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--quick", action="store_true", help="fewer rounds, smaller queue")
+    a = ap.parse_args()
+    mo = os.path.abspath(a.mailout)
+    rounds = 5 if a.quick else a.rounds
+    work = tempfile.mkdtemp(prefix="mailout-bench.")
+    port = free_port()
+    sink = start_sink(port)
+    conf = os.path.join(work, "mailout.conf")
+    with open(conf, "w") as f:
+        f.write('queue_dir = "%s/queue"\naccount "bench" {\n  host = "127.0.0.1"\n  port = %d\n'
+                '  tls = off\n  domain = "bench.invalid"\n}\n' % (work, port))
+    os.chmod(conf, 0o600)
+    env = dict(os.environ, HOME=work)
+    have_msmtp = shutil.which("msmtp")
+    have_curl = shutil.which("curl")
+    print("mailout benchmark, %s, %s, %d CPUs, %d rounds" % (
+        time.strftime("%Y-%m-%d"), platform.platform(), os.cpu_count(), rounds))
+    print("sink: smtp-sink on 127.0.0.1:%d" % port)
+    try:
+        # -- one small message, whole process
+        small = os.path.join(work, "small.eml")
+        with open(small, "wb") as f:
+            f.write(b"From: a@bench.invalid\nTo: b@bench.invalid\nSubject: small\n\nhello\n")
+        tools = {"mailout": [mo, "-C", conf, "-f", "a@bench.invalid", "b@bench.invalid"]}
+        if have_msmtp:
+            tools["msmtp"] = ["msmtp", "--host=127.0.0.1", "--port=%d" % port, "--tls=off",
+                              "--auth=off", "--from=a@bench.invalid", "b@bench.invalid"]
+        if have_curl:
+            tools["curl CLI"] = ["curl", "-s", "smtp://127.0.0.1:%d/bench.invalid" % port,
+                                 "--mail-from", "a@bench.invalid", "--mail-rcpt", "b@bench.invalid",
+                                 "-T", small]
+        samples = {k: [] for k in tools}
+        for _ in range(rounds * 3):
+            for k, argv in tools.items():
+                samples[k].append(run(argv, None if k == "curl CLI" else small, env))
+        vers = [run([mo, "--version"]) for _ in range(rounds * 3)]
+        rows = [median_row(k, v) for k, v in samples.items()] + [median_row("mailout --version", vers)]
+        show("one small message, whole process (median)", rows)
+        t0 = time.perf_counter()
+        subprocess.run([SOURCE, "-s", "1", "-m", "%d" % (rounds * 10), "127.0.0.1:%d" % port],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print("  limit: smtp-source, one session per message: %.2f ms per message"
+              % ((time.perf_counter() - t0) * 1000 / (rounds * 10)))
+
+        # -- 100 MiB message through sendmail mode
+        big = os.path.join(work, "big.eml")
+        with open(big, "wb") as f:
+            f.write(b"From: a@bench.invalid\nTo: b@bench.invalid\nSubject: big\n\n")
+            line = (b"x" * 75 + b"\n")
+            chunk = line * (MIB // len(line))
+            while f.tell() < 100 * MIB:
+                f.write(chunk)
+        size = os.path.getsize(big)
+        tools = {"mailout": [mo, "-C", conf, "-i", "-f", "a@bench.invalid", "b@bench.invalid"]}
+        if have_msmtp:
+            tools["msmtp"] = ["msmtp", "--host=127.0.0.1", "--port=%d" % port, "--tls=off",
+                              "--auth=off", "--from=a@bench.invalid", "b@bench.invalid"]
+        if have_curl:
+            tools["curl CLI"] = ["curl", "-s", "smtp://127.0.0.1:%d/bench.invalid" % port,
+                                 "--mail-from", "a@bench.invalid", "--mail-rcpt", "b@bench.invalid",
+                                 "-T", big]
+        n = max(3, rounds // 3)
+        samples = {k: [] for k in tools}
+        for _ in range(n):
+            for k, argv in tools.items():
+                samples[k].append(run(argv, None if k == "curl CLI" else big, env))
+        show("100 MiB message, sendmail mode (median of %d)" % n,
+             [median_row(k, v) for k, v in samples.items()], size=size, unit="s")
+        t0 = time.perf_counter()
+        subprocess.run([SOURCE, "-s", "1", "-m", "1", "-l", str(size), "127.0.0.1:%d" % port],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dt = time.perf_counter() - t0
+        print("  limit: smtp-source, same size: %.2f s (%.1f MiB/s)" % (dt, size / MIB / dt))
+
+        # -- 100 MiB attachment in compose mode
+        att = os.path.join(work, "attachment.bin")
+        with open(att, "wb") as f:
+            for _ in range(100):
+                f.write(os.urandom(MIB))
+        body = os.path.join(work, "body.txt")
+        with open(body, "w") as f:
+            f.write("see the attachment\n")
+        samples = [run([mo, "-C", conf, "-s", "backup", "-a", att, "b@bench.invalid"], body, env)
+                   for _ in range(n)]
+        show("100 MiB attachment, compose mode (median of %d)" % n,
+             [median_row("mailout", samples)], size=100 * MIB, unit="s")
+
+        # -- queue run of 500 messages on one connection
+        count = 100 if a.quick else 500
+        down = free_port()
+        qconf = os.path.join(work, "queue.conf")
+        with open(qconf, "w") as f:
+            f.write('queue_dir = "%s/queue"\naccount "bench" {\n  host = "127.0.0.1"\n  port = %d\n'
+                    '  tls = off\n  domain = "bench.invalid"\n}\n' % (work, down))
+        for i in range(count):
+            run([mo, "-C", qconf, "-f", "a@bench.invalid", "b%d@bench.invalid" % i], small, env)
+        with open(qconf, "w") as f:
+            f.write('queue_dir = "%s/queue"\naccount "bench" {\n  host = "127.0.0.1"\n  port = %d\n'
+                    '  tls = off\n  domain = "bench.invalid"\n}\n' % (work, port))
+        dt, rss, code = run([mo, "-C", qconf, "-q"], None, env)
+        left = len([x for x in os.listdir(os.path.join(work, "queue", "q")) if "." not in x])
+        print("\n== queue run of %d messages, one connection" % count)
+        print("  mailout -q: %.3f s, %.0f msg/s, peak RSS %.1f MiB, %d left in the queue"
+              % (dt, count / dt, rss / 1024, left))
+        if have_msmtp:
+            m = [run(tools["msmtp"], small, env) for _ in range(50)]
+            t = statistics.median(x[0] for x in m)
+            print("  msmtp, one process per message: %.0f msg/s" % (1 / t))
+        t0 = time.perf_counter()
+        subprocess.run([SOURCE, "-m", str(count), "127.0.0.1:%d" % port],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print("  limit: smtp-source, one connection: %.0f msg/s" % (count / (time.perf_counter() - t0)))
+    finally:
+        sink.terminate()
+        sink.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
