@@ -23,7 +23,7 @@
 #include "mime.h"
 #include "util.h"
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK (256 * 1024)
 
 /* ---- the converter ---- */
 
@@ -48,6 +48,22 @@ msg_conv_feed(struct msg_conv *c, const char *in, size_t n, struct dynbuf *out)
 	for (i = 0; i < n; i++) {
 		char ch = in[i];
 
+		/* Fast path: copy a run of ordinary bytes up to the next CR or LF. */
+		if (!c->dot && !c->pending_cr && ch != '\r' && ch != '\n' &&
+		    !(ch == '.' && c->at_bol && !c->ignore_dots)) {
+			const char *p = in + i;
+			const char *nl = memchr(p, '\n', n - i);
+			size_t run = nl ? (size_t)(nl - p) : n - i;
+			const char *cr = memchr(p, '\r', run);
+
+			if (cr)
+				run = (size_t)(cr - p);
+			memcpy(o, p, run);
+			o += run;
+			i += run - 1;
+			c->at_bol = 0;
+			continue;
+		}
 		if (c->dot) {
 			/* A "." opened this line: is it alone on it? */
 			if (ch == '\n') {
@@ -73,7 +89,8 @@ msg_conv_feed(struct msg_conv *c, const char *in, size_t n, struct dynbuf *out)
 				c->at_bol = 1;
 				continue;
 			}
-			*o++ = '\r';    /* a lone CR stays */
+			*o++ = '\r';    /* a lone CR stays, and is data */
+			c->at_bol = 0;
 		}
 		if (ch == '\r') {
 			c->pending_cr = 1;
