@@ -85,6 +85,8 @@ mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
 
 		while (i + n < len) {
 			size_t l = utf8_len((unsigned char)text[i + n]);
+			if (l > len - i - n)    /* a sequence cut short by the end */
+				l = len - i - n;
 			if (n + l > max_chunk)
 				break;
 			n += l;
