@@ -433,8 +433,9 @@ parse_text(const char *name, char *text, struct result *r)
 
 /*
  * Read and parse one file.  Returns the parsed config, or NULL with *r
- * cleared when the file does not exist and may be absent (optional), or
- * NULL with RES_CONFIG.
+ * cleared when the file does not exist and may be absent (optional: 1),
+ * or also when it cannot be read by this user (optional: 2, the system
+ * file, which may hold root's secrets), or NULL with RES_CONFIG.
  */
 static cfg_t *
 parse_file(const char *path, int optional, struct result *r)
@@ -447,7 +448,9 @@ parse_file(const char *path, int optional, struct result *r)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		if (optional && errno == ENOENT) {
+		if ((optional && errno == ENOENT) || (optional == 2 && errno == EACCES)) {
+			if (errno == EACCES)
+				log_info("skipping %s: not readable by this user", path);
 			res_clear(r);
 			return NULL;
 		}
@@ -829,7 +832,7 @@ conf_load(struct config *c, const char *explicit_file, struct result *r)
 		paths[0] = xstrdup(SYSCONFDIR "/mailout.conf");
 		paths[1] = user_config_path();
 		for (int i = 0; i < 2; i++) {
-			cfg_t *cfg = parse_file(paths[i], 1, r);
+			cfg_t *cfg = parse_file(paths[i], i == 0 ? 2 : 1, r);
 			if (!cfg) {
 				if (r->cls != RES_OK)
 					goto done;

@@ -1,6 +1,10 @@
 /* deliver.c - one spooled message to local mailboxes and/or a relay. */
 #include "config.h"
 
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -163,8 +167,8 @@ deliver_check_relay(const struct account *acct, const struct addr_list *rcpts,
 		if (!local_is_local(rcpts->v[i]))
 			return res_fail(r, RES_CONFIG,
 					"no relay is configured for %s: add an account with a host "
-					"to ~/.config/mailout/config or /etc/mailout.conf (see "
-					"mailout.conf(5), EXAMPLES), or pass --host", rcpts->v[i]);
+					"to ~/.config/mailout/config or " SYSCONFDIR "/mailout.conf "
+					"(see mailout.conf(5), EXAMPLES), or pass --host", rcpts->v[i]);
 	return 0;
 }
 

@@ -116,9 +116,11 @@ on_command(struct submit *s, const char *line, size_t n)
 		s->stage = ST_DATA;
 	} else if (n >= 4 && strncasecmp(line, "QUIT", 4) == 0) {
 		s->stage = ST_QUIT;
-	} else {
+	} else if (n >= 4 && (!strncasecmp(line, "NOOP", 4) || !strncasecmp(line, "RSET", 4) ||
+			      !strncasecmp(line, "HELP", 4) || !strncasecmp(line, "VRFY", 4))) {
 		s->stage = ST_OTHER;
 	}
+	/* Anything else is a client response inside AUTH: the stage stays. */
 }
 
 static void
