@@ -28,20 +28,27 @@ static const char b64[] =
 void
 mime_base64(struct dynbuf *out, const unsigned char *in, size_t n)
 {
-	char q[4];
+	char *q;
+	size_t i;
 
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		q[0] = b64[(v >> 18) & 63];
-		q[1] = b64[(v >> 12) & 63];
-		q[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? b64[v & 63] : '=';
-		db_add(out, q, 4);
+	db_reserve(out, (n + 2) / 3 * 4);
+	q = out->s + out->len;
+	for (i = 0; i + 3 <= n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+		*q++ = b64[v >> 18];
+		*q++ = b64[(v >> 12) & 63];
+		*q++ = b64[(v >> 6) & 63];
+		*q++ = b64[v & 63];
 	}
+	if (i < n) {
+		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
+		*q++ = b64[v >> 18];
+		*q++ = b64[(v >> 12) & 63];
+		*q++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		*q++ = '=';
+	}
+	out->len = (size_t)(q - out->s);
+	out->s[out->len] = '\0';
 }
 
 int
@@ -251,24 +258,22 @@ write_base64(struct out *o, int fd)
 {
 	enum { LINE = 57, CHUNK = LINE * 1024 };
 	unsigned char *buf = xmalloc(CHUNK);
-	struct dynbuf line = { 0 };
 	ssize_t n;
 	int rc = 0;
 
 	while ((n = read_full(fd, buf, CHUNK)) > 0) {
 		for (ssize_t i = 0; i < n; i += LINE) {
 			size_t len = (size_t)(n - i) < LINE ? (size_t)(n - i) : LINE;
-			db_reset(&line);
-			mime_base64(&line, buf + i, len);
-			db_adds(&line, "\r\n");
-			out_add(o, line.s, line.len);
+			mime_base64(&o->b, buf + i, len);
+			db_add(&o->b, "\r\n", 2);
 		}
+		if (o->b.len >= 65536)
+			out_flush(o);
 		if (n < CHUNK)
 			break;
 	}
 	if (n < 0)
 		rc = -1;
-	db_free(&line);
 	free(buf);
 	return rc;
 }
