@@ -985,12 +985,7 @@ conf_secret(const struct account *a, struct result *r)
 		_exit(127);
 	}
 	close(pipefd[1]);
-	while ((n = read(pipefd[0], buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
+	while ((n = read_retry(pipefd[0], buf, sizeof(buf))) > 0) {
 		if (out.len < 65536)
 			db_add(&out, buf, (size_t)n);
 	}

@@ -63,12 +63,9 @@ copy_lf(int in, int out, int mbox)
 	size_t matched = 0;   /* bytes of "From " matched at a line start */
 	ssize_t n;
 
-	while ((n = read(in, ibuf, sizeof(ibuf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	while ((n = read_retry(in, ibuf, sizeof(ibuf))) != 0) {
+		if (n < 0)
 			goto fail;
-		}
 		db_reserve(&ob, (size_t)n + 8);
 		for (ssize_t i = 0; i < n; i++) {
 			char c = ibuf[i];

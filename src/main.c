@@ -57,9 +57,7 @@ copy_all(int fd, int out)
 	char buf[65536];
 	ssize_t n;
 
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	while ((n = read_retry(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 || write_all(out, buf, (size_t)n) < 0)
 			return -1;
 	}
@@ -206,8 +204,9 @@ done:
 	return status;
 }
 
+/* The modes that need the configuration but no message on standard input. */
 static int
-show_config(struct options *o)
+run_mode(struct options *o)
 {
 	struct config cfg;
 	struct job j;
@@ -216,77 +215,45 @@ show_config(struct options *o)
 
 	res_clear(&r);
 	accept_init(&j, o, &cfg, -1);
-	if (conf_load(&cfg, o->config_file, &r) == 0 && accept_choose_account(&j, &r) == 0)
-		conf_show(stdout, &cfg, j.acct);
-	status = finish(&r);
-	accept_free(&j);
-	conf_free(&cfg);
-	return status;
-}
-
-static int
-server_info(struct options *o)
-{
-	struct config cfg;
-	struct job j;
-	struct result r;
-	int status;
-
-	res_clear(&r);
-	accept_init(&j, o, &cfg, -1);
-	if (conf_load(&cfg, o->config_file, &r) == 0 && accept_choose_account(&j, &r) == 0) {
+	if (conf_load(&cfg, o->config_file, &r) < 0)
+		goto done;
+	log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
+	switch (o->mode) {
+	case MODE_SHOW_CONFIG:
+		if (accept_choose_account(&j, &r) == 0)
+			conf_show(stdout, &cfg, j.acct);
+		break;
+	case MODE_SERVERINFO:
+		if (accept_choose_account(&j, &r) < 0)
+			break;
 		if (!j.acct || !j.acct->host)
 			res_fail(&r, RES_USAGE, "--serverinfo needs an account with a host, or --host");
 		else
 			serverinfo_print(j.acct, stdout, &r);
+		break;
+	case MODE_SMTPD:
+		smtpd_serve(o, &cfg, 0, 1, &r);
+		break;
+	case MODE_LIST_QUEUE:
+		queue_list(&cfg, stdout, &r);
+		break;
+	case MODE_RUN_QUEUE:
+		queue_run(&cfg, o->queue_due_only, NULL, &r);
+		/* Each message's failure was reported; the run itself is fine
+		 * when messages were merely deferred. */
+		if (res_is_temporary(&r))
+			res_clear(&r);
+		else if (r.cls != RES_OK)
+			snprintf(r.text, sizeof(r.text), "some queued messages failed permanently "
+				 "and were moved to failed/ (see mailq)");
+		break;
+	default:
+		res_fail(&r, RES_SOFTWARE, "unknown mode");
+		break;
 	}
+done:
 	status = finish(&r);
 	accept_free(&j);
-	conf_free(&cfg);
-	return status;
-}
-
-static int
-smtp_session(struct options *o)
-{
-	struct config cfg;
-	struct result r;
-	int status;
-
-	res_clear(&r);
-	if (conf_load(&cfg, o->config_file, &r) == 0) {
-		log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
-		smtpd_serve(o, &cfg, 0, 1, &r);
-	}
-	status = finish(&r);
-	conf_free(&cfg);
-	return status;
-}
-
-static int
-queue_mode_run(struct options *o)
-{
-	struct config cfg;
-	struct result r;
-	int status;
-
-	res_clear(&r);
-	if (conf_load(&cfg, o->config_file, &r) == 0) {
-		log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
-		if (o->mode == MODE_LIST_QUEUE) {
-			queue_list(&cfg, stdout, &r);
-		} else {
-			queue_run(&cfg, o->queue_due_only, NULL, &r);
-			/* Each message's failure was reported; the run itself is
-			 * fine when messages were merely deferred. */
-			if (res_is_temporary(&r))
-				res_clear(&r);
-			else if (r.cls != RES_OK)
-				snprintf(r.text, sizeof(r.text), "some queued messages failed "
-					 "permanently and were moved to failed/ (see mailq)");
-		}
-	}
-	status = finish(&r);
 	conf_free(&cfg);
 	return status;
 }
@@ -319,25 +286,11 @@ main(int argc, char **argv)
 	case MODE_NOOP:
 		status = 0;
 		break;
-	case MODE_SHOW_CONFIG:
-		status = show_config(&o);
-		break;
 	case MODE_DELIVER:
 		status = deliver(&o);
 		break;
-	case MODE_LIST_QUEUE:
-	case MODE_RUN_QUEUE:
-		status = queue_mode_run(&o);
-		break;
-	case MODE_SMTPD:
-		status = smtp_session(&o);
-		break;
-	case MODE_SERVERINFO:
-		status = server_info(&o);
-		break;
 	default:
-		res_fail(&r, RES_SOFTWARE, "unknown mode");
-		status = finish(&r);
+		status = run_mode(&o);
 		break;
 	}
 	cli_free(&o);

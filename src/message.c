@@ -156,9 +156,7 @@ fill(struct msg_input *in)
 		db_reset(&in->norm);
 		in->pos = 0;
 	}
-	do
-		n = read(in->fd, in->raw, sizeof(in->raw));
-	while (n < 0 && errno == EINTR);
+	n = read_retry(in->fd, in->raw, sizeof(in->raw));
 	if (n < 0)
 		return -1;
 	if (n == 0) {
@@ -452,10 +450,8 @@ copy_body(struct msg *m, int fd, struct dynbuf *out, struct result *r)
 			return -1;
 		if (in->eof || in->conv.ended)
 			break;
-		ssize_t n = read(in->fd, in->raw, sizeof(in->raw));
+		ssize_t n = read_retry(in->fd, in->raw, sizeof(in->raw));
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			return res_fail(r, RES_IOERR, "cannot read the message: %s", strerror(errno));
 		}
 		if (n == 0) {

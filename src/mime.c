@@ -240,9 +240,7 @@ read_full(int fd, unsigned char *buf, size_t n)
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t k = read(fd, buf + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
+		ssize_t k = read_retry(fd, buf + got, n - got);
 		if (k < 0)
 			return -1;
 		if (k == 0)
@@ -292,12 +290,9 @@ scan_body(int fd, struct body_facts *f)
 	int prev_cr = 0;
 
 	memset(f, 0, sizeof(*f));
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	while ((n = read_retry(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0)
 			return -1;
-		}
 		for (ssize_t i = 0; i < n; i++) {
 			unsigned char c = buf[i];
 			if (prev_cr && c != '\n')
@@ -328,12 +323,9 @@ write_text_crlf(struct out *o, int fd)
 	ssize_t n;
 	int prev_cr = 0, at_bol = 1;
 
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	while ((n = read_retry(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0)
 			return -1;
-		}
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n' && !prev_cr)
 				out_add(o, "\r", 1);
@@ -364,12 +356,9 @@ write_qp(struct out *o, int fd)
 	int pending_ws = -1;    /* a space or tab not yet known to be trailing */
 	int pending_cr = 0;
 
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	while ((n = read_retry(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0)
 			return -1;
-		}
 		for (ssize_t i = 0; i < n; i++) {
 			unsigned char c = buf[i];
 			size_t len;

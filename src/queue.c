@@ -110,9 +110,7 @@ queue_env_read(int fd, struct queue_env *e, off_t *data_offset, struct result *r
 	if (lseek(fd, 0, SEEK_SET) != 0)
 		return res_fail(r, RES_IOERR, "cannot seek: %s", strerror(errno));
 	while (!(end = d.s ? strstr(d.s, "\n\n") : NULL)) {
-		n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = read_retry(fd, buf, sizeof(buf));
 		if (n <= 0 || d.len > ENV_MAX) {
 			res_fail(r, RES_DATAERR, "queue file has no complete envelope");
 			goto out;
@@ -265,9 +263,7 @@ rewrite(const char *qdir, int fd, off_t data_offset, const struct queue_env *e,
 	queue_env_format(&d, e);
 	if (write_all(out, d.s, d.len) < 0 || lseek(fd, data_offset, SEEK_SET) != data_offset)
 		goto fail;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	while ((n = read_retry(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 || write_all(out, buf, (size_t)n) < 0)
 			goto fail;
 	}

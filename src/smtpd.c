@@ -80,9 +80,7 @@ fill(struct conn *c)
 	}
 	if (c->len == sizeof(c->buf))
 		return 1;
-	do
-		n = read(c->in, c->buf + c->len, sizeof(c->buf) - c->len);
-	while (n < 0 && errno == EINTR);
+	n = read_retry(c->in, c->buf + c->len, sizeof(c->buf) - c->len);
 	if (n <= 0) {
 		c->eof = 1;
 		return 0;

@@ -263,9 +263,7 @@ on_read(char *buf, size_t size, size_t nitems, void *userp)
 		s->abort = AB_NO_AUTH;
 		return CURL_READFUNC_ABORT;
 	}
-	do
-		n = read(s->fd, buf, size * nitems);
-	while (n < 0 && errno == EINTR);
+	n = read_retry(s->fd, buf, size * nitems);
 	if (n < 0) {
 		s->read_errno = errno;
 		s->abort = AB_READ;

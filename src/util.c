@@ -285,6 +285,17 @@ tmp_private(const char *dir)
 	return -1;
 }
 
+ssize_t
+read_retry(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
 int
 write_all(int fd, const void *buf, size_t n)
 {

@@ -56,6 +56,9 @@ int fsync_dir_of(const char *path, int is_dir);
  * dir is NULL or unusable).  Returns the fd, or -1 with errno set. */
 int tmp_private(const char *dir);
 
+/* read(), retried when a signal interrupts it. */
+ssize_t read_retry(int fd, void *buf, size_t n);
+
 /* Write all of buf, retrying on EINTR and short writes. 0 or -1. */
 int write_all(int fd, const void *buf, size_t n);
 
