@@ -169,8 +169,16 @@ skip_cfws(struct lp *p)
 	while (p->s < p->end) {
 		char c = *p->s;
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+		if (c == ' ' || c == '\t') {
 			p->s++;
+		} else if (c == '\r' || c == '\n') {
+			/* Only folding: CRLF (or LF) followed by white space. */
+			const char *q = p->s + (c == '\r' && p->s + 1 < p->end && p->s[1] == '\n' ? 2 : 1);
+			if (c == '\r' && q == p->s + 1)
+				return errf(p->err, p->errlen, "CR without LF in address list%s", "");
+			if (q >= p->end || (*q != ' ' && *q != '\t'))
+				return errf(p->err, p->errlen, "line break in address list%s", "");
+			p->s = q;
 		} else if (c == '(') {
 			int depth = 0;
 
@@ -204,7 +212,14 @@ copy_delimited(struct lp *p, struct dynbuf *out, char close)
 			db_addc(out, c);
 			c = *p->s++;
 		} else if (c == '\r' || c == '\n') {
-			continue;   /* folding inside a quoted string */
+			/* folding inside a quoted string: CRLF then white space */
+			if (c == '\r' && (p->s >= p->end || *p->s != '\n'))
+				return errf(p->err, p->errlen, "CR without LF in address list%s", "");
+			if (c == '\r')
+				p->s++;
+			if (p->s >= p->end || (*p->s != ' ' && *p->s != '\t'))
+				return errf(p->err, p->errlen, "line break in address list%s", "");
+			continue;
 		}
 		db_addc(out, c);
 		if (c == close)

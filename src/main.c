@@ -43,9 +43,11 @@ operand_recipients(const struct options *o, struct addr_list *out, struct result
 
 	for (size_t i = 0; i < o->recipients.n; i++) {
 		const char *a = o->recipients.v[i];
+		/* Not even header folding: an argument never holds a line break. */
+		if (has_line_break(a))
+			return res_fail(r, RES_USAGE, "a recipient argument contains a line break");
 		if (addr_parse_list(a, strlen(a), out, err, sizeof(err)) < 0)
-			return res_fail(r, RES_USAGE, "recipient \"%s\": %s",
-					has_line_break(a) ? "(with a line break)" : a, err);
+			return res_fail(r, RES_USAGE, "recipient \"%s\": %s", a, err);
 	}
 	return 0;
 }
@@ -70,9 +72,12 @@ parse_lists(const struct strlist *in, struct addr_list *out, const char *what,
 {
 	char err[256];
 
-	for (size_t i = 0; i < in->n; i++)
+	for (size_t i = 0; i < in->n; i++) {
+		if (has_line_break(in->v[i]))
+			return res_fail(r, RES_USAGE, "%s contains a line break", what);
 		if (addr_parse_list(in->v[i], strlen(in->v[i]), out, err, sizeof(err)) < 0)
 			return res_fail(r, RES_USAGE, "%s: %s", what, err);
+	}
 	return 0;
 }
 

@@ -1,0 +1,98 @@
+/* Unit tests for aliases.c. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aliases.h"
+#include "tap.h"
+#include "util.h"
+
+static char path[] = "/tmp/mailout-aliases.XXXXXX";
+
+static char *
+expand(const char *names, struct result *r)
+{
+	struct addr_list in = { 0 }, out = { 0 };
+	struct dynbuf d = { 0 };
+	char err[128];
+
+	addr_parse_list(names, strlen(names), &in, err, sizeof(err));
+	res_clear(r);
+	if (aliases_expand(path, &in, &out, r) == 0)
+		for (size_t i = 0; i < out.n; i++) {
+			if (i)
+				db_addc(&d, ',');
+			db_adds(&d, out.v[i]);
+		}
+	addr_list_free(&in);
+	addr_list_free(&out);
+	return d.s ? d.s : xstrdup("");
+}
+
+static void
+set_file(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+int
+main(void)
+{
+	struct result r;
+	char *s;
+	int fd = mkstemp(path);
+
+	close(fd);
+	set_file("# comment\nroot: admin\nadmin: a@x.org, b@y.org\n"
+		 "team: c@z.org,\n  d@z.org   # continued\nloop1: loop2\nloop2: loop1\n"
+		 "self: self, s@x.org\nRoot2: root\n");
+	s = expand("root", &r);
+	is_str(s, "a@x.org,b@y.org", "recursive expansion");
+	free(s);
+	s = expand("team", &r);
+	is_str(s, "c@z.org,d@z.org", "continuation lines and comments");
+	free(s);
+	s = expand("loop1", &r);
+	is_str(s, "loop1", "a loop is cut");
+	free(s);
+	s = expand("self", &r);
+	is_str(s, "self,s@x.org", "an alias naming itself delivers to the name");
+	free(s);
+	s = expand("ROOT2, x@y.org, nobody", &r);
+	is_str(s, "a@x.org,b@y.org,x@y.org,nobody", "case-insensitive names; addresses untouched");
+	free(s);
+
+	set_file("default: catchall@x.org\nroot: r@x.org\n");
+	s = expand("someone, root", &r);
+	is_str(s, "catchall@x.org,r@x.org", "default: catches unknown names");
+	free(s);
+
+	set_file("root: |/usr/bin/cmd\n");
+	s = expand("root", &r);
+	ok(r.cls == RES_CONFIG, "pipes refused");
+	free(s);
+	set_file("root: /var/mail/file\n");
+	s = expand("root", &r);
+	ok(r.cls == RES_CONFIG, "files refused");
+	free(s);
+	set_file("root: :include:/etc/list\n");
+	s = expand("root", &r);
+	ok(r.cls == RES_CONFIG, ":include: refused");
+	free(s);
+	set_file("ok: a@x.org\nthis line has no colon\n");
+	s = expand("ok", &r);
+	ok(r.cls == RES_CONFIG && strstr(r.text, ":2:"), "malformed line: file:line (%s)", r.text);
+	free(s);
+
+	unlink(path);
+	s = expand("root", &r);
+	is_str(s, "root", "a missing file means no expansion");
+	free(s);
+	return done_testing();
+}

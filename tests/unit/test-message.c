@@ -1,0 +1,185 @@
+/* Unit tests for message.c: the input converter, header reading, -t, spooling. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "message.h"
+#include "tap.h"
+#include "util.h"
+
+/* Convert in (length n) in pieces of step bytes (0: at once). */
+static char *
+convert(const char *in, size_t n, int ignore_dots, size_t step)
+{
+	struct msg_conv c;
+	struct dynbuf out = { 0 };
+	size_t off = 0;
+
+	msg_conv_init(&c, ignore_dots);
+	while (off < n && !c.ended) {
+		size_t len = step && n - off > step ? step : n - off;
+		off += msg_conv_feed(&c, in + off, len, &out);
+	}
+	msg_conv_finish(&c, &out);
+	return out.s ? out.s : xstrdup("");
+}
+
+static void
+conv_is(const char *in, int ignore_dots, const char *want, const char *name)
+{
+	char *whole = convert(in, strlen(in), ignore_dots, 0);
+	char *bytes = convert(in, strlen(in), ignore_dots, 1);
+	char *threes = convert(in, strlen(in), ignore_dots, 3);
+
+	is_str(whole, want, "%s", name);
+	ok(!strcmp(whole, bytes) && !strcmp(whole, threes), "%s: same result in pieces", name);
+	free(whole);
+	free(bytes);
+	free(threes);
+}
+
+/* An fd that reads s. */
+static int
+fd_of(const char *s)
+{
+	char path[] = "/tmp/mailout-unit.XXXXXX";
+	int fd = mkstemp(path);
+
+	unlink(path);
+	if (write_all(fd, s, strlen(s)) < 0)
+		abort();
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static char *
+slurp(int fd, off_t from)
+{
+	struct dynbuf d = { 0 };
+	char buf[4096];
+	ssize_t n;
+
+	lseek(fd, from, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		db_add(&d, buf, (size_t)n);
+	return d.s ? d.s : xstrdup("");
+}
+
+int
+main(void)
+{
+	struct msg m;
+	struct result r;
+	struct addr_list l = { 0 };
+	const char *v;
+	size_t len;
+	int fd;
+
+	conv_is("a\nb\n", 0, "a\r\nb\r\n", "LF becomes CRLF");
+	conv_is("a\r\nb\r\n", 0, "a\r\nb\r\n", "CRLF stays (never CR CR LF)");
+	conv_is("a\r\nb\nc", 0, "a\r\nb\r\nc\r\n", "mixed, last line terminated");
+	conv_is("a\rb\n", 0, "a\rb\r\n", "a lone CR is kept");
+	conv_is("a\n.\nb\n", 0, "a\r\n", "a lone dot ends the input");
+	conv_is("a\r\n.\r\nb\r\n", 0, "a\r\n", "a lone dot with CRLF ends the input");
+	conv_is("a\n.", 0, "a\r\n", "a lone dot at the end of input ends it");
+	conv_is("a\n.\nb\n", 1, "a\r\n.\r\nb\r\n", "-i: a lone dot is data");
+	conv_is("..\n.x\n", 0, "..\r\n.x\r\n", "other dot lines are data, not unstuffed");
+	conv_is("\r.\nx\n", 0, "\r.\r\nx\r\n", "CR then dot is not a lone dot");
+	conv_is("", 0, "", "empty input");
+
+	/* headers */
+	fd = fd_of("From mbox line\nSubject: one\n two\nTo: \"Doe, J\" <j@x.org>, k@y.org\n"
+		   "Bcc: hidden@z.org\nX-Empty:\n\nbody\n");
+	msg_init(&m, fd, 0);
+	res_clear(&r);
+	ok(msg_read_headers(&m, &r) == 0, "headers read");
+	is_int(m.nh, 4, "four headers (mbox From line dropped)");
+	v = msg_value(msg_find(&m, "subject"), &len);
+	ok(len == 10 && !memcmp(v, " one\r\n two", 10), "folding kept byte for byte");
+	ok(msg_header_recipients(&m, &l, &r) == 0 && l.n == 3 && !strcmp(l.v[0], "j@x.org") &&
+	   !strcmp(l.v[2], "hidden@z.org"), "-t: To and Bcc recipients");
+	addr_list_free(&l);
+	{
+		struct msg_fix fix = { .from_addr = "me@x.org", .from_name = "Jöhn",
+				       .id_domain = "x.org" };
+		char *spooled;
+		struct stat st;
+
+		ok(msg_spool(&m, "/tmp", NULL, &fix, &r) == 0, "spooled");
+		ok(fstat(m.fd, &st) == 0 && (st.st_mode & 0777) == 0600, "spool file is 0600");
+		spooled = slurp(m.fd, m.data_offset);
+		ok(!strstr(spooled, "Bcc:") && !strstr(spooled, "hidden@z.org"), "Bcc removed");
+		ok(strstr(spooled, "From: =?UTF-8?B?") != NULL, "From added, name encoded");
+		ok(strstr(spooled, "\r\nDate: ") && strstr(spooled, "\r\nMessage-ID: <"),
+		   "Date and Message-ID added");
+		ok(strstr(spooled, "\r\n\r\nbody\r\n") != NULL, "body after a blank line, CRLF");
+		ok(!strncmp(spooled, "Subject: one\r\n two\r\n", 20), "original headers first");
+		free(spooled);
+	}
+	msg_free(&m, 0);
+	close(fd);
+
+	fd = fd_of("Resent-From: r@x.org\nTo: a@x.org\nResent-To: b@y.org\nResent-Bcc: c@z.org\n\nx\n");
+	msg_init(&m, fd, 0);
+	msg_read_headers(&m, &r);
+	ok(msg_header_recipients(&m, &l, &r) == 0 && l.n == 2 && !strcmp(l.v[0], "b@y.org") &&
+	   !strcmp(l.v[1], "c@z.org"), "Resent- headers replace To/Cc/Bcc");
+	addr_list_free(&l);
+	msg_free(&m, 0);
+	close(fd);
+
+	fd = fd_of("hello world\nsecond\n");
+	msg_init(&m, fd, 0);
+	ok(msg_read_headers(&m, &r) == 0 && m.nh == 0, "a first line that is no header starts the body");
+	msg_free(&m, 0);
+	close(fd);
+
+	fd = fd_of("X: a\rb\n\nbody\n");
+	msg_init(&m, fd, 0);
+	ok(msg_read_headers(&m, &r) < 0 && r.cls == RES_DATAERR, "lone CR in a header refused");
+	msg_free(&m, 0);
+	close(fd);
+
+	{
+		const char nul[] = "X: a\0b\n\nbody\n";
+		char path[] = "/tmp/mailout-unit.XXXXXX";
+		fd = mkstemp(path);
+		unlink(path);
+		if (write_all(fd, nul, sizeof(nul) - 1) < 0)
+			abort();
+		lseek(fd, 0, SEEK_SET);
+		msg_init(&m, fd, 0);
+		res_clear(&r);
+		ok(msg_read_headers(&m, &r) < 0 && r.cls == RES_DATAERR, "NUL in a header refused");
+		msg_free(&m, 0);
+		close(fd);
+	}
+
+	fd = fd_of("From: \"Me\" <me@x.org>\nFrom: other@y.org\n\nx\n");
+	msg_init(&m, fd, 0);
+	msg_read_headers(&m, &r);
+	{
+		char *a = msg_from_address(&m, &r);
+		is_str(a, "me@x.org", "--read-envelope-from: first From address");
+		free(a);
+	}
+	{
+		struct msg_fix fix = { .from_addr = "robot@x.org", .rewrite_from = 1,
+				       .id_domain = "x.org" };
+		char *spooled;
+		msg_spool(&m, "/tmp", "ENVELOPE\n\n", &fix, &r);
+		spooled = slurp(m.fd, 0);
+		ok(!strncmp(spooled, "ENVELOPE\n\n", 10), "envelope block written first");
+		ok(strstr(spooled, "From: robot@x.org\r\n") && !strstr(spooled, "me@x.org"),
+		   "rewrite_from replaces the From header");
+		free(spooled);
+	}
+	msg_free(&m, 0);
+	close(fd);
+	return done_testing();
+}
