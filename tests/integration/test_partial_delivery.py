@@ -1,0 +1,63 @@
+"""partial_delivery (SPEC 2, issue 5): with it on, a message goes to the
+recipients the relay accepted; each refused one is named on stderr and in the
+log with the relay's reply; 5xx refusals make the exit status 67 and 4xx ones
+are queued.  With it off (the default) any refusal stops the whole message."""
+import re
+
+from mailout_run import EX_NOUSER, EX_OK, full_message
+
+GOOD, BAD, LATER = "good@example.com", "bad@example.com", "later@example.com"
+FAULTS = {"rcpt_for": {BAD: "550 5.1.1 <bad@example.com>: no such user here",
+                       LATER: "451 4.2.0 mailbox busy, try later"}}
+
+
+def run(smtpd, send, tmp_path, partial, rcpts, queue="never"):
+    srv = smtpd("plain", **FAULTS)
+    log = tmp_path / "mail.log"
+    res = send(srv, rcpts, full_message(), partial_delivery=partial,
+               globals_={"logfile": str(log), "queue": queue,
+                         "queue_dir": str(tmp_path / "queue")})
+    return srv, res, (log.read_text() if log.exists() else "")
+
+
+def test_on_delivers_to_the_accepted_and_names_the_refused(smtpd, send, tmp_path):
+    srv, res, log = run(smtpd, send, tmp_path, True, [GOOD, BAD])
+    assert res.rc == EX_NOUSER, res
+    assert len(srv.messages) == 1 and srv.messages[0].rcpt_tos == [GOOD]
+    assert re.search(r"^mailout: .*bad@example\.com.*550 5\.1\.1", res.stderr, re.M), res
+    good = [l for l in log.splitlines() if "recipients=good@example.com" in l]
+    bad = [l for l in log.splitlines() if "recipients=bad@example.com" in l]
+    assert good and "exitcode=EX_OK" in good[0], log
+    assert bad and "smtpstatus=550" in bad[0] and "no such user here" in bad[0] \
+        and "exitcode=EX_NOUSER" in bad[0], log
+
+
+def test_off_refuses_the_whole_message(smtpd, send, tmp_path):
+    srv, res, log = run(smtpd, send, tmp_path, False, [GOOD, BAD])
+    assert res.rc == EX_NOUSER, res
+    assert srv.messages == [], "nothing may be delivered when partial_delivery is off"
+    assert "bad@example.com" in res.stderr and "550 5.1.1" in res.stderr, res
+    assert "exitcode=EX_NOUSER" in log
+
+
+def test_off_is_the_default(smtpd, send, tmp_path):
+    srv = smtpd("plain", **FAULTS)
+    res = send(srv, [GOOD, BAD], full_message())
+    assert res.rc == EX_NOUSER and srv.messages == [], res
+
+
+def test_on_queues_the_temporarily_refused_recipient(smtpd, send, mailout, tmp_path):
+    srv, res, log = run(smtpd, send, tmp_path, True, [GOOD, LATER], queue="onfail")
+    # The deferred recipient is kept: nothing was refused for good.
+    assert res.rc == EX_OK, res
+    assert "queued as" in res.stderr and "later@example.com" in res.stderr, res
+    assert len(srv.messages) == 1 and srv.messages[0].rcpt_tos == [GOOD]
+    queued = [p for p in (tmp_path / "queue" / "q").iterdir() if "." not in p.name]
+    assert len(queued) == 1
+    envelope = queued[0].read_bytes().split(b"\n\n", 1)[0].decode()
+    assert "rcpt later@example.com" in envelope and GOOD not in envelope, envelope
+
+
+def test_on_with_every_recipient_refused_is_a_plain_refusal(smtpd, send, tmp_path):
+    srv, res, log = run(smtpd, send, tmp_path, True, [BAD])
+    assert res.rc == EX_NOUSER and srv.messages == [], res
