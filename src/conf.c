@@ -424,7 +424,7 @@ parse_text(const char *name, char *text, struct result *r)
 	file_has_password = 0;
 	rc = cfg_parse_buf(cfg, text);
 	if (rc != CFG_SUCCESS) {
-		res_fail(r, RES_CONFIG, "%s", parse_error[0] ? parse_error : name);
+		res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))", parse_error[0] ? parse_error : name);
 		cfg_free(cfg);
 		return NULL;
 	}

@@ -450,7 +450,8 @@ classify(struct submit *s, CURLcode c, struct result *r)
 					? "%s offers no AUTH mechanism that account \"%s\" may use; "
 					  "nothing sent"
 					: "%s did not offer AUTH, and account \"%s\" has credentials; "
-					  "nothing sent (use tls to get AUTH offered, or auth = off)",
+					  "nothing sent (relays often offer AUTH only after STARTTLS; "
+					  "see tls and auth in mailout.conf(5))",
 					where, s->a->name);
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -459,8 +460,9 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return res_fail(r, RES_TEMPFAIL, "cannot resolve proxy: %s", err);
 	case CURLE_PEER_FAILED_VERIFICATION:
-		return res_fail(r, RES_UNAVAILABLE, "TLS certificate of %s not trusted: %s",
-				where, err);
+		return res_fail(r, RES_UNAVAILABLE, "TLS certificate of %s not trusted: %s "
+				"(mailout --serverinfo shows it; see tls_trust_file and tls_pin in "
+				"mailout.conf(5))", where, err);
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 		return res_fail(r, RES_UNAVAILABLE,
 				"public key of %s does not match tls_pin (see mailout --serverinfo)",
@@ -474,7 +476,8 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	case CURLE_USE_SSL_FAILED:
 		return res_fail(r, RES_UNAVAILABLE,
 				"%s does not offer STARTTLS; nothing sent in plain text "
-				"(tls = smtps or tls = off if that is really wanted)", where);
+				"(tls = smtps, or tls = off if that is really wanted: see tls in "
+				"mailout.conf(5))", where);
 	case CURLE_LOGIN_DENIED:
 		if (code >= 400 && code < 500)
 			return res_fail(r, RES_TEMPFAIL, "%s: authentication failed for now: %s",
