@@ -130,6 +130,9 @@ on_reply_line(struct submit *s, const char *line, size_t n)
 	const char *text = n > 4 ? line + 4 : "";
 	size_t tlen = n > 4 ? n - 4 : 0;
 
+	/* A greeting means a new connection: nothing is authenticated on it. */
+	if (s->stage == ST_CONNECT)
+		s->auth_ok = 0;
 	if (s->stage == ST_EHLO && tlen >= 4 && strncasecmp(text, "AUTH", 4) == 0 &&
 	    (tlen == 4 || text[4] == ' ' || text[4] == '='))
 		s->auth_offered = 1;
