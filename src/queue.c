@@ -567,9 +567,14 @@ process(struct run *run, const char *id)
 		deliver_run(&d, &e.rcpts, &sess->s, &pending, &r);
 	}
 	if (r.cls == RES_OK) {
-		/* Accepted: remove it now, still holding the lock. */
+		/* Accepted: remove it now, still holding the lock (and the state
+		 * file a killed run may have left half-written). */
+		char *snew = xasprintf("%s.new", spath);
+
 		unlink(path);
 		unlink(spath);
+		unlink(snew);
+		free(snew);
 		(void)fsync_dir_of(run->q, 1);
 		run->delivered++;
 		log_info("%s: delivered", id);
@@ -653,6 +658,34 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Spool files that a killed mailout left in tmp/ a day ago or more: no
+ * live process writes that slowly. */
+static void
+sweep_tmp(const char *qdir)
+{
+	char *tmp = xasprintf("%s/tmp", qdir);
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", tmp, de->d_name);
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 86400) {
+			log_info("removing %s, left by an interrupted run", p);
+			unlink(p);
+		}
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(tmp);
+}
+
 int
 queue_run(const struct config *c, int due_only, const char *only_id, struct result *r)
 {
@@ -667,6 +700,8 @@ queue_run(const struct config *c, int due_only, const char *only_id, struct resu
 	run.failed = subdir(c->queue_dir, "failed");
 	if (!run.failed)
 		run.failed = xasprintf("%s/failed", c->queue_dir);
+	if (!only_id)
+		sweep_tmp(c->queue_dir);
 	if (only_id) {
 		ids = xmalloc(sizeof(char *));
 		ids[0] = xstrdup(only_id);
