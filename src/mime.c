@@ -76,8 +76,6 @@ utf8_len(unsigned char c)
 void
 mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
 {
-	/* "=?UTF-8?B?" + 60 base64 chars + "?=" = 72 <= 75: 45 input bytes. */
-	const size_t max_chunk = 45;
 	size_t len = strlen(text), i = 0;
 
 	if (!mime_needs_encoding(text)) {
@@ -88,8 +86,20 @@ mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
 		return;
 	}
 	while (i < len) {
-		size_t n = 0;
+		/* Adjacent encoded-words need white space between them: each one
+		 * after the first starts a continuation line. */
+		if (i > 0) {
+			db_adds(out, "\r\n ");
+			col = 1;
+		}
+		/* As many whole UTF-8 sequences as fit on this line: "=?UTF-8?B?"
+		 * and "?=" take 12 columns, base64 4 per 3 bytes, lines stop at 76
+		 * (45 bytes on a continuation line, whose encoded-word is 72 long). */
+		size_t avail = col + 12 + 4 < 76 ? 76 - col - 12 : 4;
+		size_t max_chunk = avail / 4 * 3, n = 0;
 
+		if (max_chunk > 45)
+			max_chunk = 45;
 		while (i + n < len) {
 			size_t l = utf8_len((unsigned char)text[i + n]);
 			if (l > len - i - n)    /* a sequence cut short by the end */
@@ -98,13 +108,17 @@ mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
 				break;
 			n += l;
 		}
-		if (n == 0)
-			n = 1;
-		size_t wlen = 12 + (n + 2) / 3 * 4;   /* "=?UTF-8?B?" ... "?=" */
-		if (i > 0 || (col > 1 && col + wlen > 76)) {
+		if (n == 0 && col > 1) {
+			/* Nothing fits after the header name: start on the next line
+			 * (only possible for very long names). */
 			db_adds(out, "\r\n ");
 			col = 1;
+			continue;
 		}
+		if (n == 0)
+			n = utf8_len((unsigned char)text[i]) < len - i ? utf8_len((unsigned char)text[i])
+								       : len - i;
+		size_t wlen = 12 + (n + 2) / 3 * 4;
 		db_adds(out, "=?UTF-8?B?");
 		mime_base64(out, (const unsigned char *)text + i, n);
 		db_adds(out, "?=");
@@ -519,15 +533,18 @@ add_filename(struct dynbuf *type, struct dynbuf *disp, const char *value)
 	db_free(&words);
 }
 
+/* One attachment part.  lead: "\r\n" when the content before it ends with
+ * a line break of its own (the delimiter's CRLF must not eat it). */
 static int
-write_attachment(struct out *o, const char *boundary, struct mime_attachment *a)
+write_attachment(struct out *o, const char *boundary, struct mime_attachment *a,
+		 const char *lead)
 {
 	const char *base = strrchr(a->path, '/');
 	struct dynbuf h = { 0 }, d = { 0 };
 	int rc;
 
 	base = base ? base + 1 : a->path;
-	db_printf(&h, "--%s\r\nContent-Type: %s", boundary, mime_type_for(base));
+	db_printf(&h, "%s--%s\r\nContent-Type: %s", lead, boundary, mime_type_for(base));
 	db_adds(&d, "\r\nContent-Disposition: attachment");
 	add_filename(&h, &d, base);
 	db_add(&h, d.s, d.len);
@@ -615,7 +632,7 @@ mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct resul
 		goto out;
 	}
 	for (size_t i = 0; i < c->natt; i++)
-		if (write_attachment(&o, boundary, &c->att[i]) < 0) {
+		if (write_attachment(&o, boundary, &c->att[i], i == 0 ? "\r\n" : "") < 0) {
 			res_fail(r, RES_NOINPUT, "cannot read %s: %s", c->att[i].path,
 				 strerror(errno));
 			goto out;
@@ -706,8 +723,9 @@ mime_attach(struct msg *m, struct mime_attachment *att, size_t natt, const char 
 			if (!closed && len >= (ssize_t)bl + 4 && line[0] == '-' && line[1] == '-' &&
 			    !strncmp(line + 2, boundary, bl) && line[bl + 2] == '-' &&
 			    line[bl + 3] == '-') {
+				/* the CRLF before this line delimits our first part */
 				for (size_t i = 0; i < natt; i++)
-					if (write_attachment(&o, boundary, &att[i]) < 0)
+					if (write_attachment(&o, boundary, &att[i], "") < 0)
 						goto readerr;
 				closed = 1;
 			}
@@ -715,7 +733,7 @@ mime_attach(struct msg *m, struct mime_attachment *att, size_t natt, const char 
 		}
 		if (!closed) {
 			for (size_t i = 0; i < natt; i++)
-				if (write_attachment(&o, boundary, &att[i]) < 0)
+				if (write_attachment(&o, boundary, &att[i], i == 0 ? "\r\n" : "") < 0)
 					goto readerr;
 			out_adds(&o, "--");
 			out_adds(&o, boundary);
@@ -750,7 +768,7 @@ mime_attach(struct msg *m, struct mime_attachment *att, size_t natt, const char 
 		while ((len = getline(&line, &cap, body)) > 0)
 			out_add(&o, line, (size_t)len);
 		for (size_t i = 0; i < natt; i++)
-			if (write_attachment(&o, boundary, &att[i]) < 0)
+			if (write_attachment(&o, boundary, &att[i], i == 0 ? "\r\n" : "") < 0)
 				goto readerr;
 		out_adds(&o, "--");
 		out_adds(&o, boundary);

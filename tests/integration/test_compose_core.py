@@ -1,0 +1,222 @@
+"""Compose mode, attachments and the mailx personality (SPEC 4 and 6, issue 3).
+
+What the relay received is parsed with Python's email package (default
+policy) and compared with what was given: decoded subjects and file names,
+part types, attachment bytes.
+"""
+import email
+import email.policy
+import os
+import re
+import subprocess
+
+import pytest
+
+from mailout_run import EX_NOINPUT, EX_OK, EX_USAGE, full_message, message
+
+TO = "to@example.com"
+
+
+def parsed(m):
+    return email.message_from_bytes(m.data, policy=email.policy.default)
+
+
+def text(part):
+    """A text part's content with LF line endings (the wire has CRLF)."""
+    return part.get_content().replace("\r\n", "\n")
+
+
+def wire_lines(m):
+    return m.data.split(b"\r\n")
+
+
+def run(send, srv, args, body=b"Hello.\n", **kw):
+    res = send(srv, args, body, **kw)
+    assert res.rc == EX_OK, res
+    assert len(srv.messages) == 1
+    return srv.messages[0]
+
+
+def test_headers_of_a_composed_message(server, send):
+    m = run(send, server, ["-s", "Nightly report", "--cc", "cc@example.com",
+                           "--bcc", "hidden@example.com", "--from", "robot@example.com", TO])
+    e = parsed(m)
+    assert e["Subject"] == "Nightly report"
+    assert e["To"] == TO and e["Cc"] == "cc@example.com"
+    assert "robot@example.com" in e["From"] and m.mail_from == "robot@example.com"
+    assert e["Date"] and e["Message-ID"] and e["MIME-Version"] == "1.0"
+    assert sorted(m.rcpt_tos) == sorted([TO, "cc@example.com", "hidden@example.com"])
+    assert b"hidden@example.com" not in m.data, "Bcc must appear in no header"
+    assert e.get_content_type() == "text/plain" and e.get_content_charset() == "us-ascii"
+    assert e["Content-Transfer-Encoding"] == "7bit"
+    assert text(e) == "Hello.\n"
+
+
+def test_non_ascii_subject_is_encoded_folded_and_decodes(server, send):
+    subject = "Rapport mensuel — état des sauvegardes, très très long sujet " * 3
+    subject = subject.strip()
+    m = run(send, server, ["-s", subject, TO])
+    head = m.header_bytes
+    assert all(len(l) <= 78 for l in head.split(b"\r\n")), head
+    assert all(b < 0x80 for b in head), "header section must be 7-bit"
+    assert str(parsed(m)["Subject"]) == subject
+
+
+def test_8bit_body_is_quoted_printable_utf8(server, send):
+    body = "Grüße aus Köln\n" + "x" * 1200 + "\n"
+    m = run(send, server, ["-s", "qp", TO], body.encode())
+    e = parsed(m)
+    assert e.get_content_charset() == "utf-8"
+    assert e["Content-Transfer-Encoding"] == "quoted-printable"
+    assert text(e) == body
+    assert max(len(l) for l in wire_lines(m)) <= 998
+
+
+def test_long_ascii_line_is_quoted_printable(server, send):
+    body = "y" * 2000 + "\n"
+    m = run(send, server, ["-s", "long", TO], body.encode())
+    e = parsed(m)
+    assert e["Content-Transfer-Encoding"] == "quoted-printable"
+    assert text(e) == body and max(len(l) for l in wire_lines(m)) <= 998
+
+
+@pytest.fixture
+def files(tmp_path):
+    d = tmp_path / "att"
+    d.mkdir()
+    out = {}
+    for name, data in [("report.pdf", os.urandom(10001)), ("chart.png", os.urandom(3000)),
+                       ("notes.txt", b"plain text\n"), ("blob.unknownext", os.urandom(1)),
+                       ("empty.bin", b""), ("résumé été.txt", "contenu\n".encode()),
+                       ("n" * 40 + "—" * 30 + ".dat", os.urandom(500))]:
+        (d / name).write_bytes(data)
+        out[name] = (str(d / name), data)
+    return out
+
+
+def test_attachments(server, send, files):
+    args = ["-s", "files"]
+    for path, _ in files.values():
+        args += ["-a", path]
+    m = run(send, server, args + [TO], b"see attached\n")
+    e = parsed(m)
+    assert e.get_content_type() == "multipart/mixed"
+    parts = list(e.iter_parts())
+    assert parts[0].get_content_type() == "text/plain" and text(parts[0]) == "see attached\n"
+    got = {p.get_filename(): p for p in parts[1:]}
+    assert sorted(got) == sorted(files)
+    types = {"report.pdf": "application/pdf", "chart.png": "image/png",
+             "notes.txt": "text/plain", "blob.unknownext": "application/octet-stream"}
+    for name, (_, data) in files.items():
+        p = got[name]
+        assert p.get_content_disposition() == "attachment"
+        assert p.get_payload(decode=True) == data, name
+        if name in types:
+            assert p.get_content_type() == types[name]
+    # base64 lines are 76 characters (the last of each part may be shorter)
+    b64 = [l for l in wire_lines(m) if re.fullmatch(rb"[A-Za-z0-9+/=]{60,}", l)]
+    assert b64 and all(len(l) == 76 for l in b64 if not l.endswith(b"="))
+
+
+def test_missing_attachment_exits_66_and_sends_and_queues_nothing(server, send, tmp_path):
+    q = tmp_path / "queue"
+    res = send(server, ["-s", "x", "-a", str(tmp_path / "nope.pdf"), TO], b"body\n",
+               globals_={"queue": "onfail", "queue_dir": str(q)})
+    assert res.rc == EX_NOINPUT and "nope.pdf" in res.stderr, res
+    assert server.received_nothing()
+    assert not (q / "q").exists() or not list((q / "q").iterdir())
+
+
+def test_attach_to_a_piped_message_moves_the_mime_headers(server, send, files):
+    path, data = files["report.pdf"]
+    piped = message(["From: me@example.com", "To: " + TO, "Subject: piped",
+                     "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+                     "Content-Transfer-Encoding: 8bit"], "héllo\n")
+    m = run(send, server, ["-t", "-a", path], piped)
+    e = parsed(m)
+    assert e["Subject"] == "piped" and e.get_content_type() == "multipart/mixed"
+    first, att = list(e.iter_parts())
+    assert first.get_content_type() == "text/plain" and first.get_content_charset() == "utf-8"
+    assert text(first) == "héllo\n"
+    assert att.get_filename() == "report.pdf" and att.get_payload(decode=True) == data
+    assert len(m.headers("Content-Type")) == 1
+
+
+def test_attach_to_a_multipart_mixed_message_adds_parts(server, send, files):
+    path, data = files["chart.png"]
+    piped = (b"From: me@example.com\nTo: " + TO.encode() + b"\nSubject: mixed\n"
+             b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"XYZ\"\n\n"
+             b"preamble\n--XYZ\nContent-Type: text/plain\n\nfirst part\n"
+             b"--XYZ\nContent-Type: text/csv; name=\"a.csv\"\n\na,b\n--XYZ--\nepilogue\n")
+    m = run(send, server, ["-t", "-a", path], piped)
+    parts = list(parsed(m).iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/csv", "image/png"]
+    assert text(parts[0]).strip() == "first part"
+    assert parts[2].get_payload(decode=True) == data
+
+
+@pytest.mark.parametrize("name", ["mail", "mailx"])
+def test_mail_personality(server, mailout, files, name):
+    from mailout_run import relay_config
+    path, data = files["notes.txt"]
+    # mail/mailx have no -C: the configuration comes from $MAILOUT_CONFIG
+    conf = mailout.write_config(relay_config(server))
+    res = mailout.run(["-s", "from mailx", "-a", path, "-c", "cc@example.com",
+                       "-b", "bcc@example.com", "-r", "me@example.com", TO], b"text\n",
+                      env={"MAILOUT_CONFIG": str(conf)}, argv0=name)
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    e = parsed(m)
+    assert e["Subject"] == "from mailx" and e["Cc"] == "cc@example.com"
+    assert m.mail_from == "me@example.com" and "bcc@example.com" in m.rcpt_tos
+    assert b"bcc@example.com" not in m.data
+
+
+def test_dry_run_prints_the_composed_message(server, send):
+    res = send(server, ["--dry-run", "-s", "dry", TO], b"body\n")
+    assert res.rc == EX_OK and server.received_nothing()
+    assert b"Subject: dry" in res.out and b"MIME-Version: 1.0" in res.out
+
+
+def test_subject_with_a_line_break_is_refused(server, send):
+    res = send(server, ["-s", "a\nBcc: x@evil.example", TO], b"body\n")
+    assert res.rc == EX_USAGE and server.received_nothing(), res
+
+
+def test_100_mib_attachment_streams_in_bounded_memory(tmp_path, mailout):
+    sink = "/usr/sbin/smtp-sink"
+    if not os.path.exists(sink):
+        pytest.skip("smtp-sink (postfix) not installed")
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [sink, "-c", "127.0.0.1:%d" % port, "10"]
+    if os.geteuid() == 0:
+        args[1:1] = ["-u", "nobody"]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        att = tmp_path / "big.bin"
+        with open(att, "wb") as f:
+            for _ in range(100):
+                f.write(os.urandom(1 << 20))
+        conf = mailout.write_config('queue = never\nqueue_dir = "%s/q"\naccount "s" {\n'
+                                    ' host = "127.0.0.1"\n port = %d\n tls = off\n}\n'
+                                    % (tmp_path, port))
+        rss = tmp_path / "rss"
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                import time
+                time.sleep(0.1)
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss), mailout.bin, "-C",
+                            str(conf), "-s", "big", "-a", str(att), TO], input=b"body\n",
+                           capture_output=True, env=mailout.env(), timeout=120)
+        assert r.returncode == 0, r.stderr
+        kib = int(rss.read_text().split()[-1])
+        assert kib < 16 * 1024, "peak RSS %d KiB for a 100 MiB attachment" % kib
+    finally:
+        p.terminate()
+        p.wait()
