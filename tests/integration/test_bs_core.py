@@ -1,0 +1,134 @@
+"""SMTP on standard input (-bs, SPEC 5, issue 5), driven by Python's smtplib
+over the process's pipes and by raw pipelined dialogues."""
+import smtplib
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from mailout_run import full_message, relay_config
+
+
+class PipeSMTP(smtplib.SMTP):
+    """smtplib talking to `mailout -bs` through its stdin and stdout."""
+
+    def __init__(self, argv, env):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        super().__init__()
+        a, b = socket.socketpair()
+        self.sock = a
+        self.file = None
+        self._b = b
+        threading.Thread(target=self._pump_in, daemon=True).start()
+        threading.Thread(target=self._pump_out, daemon=True).start()
+        code, msg = self.getreply()
+        assert code == 220, (code, msg)
+
+    def _pump_in(self):
+        while True:
+            data = self._b.recv(65536)
+            if not data:
+                break
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        self.proc.stdin.close()
+
+    def _pump_out(self):
+        while True:
+            data = self.proc.stdout.read1(65536)
+            if not data:
+                break
+            self._b.sendall(data)
+        self._b.shutdown(socket.SHUT_WR)
+
+
+def bs(mailout, srv, *extra, **globals_):
+    conf = mailout.write_config(relay_config(srv, globals_=globals_ or None))
+    return [mailout.bin, "-C", str(conf), "-bs", *extra], mailout.env()
+
+
+def raw(mailout, srv, dialogue, *extra, **globals_):
+    argv, env = bs(mailout, srv, *extra, **globals_)
+    p = subprocess.run(argv, input=dialogue, capture_output=True, env=env, timeout=30)
+    return [l for l in p.stdout.decode().split("\r\n") if l], p
+
+
+def codes(lines):
+    """Reply codes of the final line of each reply."""
+    return [int(l[:3]) for l in lines if len(l) > 3 and l[3] == " "]
+
+
+def test_smtplib_session_with_two_messages(mailout, server):
+    argv, env = bs(mailout, server)
+    s = PipeSMTP(argv, env)
+    code, caps = s.ehlo("php.example")
+    assert code == 250 and b"PIPELINING" in caps
+    msg = full_message(subject="one", extra=["Bcc: hidden@example.com"]).decode()
+    assert s.sendmail("app@example.com", ["a@example.com", "hidden@example.com"], msg) == {}
+    s.rset()
+    assert s.noop()[0] == 250
+    s.sendmail("", ["b@example.com"], "Subject: two\r\n\r\nsecond\r\n.dot line\r\n")
+    s.quit()
+    assert s.proc.wait(10) == 0
+    first, second = server.messages
+    assert first.mail_from == "app@example.com"
+    assert sorted(first.rcpt_tos) == ["a@example.com", "hidden@example.com"]
+    assert b"Bcc:" not in first.data
+    assert second.mail_from == "<>" and second.headers("Message-ID") and second.headers("Date")
+    assert b"\r\n.dot line\r\n" in second.data
+
+
+def test_pipelined_dialogue_gets_every_reply_in_order(mailout, server):
+    dialogue = (b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                b"DATA\r\nSubject: p\r\n\r\nbody\r\n..x\r\n.\r\nNOOP\r\nQUIT\r\n")
+    lines, p = raw(mailout, server, dialogue)
+    assert codes(lines) == [220, 250, 250, 250, 354, 250, 250, 221], lines
+    assert server.messages[0].body == b"body\r\n.x\r\n"
+
+
+def test_commands_out_of_order_and_long_lines(mailout, server):
+    dialogue = (b"HELO x\r\nRCPT TO:<b@example.com>\r\nDATA\r\nMAIL FROM:<a@example.com>\r\n"
+                b"MAIL FROM:<c@example.com>\r\nDATA\r\n" + b"NOOP " + b"x" * 5000 + b"\r\n"
+                b"RSET\r\nFOO\r\nQUIT\r\n")
+    lines, p = raw(mailout, server, dialogue)
+    assert codes(lines) == [220, 250, 503, 503, 250, 503, 554, 500, 250, 500, 221], lines
+    assert server.messages == []
+
+
+def test_relay_refusal_is_the_reply_to_the_dot(mailout, smtpd):
+    srv = smtpd("plain", data="554 5.7.1 rejected by policy")
+    lines, p = raw(mailout, srv, b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n"
+                                 b"RCPT TO:<b@example.com>\r\nDATA\r\nSubject: r\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    assert lines[-2].startswith("554") and "rejected by policy" in lines[-2], lines
+
+
+def test_relay_down_means_queued(mailout, refused_port, tmp_path):
+    lines, p = raw(mailout, refused_port,
+                   b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                   b"DATA\r\nSubject: q\r\n\r\nx\r\n.\r\nQUIT\r\n",
+                   queue="onfail", queue_dir=str(tmp_path / "queue"))
+    assert lines[-2].startswith("250") and "queued as" in lines[-2], lines
+    assert [f for f in (tmp_path / "queue" / "q").iterdir() if "." not in f.name]
+
+
+def test_relay_down_without_queue_is_451(mailout, refused_port):
+    lines, p = raw(mailout, refused_port,
+                   b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                   b"DATA\r\nSubject: q\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    assert lines[-2].startswith("451"), lines
+
+
+@pytest.mark.parametrize("extra", [(), ("-odb", "-oem")], ids=["symfony", "alpine"])
+def test_real_invocations(mailout, server, extra):
+    lines, p = raw(mailout, server, b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n"
+                                    b"RCPT TO:<b@example.com>\r\nDATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n",
+                   *extra)
+    assert codes(lines)[-2:] == [250, 221] and len(server.messages) == 1, lines
+
+
+def test_injection_in_mail_from_is_refused(mailout, server):
+    lines, p = raw(mailout, server, b"EHLO x\r\nMAIL FROM:<a@example.com> \r\n"
+                                    b"MAIL FROM:<a b@example.com>\r\nQUIT\r\n")
+    assert codes(lines)[2] == 250 and codes(lines)[3] in (503, 553), lines
