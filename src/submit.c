@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -320,6 +321,9 @@ submit_new(const struct account *a, struct result *r)
 		}
 		if (a->auth != AUTH_EXTERNAL && !(s->secret = conf_secret(a, r)))
 			goto fail;
+		/* A core dump from now on would hold the secret: allow none. */
+		struct rlimit nocore = { 0, 0 };
+		(void)setrlimit(RLIMIT_CORE, &nocore);
 	}
 	s->url = xasprintf("%s://%s%s%s:%ld/%s", a->tls == TLS_SMTPS ? "smtps" : "smtp",
 			   v6 ? "[" : "", host, v6 ? "]" : "", conf_port(a),
