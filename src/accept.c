@@ -237,6 +237,13 @@ accept_message(struct job *j, struct result *r)
 		goto out;
 	if (!j->sender)
 		j->sender = default_sender(j);
+	if (*j->sender && !strchr(j->sender, '@')) {
+		/* "-f root" (cron): qualify it as Postfix's myorigin does, since
+		 * relays refuse a sender without a domain. */
+		char *q = xasprintf("%s@%s", j->sender, host_fqdn());
+		free(j->sender);
+		j->sender = q;
+	}
 	if (aliases_expand(j->cfg->aliases, &j->rcpts, &j->expanded, r) < 0)
 		goto out;
 	/* Refuse before accepting anything when nobody can take remote mail. */

@@ -1,0 +1,251 @@
+"""SPEC 1-3, 7 and 9 end to end: real callers' argument vectors, headers and
+-t, envelope sender rules, local delivery on the embedded default, config
+errors, the log line, --dry-run, --show-config and -v redaction."""
+import base64
+import os
+import re
+import stat
+
+import pytest
+
+from mailout_run import (EX_CONFIG, EX_DATAERR, EX_NOUSER, EX_OK, EX_USAGE, full_message,
+                         login_name, message, relay_config)
+
+ME = login_name()
+
+
+@pytest.fixture
+def aliases(tmp_path):
+    p = tmp_path / "aliases"
+    p.write_text("root: admin@example.com\npostmaster: root\n")
+    return str(p)
+
+
+HEADERS = ["From: app@example.com", "To: to@example.com", "Subject: callers"]
+
+# (caller, argv, the message, expected envelope recipients, expected sender)
+CALLERS = [
+    ("cronie", ["-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root"],
+     ["To: root"], ["admin@example.com"], "root"),
+    ("debian cron", ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"], [], ["admin@example.com"], None),
+    ("busybox", ["-ti"], HEADERS, ["to@example.com"], None),
+    ("anacron", ["-FAnacron", "-odi", "root"], [], ["admin@example.com"], None),
+    ("php", ["-t", "-i"], HEADERS, ["to@example.com"], None),
+    ("phpmailer", ["-oi", "-fbounce@example.com", "-t"], HEADERS, ["to@example.com"], "bounce@example.com"),
+    ("mutt", ["-oem", "-oi", "-B8BITMIME", "-f", "me@example.com", "--", "to@example.com",
+              "bcc@example.com"], HEADERS, ["to@example.com", "bcc@example.com"], "me@example.com"),
+    ("mutt dsn", ["-oem", "-oi", "-N", "delay,failure", "-R", "hdrs", "-B8BITMIME", "-f",
+                  "me@example.com", "--", "to@example.com"], HEADERS, ["to@example.com"], "me@example.com"),
+    ("s-nail", ["-i", "-F", "Me", "-f", "me@example.com", "--", "a@example.com", "b@example.com"],
+     HEADERS, ["a@example.com", "b@example.com"], "me@example.com"),
+    ("fail2ban", ["-f", "fail2ban@example.com", "root"], [], ["admin@example.com"], "fail2ban@example.com"),
+    ("proxmox", ["-B", "8BITMIME", "-f", "pve@example.com", "--", "a@example.com", "b@example.com"],
+     HEADERS, ["a@example.com", "b@example.com"], "pve@example.com"),
+    ("sympa", ["-N", "success,failure", "-V", "envid42", "-f", "list@example.com", "a@example.com"],
+     HEADERS, ["a@example.com"], "list@example.com"),
+    ("mdadm/logwatch", ["-t"], ["To: root", "Subject: mdadm"], ["admin@example.com"], None),
+]
+
+
+@pytest.mark.parametrize("caller,argv,headers,rcpts,sender", CALLERS, ids=[c[0] for c in CALLERS])
+def test_real_callers(server, send, aliases, caller, argv, headers, rcpts, sender):
+    body = "line one\n.\nafter the dot\n"
+    res = send(server, argv, message(headers, body), globals_={"aliases": aliases})
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    assert sorted(m.rcpt_tos) == sorted(rcpts)
+    if sender:
+        # a bare "-f root" is qualified with this host's name, as Postfix does
+        assert m.mail_from == sender or ("@" not in sender and
+                                         m.mail_from.startswith(sender + "@")), m.mail_from
+    ignore_dots = "-i" in argv or "-oi" in argv or "-ti" in argv
+    assert (b"after the dot" in m.data) == ignore_dots
+
+
+def test_t_with_to_cc_bcc_groups_quoted_names_and_folding(server, send):
+    res = send(server, ["-t", "extra@example.com"], message([
+        'To: "Doe, John" <john@example.com>,', ' Team: a@example.com, b@example.com;',
+        "Cc: (boss) boss@example.com", "Bcc: secret@example.com", "Subject: t"]))
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    assert sorted(m.rcpt_tos) == sorted(["john@example.com", "a@example.com", "b@example.com",
+                                         "boss@example.com", "secret@example.com",
+                                         "extra@example.com"])
+    assert not m.headers("Bcc") and b"secret@example.com" not in m.data
+    assert m.headers("To")[0].startswith(b'To: "Doe, John" <john@example.com>,\r\n Team:')
+
+
+def test_resent_headers_replace_to_cc_bcc(server, send):
+    res = send(server, ["-t"], message(["To: old@example.com", "Resent-From: me@example.com",
+                                        "Resent-To: new@example.com", "Resent-Bcc: hid@example.com",
+                                        "Subject: r"]))
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    assert sorted(m.rcpt_tos) == ["hid@example.com", "new@example.com"]
+    assert not m.headers("Resent-Bcc")
+
+
+def test_added_headers_and_full_name(server, send):
+    res = send(server, ["-F", "Backup Robot", "-f", "robot@example.com", "x@example.com"],
+               message(["Subject: only a subject"]))
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    assert m.headers("From") == [b"From: Backup Robot <robot@example.com>"]
+    assert re.match(rb"Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}$", m.headers("Date")[0])
+    assert re.match(rb"Message-ID: <[^@>]+@example\.com>$", m.headers("Message-ID")[0])
+
+
+def test_existing_headers_are_kept_byte_for_byte(server, send):
+    msg = full_message(extra=["X-Folded: one\r\n\ttwo", "X-Odd:   spaced  "], nl="\r\n")
+    res = send(server, ["x@example.com"], msg)
+    assert res.rc == EX_OK, res
+    assert server.messages[0].data == msg
+
+
+@pytest.mark.parametrize("arg,want", [(["-f", ""], "<>"), (["-f", "<>"], "<>"),
+                                      (["-r", "r@example.com"], "r@example.com")])
+def test_sender_options(server, send, arg, want):
+    res = send(server, arg + ["x@example.com"], full_message())
+    assert res.rc == EX_OK and server.messages[0].mail_from == want, res
+
+
+def test_read_envelope_from_and_account_from(server, send):
+    res = send(server, ["--read-envelope-from", "x@example.com"],
+               full_message(frm='"Me" <me@example.org>'))
+    assert res.rc == EX_OK and server.messages[0].mail_from == "me@example.org", res
+    res = send(server, ["x@example.com"], message(["Subject: s"]), **{"from": "acct@example.com"})
+    assert res.rc == EX_OK and server.messages[1].mail_from == "acct@example.com", res
+    assert server.messages[1].headers("From") == [b"From: acct@example.com"]
+
+
+@pytest.mark.parametrize("arg", ["a@example.com\r\nRCPT TO:<evil@example.com>",
+                                 "a@example.com\nX", "Name <a@example.com>\r\n"])
+def test_line_breaks_in_recipients_are_refused(server, send, arg):
+    res = send(server, [arg], full_message())
+    assert res.rc == EX_USAGE and server.received_nothing(), res
+
+
+def test_line_breaks_in_sender_and_name_are_refused(server, send):
+    assert send(server, ["-f", "a@example.com\r\nRCPT TO:<e@example.com>", "x@example.com"],
+                full_message()).rc == EX_USAGE
+    assert send(server, ["-F", "Name\r\nBcc: e@example.com", "x@example.com"],
+                full_message()).rc == EX_USAGE
+    assert server.received_nothing()
+
+
+def test_header_with_nul_is_refused(server, send):
+    res = send(server, ["x@example.com"], b"Subject: a\x00b\n\nbody\n")
+    assert res.rc == EX_DATAERR and server.received_nothing(), res
+
+
+def test_no_recipients_and_unknown_option(server, send):
+    res = send(server, [], full_message())
+    assert res.rc == EX_USAGE and "no recipients" in res.stderr
+    res = send(server, ["-t"], message(["Subject: nobody"]))
+    assert res.rc == EX_USAGE
+    res = send(server, ["-Z", "x@example.com"], full_message())
+    assert res.rc == EX_USAGE and "-Z" in res.stderr
+
+
+# ---- local delivery on the embedded default (no configuration at all) ----
+
+def no_config_env(mailout):
+    return {"MAILOUT_CONFIG": None}
+
+
+def test_mbox_delivery_without_configuration(mailout):
+    res = mailout.run([ME], message(["Subject: local"], "From here on\nbody\n"),
+                      env=no_config_env(mailout))
+    assert res.rc == EX_OK, res
+    box = mailout.mbox.read_bytes()
+    assert box.startswith(b"From ") and b"\r\n" not in box
+    assert b"\n>From here on\n" in box and b"Subject: local\n" in box
+    assert box.endswith(b"\n\n")
+    assert stat.S_IMODE(os.stat(mailout.mbox).st_mode) & 0o077 in (0, 0o060)
+
+
+def test_maildir_delivery_when_it_exists(mailout):
+    for sub in ("cur", "new", "tmp"):
+        (mailout.home / "Maildir" / sub).mkdir(parents=True, exist_ok=True)
+    res = mailout.run(["-v", ME], message(["Subject: md"], "From x\n"), env=no_config_env(mailout))
+    assert res.rc == EX_OK, res
+    files = list((mailout.home / "Maildir" / "new").iterdir())
+    assert len(files) == 1 and b"Subject: md\n" in files[0].read_bytes()
+    assert b"\nFrom x\n" in files[0].read_bytes()        # no >From quoting in Maildir
+    assert "delivered to" in res.stderr and str(files[0]) in res.stderr
+    assert not list((mailout.home / "Maildir" / "tmp").iterdir())
+
+
+def test_unknown_local_user_is_67(mailout):
+    res = mailout.run(["no-such-user-xyz"], message(["Subject: x"]), env=no_config_env(mailout))
+    assert res.rc == EX_NOUSER and "no-such-user-xyz" in res.stderr, res
+
+
+def test_remote_recipient_without_account_is_78_and_says_how(mailout):
+    res = mailout.run(["someone@example.com"], message(["Subject: x"]), env=no_config_env(mailout))
+    assert res.rc == EX_CONFIG and "account" in res.stderr and "mailout.conf(5)" in res.stderr, res
+
+
+# ---- configuration errors ----
+
+def test_config_error_names_file_and_true_line(mailout):
+    text = "# one\n# two\n/* three\n four */\n// five\naccount \"a\" {\n  host = \"h\"\n  bogus = 1\n}\n"
+    conf = mailout.write_config(text)
+    res = mailout.run(["--show-config"], config_file=conf)
+    assert res.rc == EX_CONFIG and "%s:8:" % conf in res.stderr, res
+
+
+def test_password_in_a_readable_file_is_refused(mailout, server):
+    conf = mailout.write_config(relay_config(server, password="pw", user="u"), mode=0o644)
+    res = mailout.run(["x@example.com"], full_message(), config_file=conf)
+    assert res.rc == EX_CONFIG and "chmod 600" in res.stderr and "pw" not in res.stderr, res
+
+
+# ---- log, dry run, show-config, verbose ----
+
+def test_log_line(server, send, tmp_path):
+    log = tmp_path / "mail.log"
+    res = send(server, ["-f", "me@example.com", "a@example.com", "b@example.com"], full_message(),
+               globals_={"logfile": str(log)})
+    assert res.rc == EX_OK, res
+    line = log.read_text().strip()
+    assert re.match(r"\w{3} [ \d]\d \d\d:\d\d:\d\d host=127\.0\.0\.1 tls=off auth=off "
+                    r"from=me@example\.com recipients=a@example\.com,b@example\.com "
+                    r"mailsize=\d+ smtpstatus=250 smtpmsg='250 [^']*' exitcode=EX_OK$", line), line
+
+
+def test_dash_x_and_an_unwritable_log(server, send, tmp_path):
+    x = tmp_path / "x.log"
+    assert send(server, ["-X", str(x), "a@example.com"], full_message()).rc == EX_OK
+    assert "exitcode=EX_OK" in x.read_text()
+    res = send(server, ["a@example.com"], full_message(),
+               globals_={"logfile": str(tmp_path / "no" / "such" / "dir" / "log")})
+    assert res.rc == EX_OK and "warning" in res.stderr and len(server.messages) == 2, res
+
+
+def test_dry_run_sends_nothing(server, send):
+    res = send(server, ["--dry-run", "-f", "me@example.com", "a@example.com"],
+               message(["Subject: dry", "Bcc: b@example.com"]))
+    assert res.rc == EX_OK and server.received_nothing(), res
+    head, _, msg = res.out.partition(b"\n\n")
+    assert b"Envelope-From: <me@example.com>" in head and b"Envelope-To: <a@example.com>" in head
+    assert b"Subject: dry\r\n" in msg and b"Bcc" not in msg
+
+
+def test_show_config_masks_the_password(mailout, server):
+    conf = mailout.write_config(relay_config(server, user="u", password="Very-Secret-1"))
+    res = mailout.run(["--show-config"], config_file=conf)
+    assert res.rc == EX_OK and "Very-Secret-1" not in res.stdout and "********" in res.stdout
+
+
+@pytest.mark.parametrize("mech", ["plain", "login"])
+def test_verbose_transcript_redacts_credentials(smtpd, send, mech):
+    srv = smtpd("starttls", auth=True)
+    res = send(srv, ["-v", "-v", "a@example.com"], full_message(), auth=mech)
+    assert res.rc == EX_OK, res
+    out = res.stdout + res.stderr
+    assert "--> MAIL FROM" in out and "[redacted]" in out
+    secrets = [srv.password, base64.b64encode(srv.password.encode()).decode(),
+               base64.b64encode(("\0%s\0%s" % (srv.user, srv.password)).encode()).decode()]
+    for s in secrets:
+        assert s not in out, s
