@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 HOST = "127.0.0.1"
 SERVER_NAME = "mx.test.invalid"
@@ -221,6 +221,7 @@ class Faults:
     hang_after_dot: float = 0.0             # wait this long before replying to the dot
     drop_during_data: Optional[int] = None  # drop the connection after this many DATA bytes
     offer_auth: bool = True                 # False: no AUTH in the EHLO reply
+    auth_reply: Optional[str] = None        # reply to AUTH instead of authenticating
 
 
 # --------------------------------------------------------------------------
@@ -300,6 +301,12 @@ class RecordingHandler:
         server.conn.ehlo.append(hostname)
         session.host_name = hostname
         return "250 {}".format(server.hostname)
+
+    async def handle_AUTH(self, server, session, envelope, args):
+        if self.srv.faults.auth_reply:
+            server.conn.auth.append(AuthAttempt(args[0] if args else "", "", "", False))
+            return self.srv.faults.auth_reply
+        return MISSING
 
     async def handle_MAIL(self, server, session, envelope, address, options):
         if self.srv.faults.mail:

@@ -1,0 +1,260 @@
+"""Exit statuses (SPEC 8) against misbehaving relays, and the stderr text.
+
+Every configuration here says `queue = never` (there is no queue yet, and
+with a queue the default `onfail` would exit 0 with "queued").
+
+Assumptions (where SPEC.md / HACKING.md do not settle the detail):
+- partial_delivery off (the default): when one recipient is refused with
+  5xx, the message is delivered to nobody (the transaction is abandoned).
+- partial_delivery on: the message goes to the accepted recipients, and
+  the exit status is still 67 because a recipient was refused permanently.
+- A 4xx reply to AUTH (454) is temporary: 75, not 77.
+- A 5xx greeting is a permanent refusal: 69; a 421 greeting: 75.
+- The stderr text for a missing STARTTLS mentions "STARTTLS", and for a
+  missing AUTH mentions "AUTH" (HACKING: "relay did not offer AUTH").
+- Timeouts: with `timeout = 2`, mailout gives up within 15 seconds.
+"""
+
+import pytest
+
+from mailout_run import (EX_NOPERM, EX_NOUSER, EX_TEMPFAIL, EX_UNAVAILABLE,
+                         assert_stderr_prefixed, full_message)
+
+RCPT = "rcpt@example.com"
+MSG = full_message()
+
+
+def check_failure(res, rc, reply_text=None):
+    assert res.rc == rc, res
+    assert_stderr_prefixed(res)
+    if reply_text is not None:
+        assert reply_text in res.stderr, "relay's reply text missing from stderr\n" + str(res)
+
+
+# ---- refusals by the relay ------------------------------------------------
+
+def test_4xx_at_mail_is_tempfail(smtpd, send):
+    srv = smtpd(mail="451 4.3.0 Greylisted at MAIL, try later")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_TEMPFAIL, "Greylisted at MAIL, try later")
+    assert not srv.messages
+
+
+def test_4xx_at_rcpt_is_tempfail(smtpd, send):
+    srv = smtpd(rcpt="450 4.2.1 Mailbox busy at RCPT")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_TEMPFAIL, "Mailbox busy at RCPT")
+    assert not srv.messages
+
+
+def test_4xx_after_data_is_tempfail(smtpd, send):
+    srv = smtpd(data="452 4.3.1 Insufficient storage after DATA")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_TEMPFAIL, "Insufficient storage after DATA")
+    assert len(srv.refused) == 1 and not srv.messages
+
+
+def test_5xx_at_rcpt_is_nouser(smtpd, send):
+    srv = smtpd(rcpt="550 5.1.1 No such user here (RCPT)")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_NOUSER, "No such user here (RCPT)")
+    assert not srv.messages
+
+
+def test_5xx_at_mail_is_unavailable(smtpd, send):
+    srv = smtpd(mail="553 5.7.1 Sender address rejected at MAIL")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE, "Sender address rejected at MAIL")
+    assert not srv.messages
+
+
+def test_5xx_after_data_is_unavailable_with_reply_text(smtpd, send):
+    """LIBRARY-NOTES trap 6: curl's error buffer is empty for a refusal after
+    the final dot; the reply text must still reach stderr."""
+    srv = smtpd(data="554 5.7.1 Message content rejected: spam score 99")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE, "Message content rejected: spam score 99")
+    assert not srv.messages
+
+
+def test_5xx_for_one_recipient_only_is_nouser_and_nothing_delivered(smtpd, send):
+    bad = "bad@example.com"
+    srv = smtpd(rcpt_for={bad: "550 5.1.1 <bad@example.com>: Recipient unknown"})
+    res = send(srv, ["good@example.com", bad, "other@example.com"], MSG)
+    check_failure(res, EX_NOUSER, "Recipient unknown")
+    assert "bad@example.com" in res.stderr
+    assert not srv.messages, "partial_delivery is off: nobody should get the message"
+
+
+def test_partial_delivery_on_delivers_to_accepted_recipients(smtpd, send):
+    """LIBRARY-NOTES trap 7."""
+    bad = "bad@example.com"
+    srv = smtpd(rcpt_for={bad: "550 5.1.1 <bad@example.com>: Recipient unknown"})
+    res = send(srv, ["good@example.com", bad, "other@example.com"], MSG,
+               partial_delivery=True)
+    check_failure(res, EX_NOUSER, "Recipient unknown")
+    assert len(srv.messages) == 1
+    assert srv.messages[0].rcpt_tos == ["good@example.com", "other@example.com"]
+
+
+def test_4xx_for_one_recipient_only_is_tempfail(smtpd, send):
+    srv = smtpd(rcpt_for={"busy@example.com": "451 4.2.0 busy@example.com: try later"})
+    res = send(srv, ["good@example.com", "busy@example.com"], MSG)
+    check_failure(res, EX_TEMPFAIL, "try later")
+    assert not srv.messages
+
+
+def test_5xx_greeting_is_unavailable(smtpd, send):
+    srv = smtpd(greeting="554 5.3.2 No SMTP service here")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE, "No SMTP service here")
+
+
+def test_421_greeting_is_tempfail(smtpd, send):
+    srv = smtpd(greeting="421 4.3.2 Service shutting down")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_TEMPFAIL, "Service shutting down")
+
+
+# ---- the connection -------------------------------------------------------
+
+def test_connection_refused_is_tempfail(refused_port, send):
+    res = send(refused_port, [RCPT], MSG)
+    check_failure(res, EX_TEMPFAIL)
+    assert res.elapsed < 10
+
+
+def test_silent_server_times_out_as_tempfail(silent_server, mailout):
+    """LIBRARY-NOTES trap 9: the default wait per reply is 120 s; `timeout`
+    must bound the wait for the greeting."""
+    from mailout_run import relay_config
+    res = mailout.run([RCPT], MSG, config=relay_config(silent_server, timeout=2), timeout=60)
+    check_failure(res, EX_TEMPFAIL)
+    assert res.elapsed < 15, "took {:.1f}s with timeout = 2".format(res.elapsed)
+    assert silent_server.accepted, "mailout never connected"
+
+
+def test_server_hanging_after_final_dot_times_out_as_tempfail(smtpd, mailout):
+    srv = smtpd(hang_after_dot=60)
+    from mailout_run import relay_config
+    res = mailout.run([RCPT], MSG, config=relay_config(srv, timeout=2), timeout=60)
+    check_failure(res, EX_TEMPFAIL)
+    assert res.elapsed < 15, "took {:.1f}s with timeout = 2".format(res.elapsed)
+    assert len(srv.hung) == 1, "the message should have reached the final dot"
+
+
+def test_connection_dropped_during_data_is_tempfail(smtpd, send):
+    srv = smtpd(drop_during_data=2000)
+    body = "".join("line %06d of a message that is long enough\n" % i for i in range(20000))
+    res = send(srv, ["-i", RCPT], full_message(body=body))
+    check_failure(res, EX_TEMPFAIL)
+    assert srv.connections and srv.connections[0].dropped, "the server did not drop"
+    assert not srv.messages
+
+
+# ---- TLS ------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["starttls", "smtps"])
+def test_untrusted_certificate_is_unavailable(smtpd, send, mode):
+    srv = smtpd(mode, cert="untrusted")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE)
+    assert srv.received_nothing()
+
+
+@pytest.mark.parametrize("mode", ["starttls", "smtps"])
+def test_certificate_for_another_name_is_unavailable(smtpd, send, mode):
+    srv = smtpd(mode, cert="wrongname")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE)
+    assert srv.received_nothing()
+
+
+def test_system_trust_store_does_not_trust_the_test_ca(smtpd, send):
+    """No tls_trust_file: the system store applies, and our CA is not in it."""
+    srv = smtpd("starttls")
+    res = send(srv, [RCPT], MSG, tls_trust_file=None)
+    check_failure(res, EX_UNAVAILABLE)
+    assert srv.received_nothing()
+
+
+def test_wrong_tls_pin_is_unavailable(smtpd, send, certs):
+    srv = smtpd("starttls")
+    res = send(srv, [RCPT], MSG, tls_pin=certs.untrusted_pin)
+    check_failure(res, EX_UNAVAILABLE)
+    assert srv.received_nothing()
+
+
+def test_starttls_not_offered_is_unavailable_and_nothing_sent_in_plaintext(smtpd, send):
+    srv = smtpd("plain")
+    res = send(srv, [RCPT], MSG, tls="starttls", tls_trust_file=None)
+    check_failure(res, EX_UNAVAILABLE)
+    assert "starttls" in res.stderr.lower(), res
+    assert srv.connections and srv.connections[0].ehlo, "mailout never talked to the relay"
+    assert srv.received_nothing()
+    assert b"Subject:" not in srv.wire_in()
+
+
+# ---- AUTH -----------------------------------------------------------------
+
+def test_credentials_but_auth_not_offered_is_unavailable_and_nothing_sent(smtpd, send):
+    """LIBRARY-NOTES trap 4: curl would skip AUTH and send anyway."""
+    srv = smtpd("starttls", auth=True, offer_auth=False)
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE)
+    assert "auth" in res.stderr.lower(), res
+    assert srv.received_nothing()
+
+
+def test_credentials_but_auth_not_offered_plain_connection(smtpd, send):
+    srv = smtpd("plain", auth=True, offer_auth=False)
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE)
+    assert srv.received_nothing()
+
+
+def test_auth_not_offered_before_starttls_is_not_a_reason_to_skip_tls(smtpd, send):
+    """AUTH is offered only after STARTTLS (aiosmtpd's default): mailout must
+    do STARTTLS, then AUTH, then send."""
+    srv = smtpd("starttls", auth=True)
+    res = send(srv, [RCPT], MSG)
+    assert res.rc == 0, res
+    assert srv.messages and srv.messages[0].auth is not None
+
+
+@pytest.mark.parametrize("mech", ["plain", "login"])
+def test_wrong_password_is_noperm(smtpd, send, mech):
+    srv = smtpd("starttls", auth=True, password="the-right-one")
+    res = send(srv, [RCPT], MSG, password="Wr0ng-Passw0rd", auth=mech)
+    check_failure(res, EX_NOPERM)
+    assert "Wr0ng-Passw0rd" not in res.stderr and "Wr0ng-Passw0rd" not in res.stdout
+    assert srv.received_nothing()
+    assert any(not a.success for c in srv.connections for a in c.auth)
+
+
+def test_wrong_password_error_has_relay_reply_text(smtpd, send):
+    srv = smtpd("starttls", auth=True)
+    res = send(srv, [RCPT], MSG, password="wrong")
+    check_failure(res, EX_NOPERM, "Authentication credentials invalid")
+
+
+def test_temporary_auth_failure_is_tempfail(smtpd, send):
+    srv = smtpd("starttls", auth=True, auth_reply="454 4.7.0 Temporary authentication failure")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_TEMPFAIL, "Temporary authentication failure")
+    assert srv.received_nothing()
+
+
+def test_auth_required_by_relay_but_no_credentials(smtpd, send):
+    """The relay refuses MAIL with 530 (5xx at MAIL): permanent, 69."""
+    srv = smtpd("starttls", auth=True, auth_required=True)
+    res = send(srv, [RCPT], MSG, user=None, password=None)
+    check_failure(res, EX_UNAVAILABLE, "Authentication required")
+    assert not srv.messages
+
+
+def test_passwordeval_failing_is_config_error(smtpd, send):
+    srv = smtpd("starttls", auth=True)
+    res = send(srv, [RCPT], MSG, password=None, passwordeval="exit 3")
+    check_failure(res, 78)
+    assert srv.received_nothing()
