@@ -61,6 +61,20 @@ def run(argv, stdin_path=None, env=None):
     return dt, rss, p.returncode
 
 
+def send_tools(mo, conf, port, path, mailout_args=()):
+    """The same delivery by every tool at hand: mailout and msmtp read the
+    message from stdin, the curl CLI from path."""
+    tools = {"mailout": [mo, "-C", conf, *mailout_args, "-f", "a@bench.invalid", "b@bench.invalid"]}
+    if shutil.which("msmtp"):
+        tools["msmtp"] = ["msmtp", "--host=127.0.0.1", "--port=%d" % port, "--tls=off",
+                          "--auth=off", "--from=a@bench.invalid", "b@bench.invalid"]
+    if shutil.which("curl"):
+        tools["curl CLI"] = ["curl", "-s", "smtp://127.0.0.1:%d/bench.invalid" % port,
+                             "--mail-from", "a@bench.invalid", "--mail-rcpt", "b@bench.invalid",
+                             "-T", path]
+    return tools
+
+
 def median_row(name, samples):
     t = statistics.median(s[0] for s in samples)
     rss = max(s[1] for s in samples)
@@ -98,7 +112,6 @@ def main():
     os.chmod(conf, 0o600)
     env = dict(os.environ, HOME=work)
     have_msmtp = shutil.which("msmtp")
-    have_curl = shutil.which("curl")
     print("mailout benchmark, %s, %s, %d CPUs, %d rounds" % (
         time.strftime("%Y-%m-%d"), platform.platform(), os.cpu_count(), rounds))
     print("sink: smtp-sink on 127.0.0.1:%d" % port)
@@ -107,14 +120,7 @@ def main():
         small = os.path.join(work, "small.eml")
         with open(small, "wb") as f:
             f.write(b"From: a@bench.invalid\nTo: b@bench.invalid\nSubject: small\n\nhello\n")
-        tools = {"mailout": [mo, "-C", conf, "-f", "a@bench.invalid", "b@bench.invalid"]}
-        if have_msmtp:
-            tools["msmtp"] = ["msmtp", "--host=127.0.0.1", "--port=%d" % port, "--tls=off",
-                              "--auth=off", "--from=a@bench.invalid", "b@bench.invalid"]
-        if have_curl:
-            tools["curl CLI"] = ["curl", "-s", "smtp://127.0.0.1:%d/bench.invalid" % port,
-                                 "--mail-from", "a@bench.invalid", "--mail-rcpt", "b@bench.invalid",
-                                 "-T", small]
+        tools = send_tools(mo, conf, port, small)
         samples = {k: [] for k in tools}
         for _ in range(rounds * 3):
             for k, argv in tools.items():
@@ -137,14 +143,7 @@ def main():
             while f.tell() < 100 * MIB:
                 f.write(chunk)
         size = os.path.getsize(big)
-        tools = {"mailout": [mo, "-C", conf, "-i", "-f", "a@bench.invalid", "b@bench.invalid"]}
-        if have_msmtp:
-            tools["msmtp"] = ["msmtp", "--host=127.0.0.1", "--port=%d" % port, "--tls=off",
-                              "--auth=off", "--from=a@bench.invalid", "b@bench.invalid"]
-        if have_curl:
-            tools["curl CLI"] = ["curl", "-s", "smtp://127.0.0.1:%d/bench.invalid" % port,
-                                 "--mail-from", "a@bench.invalid", "--mail-rcpt", "b@bench.invalid",
-                                 "-T", big]
+        tools = send_tools(mo, conf, port, big, ["-i"])
         n = max(3, rounds // 3)
         samples = {k: [] for k in tools}
         for _ in range(n):

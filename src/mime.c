@@ -556,6 +556,23 @@ write_attachment(struct out *o, const char *boundary, struct mime_attachment *a,
 	return rc;
 }
 
+/* The attachments, then (close) the close delimiter.  lead: as for
+ * write_attachment(), for the first one. */
+static int
+write_parts(struct out *o, const char *boundary, struct mime_attachment *att, size_t n,
+	    const char *lead, int close)
+{
+	for (size_t i = 0; i < n; i++)
+		if (write_attachment(o, boundary, &att[i], i == 0 ? lead : "") < 0)
+			return -1;
+	if (close) {
+		out_adds(o, "--");
+		out_adds(o, boundary);
+		out_adds(o, "--\r\n");
+	}
+	return 0;
+}
+
 static void
 add_address_header(struct dynbuf *d, const char *name, const struct addr_list *l)
 {
@@ -631,16 +648,9 @@ mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct resul
 		res_fail(r, RES_IOERR, "cannot read the message body: %s", strerror(errno));
 		goto out;
 	}
-	for (size_t i = 0; i < c->natt; i++)
-		if (write_attachment(&o, boundary, &c->att[i], i == 0 ? "\r\n" : "") < 0) {
-			res_fail(r, RES_NOINPUT, "cannot read %s: %s", c->att[i].path,
-				 strerror(errno));
-			goto out;
-		}
-	if (c->natt) {
-		db_reset(&h);
-		db_printf(&h, "--%s--\r\n", boundary);
-		out_add(&o, h.s, h.len);
+	if (c->natt && write_parts(&o, boundary, c->att, c->natt, "\r\n", 1) < 0) {
+		res_fail(r, RES_NOINPUT, "cannot read an attachment: %s", strerror(errno));
+		goto out;
 	}
 	out_flush(&o);
 	if (o.failed) {
@@ -724,21 +734,14 @@ mime_attach(struct msg *m, struct mime_attachment *att, size_t natt, const char 
 			    !strncmp(line + 2, boundary, bl) && line[bl + 2] == '-' &&
 			    line[bl + 3] == '-') {
 				/* the CRLF before this line delimits our first part */
-				for (size_t i = 0; i < natt; i++)
-					if (write_attachment(&o, boundary, &att[i], "") < 0)
-						goto readerr;
+				if (write_parts(&o, boundary, att, natt, "", 0) < 0)
+					goto readerr;
 				closed = 1;
 			}
 			out_add(&o, line, (size_t)len);
 		}
-		if (!closed) {
-			for (size_t i = 0; i < natt; i++)
-				if (write_attachment(&o, boundary, &att[i], i == 0 ? "\r\n" : "") < 0)
-					goto readerr;
-			out_adds(&o, "--");
-			out_adds(&o, boundary);
-			out_adds(&o, "--\r\n");
-		}
+		if (!closed && write_parts(&o, boundary, att, natt, "\r\n", 1) < 0)
+			goto readerr;
 	} else {
 		struct dynbuf part = { 0 };
 		struct msg_header *cte = msg_find(m, "Content-Transfer-Encoding");
@@ -767,12 +770,8 @@ mime_attach(struct msg *m, struct mime_attachment *att, size_t natt, const char 
 		db_free(&part);
 		while ((len = getline(&line, &cap, body)) > 0)
 			out_add(&o, line, (size_t)len);
-		for (size_t i = 0; i < natt; i++)
-			if (write_attachment(&o, boundary, &att[i], i == 0 ? "\r\n" : "") < 0)
-				goto readerr;
-		out_adds(&o, "--");
-		out_adds(&o, boundary);
-		out_adds(&o, "--\r\n");
+		if (write_parts(&o, boundary, att, natt, "\r\n", 1) < 0)
+			goto readerr;
 	}
 	out_flush(&o);
 	if (o.failed) {
