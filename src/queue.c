@@ -629,6 +629,14 @@ is_message_name(const char *n)
 }
 
 static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The message ids in dir, sorted (oldest first: ids start with the time).
+ * A missing directory is an empty list. */
+static int
 list_ids(const char *dir, char ***ids, size_t *n)
 {
 	DIR *d = opendir(dir);
@@ -649,13 +657,9 @@ list_ids(const char *dir, char ***ids, size_t *n)
 		(*ids)[(*n)++] = xstrdup(de->d_name);
 	}
 	closedir(d);
+	if (*n > 1)     /* qsort(NULL, 0, ...) is undefined behaviour */
+		qsort(*ids, *n, sizeof(char *), cmp_str);
 	return 0;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Spool files that a killed mailout left in tmp/ a day ago or more: no
@@ -710,7 +714,6 @@ queue_run(const struct config *c, int due_only, const char *only_id, struct resu
 		res_fail(r, RES_IOERR, "cannot read %s: %s", run.q, strerror(errno));
 		goto out;
 	}
-	qsort(ids, n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < n; i++)
 		process(&run, ids[i]);
 	log_info("queue run: %d tried, %d delivered, %d deferred, %d failed", run.tried,
@@ -753,7 +756,6 @@ list_dir(const char *dir, int failed, FILE *out, int *count)
 
 	if (list_ids(dir, &ids, &n) < 0)
 		return -1;
-	qsort(ids, n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		char *path = xasprintf("%s/%s", dir, ids[i]);
 		char *spath = xasprintf("%s.state", path), age[32];
