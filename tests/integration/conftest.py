@@ -8,6 +8,8 @@ Fixtures:
   server         a plain SMTP server without AUTH
   refused_port   a 127.0.0.1 port that refuses connections
   silent_server  accepts TCP, never greets
+  sink           Postfix's smtp-sink, dumping each message to a file (skips
+                 the test when Postfix is not installed)
   mailout        a Mailout runner with a private HOME in tmp_path
   send           send(srv, args, stdin, **account_settings) -> Result, with a
                  configuration for srv written and passed with -C
@@ -22,7 +24,8 @@ import os
 import pytest
 
 from mailout_run import MAILOUT_BIN, Mailout, relay_config
-from smtpd_fixtures import Faults, RefusedPort, SilentServer, SMTPServer, make_certs
+from smtpd_fixtures import (SMTP_SINK, Faults, RefusedPort, SilentServer, SmtpSink,
+                            SMTPServer, make_certs)
 
 FAULT_FIELDS = {f.name for f in dataclasses.fields(Faults)}
 
@@ -72,6 +75,15 @@ def refused_port():
 @pytest.fixture
 def silent_server():
     s = SilentServer()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def sink():
+    if not os.access(SMTP_SINK, os.X_OK):
+        pytest.skip("smtp-sink not installed (Debian package postfix)")
+    s = SmtpSink()
     yield s
     s.stop()
 

@@ -514,3 +514,59 @@ class SilentServer:
         for c in self.accepted:
             c.close()
         self._sock.close()
+
+
+# --------------------------------------------------------------------------
+# Postfix's smtp-sink: a fast C server for the large-message tests
+# --------------------------------------------------------------------------
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on a free 127.0.0.1 port, dumping each message it
+    receives into its own file (smtp-sink's format: X-Client-*/X-Mail-Args/
+    X-Rcpt-Args lines and a Received: header, then the DATA with LF line
+    endings and dot-stuffing removed).  smtp-sink must drop privileges when
+    started as root, so the dump directory is world-writable and outside the
+    (root-only) pytest tree.  It exits by itself after 10 minutes."""
+
+    def __init__(self):
+        import shutil
+        import tempfile
+        self._shutil = shutil
+        self.dir = tempfile.mkdtemp(prefix="mailout-sink-")
+        os.chmod(self.dir, 0o777)
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            self.host, self.port = HOST, s.getsockname()[1]
+        args = ["timeout", "600", SMTP_SINK, "-d", self.dir + "/%H%M%S.",
+                "{}:{}".format(HOST, self.port), "10"]
+        if os.geteuid() == 0:
+            args[3:3] = ["-u", "nobody"]
+        self._p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((HOST, self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self._p.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("smtp-sink did not start")
+                time.sleep(0.05)
+
+    def dumps(self) -> List[str]:
+        """The dump files of the messages received so far (sorted)."""
+        # the connection probe above leaves no file: it sent no MAIL
+        return sorted(os.path.join(self.dir, n) for n in os.listdir(self.dir))
+
+    def stop(self):
+        self._p.terminate()
+        try:
+            self._p.wait(5)
+        except subprocess.TimeoutExpired:
+            self._p.kill()
+            self._p.wait()
+        self._shutil.rmtree(self.dir, ignore_errors=True)
