@@ -287,7 +287,7 @@ accept_message(struct job *j, struct result *r)
 			.start = j->msg.data_offset, .size = j->msg.size,
 			.dsn_notify = o->dsn_notify, .dsn_ret = o->dsn_ret, .dsn_envid = o->dsn_envid,
 		};
-		rc = deliver_run(&d, &j->expanded, &session, &pending, r);
+		rc = deliver_run(&d, &j->expanded, &session, &pending, &j->delivered, r);
 	}
 	if (pending.n && qmode != QUEUE_NEVER) {
 		struct result qr;
@@ -325,6 +325,7 @@ accept_free(struct job *j)
 	msg_free(&j->msg, j->queued);
 	addr_list_free(&j->rcpts);
 	addr_list_free(&j->expanded);
+	addr_list_free(&j->delivered);
 	conf_account_free(&j->adhoc);
 	free(j->sender);
 	memset(j, 0, sizeof(*j));

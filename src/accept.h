@@ -32,6 +32,7 @@ struct job {
 	char *sender;                  /* envelope sender; "" = null sender */
 	struct addr_list expanded;     /* recipients after aliases */
 	struct msg msg;
+	struct addr_list delivered;    /* the recipients that got it (partial delivery) */
 	int queued;                    /* 1: kept in the queue as queue_id */
 	char queue_id[64];
 };

@@ -50,8 +50,15 @@ log_result(const struct delivery *d, const struct addr_list *to, const char *hos
 }
 
 static void
+add_all(struct addr_list *to, const struct addr_list *from)
+{
+	for (size_t i = 0; to && i < from->n; i++)
+		addr_list_add(to, from->v[i]);
+}
+
+static void
 deliver_local(const struct delivery *d, const struct addr_list *local,
-	      struct addr_list *pending, struct result *total)
+	      struct addr_list *pending, struct addr_list *delivered, struct result *total)
 {
 	for (size_t i = 0; i < local->n; i++) {
 		struct addr_list one = { &local->v[i], 1, 1 };
@@ -60,9 +67,10 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
 
 		res_clear(&r);
 		if (local_deliver(local->v[i], d->sender, d->fd, d->start, where,
-				  sizeof(where), &r) == 0)
+				  sizeof(where), &r) == 0) {
 			log_info("delivered to %s for %s", where, local->v[i]);
-		else if (res_is_temporary(&r) && pending)
+			add_all(delivered, &one);
+		} else if (res_is_temporary(&r) && pending)
 			addr_list_add(pending, local->v[i]);
 		log_result(d, &one, NULL, 0, 0, &r);
 		res_merge(total, &r);
@@ -74,7 +82,7 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
 static void
 report_refusals(const struct delivery *d, struct submit *session,
 		const struct addr_list *remote, const struct submit_refusal *ref, size_t nref,
-		struct addr_list *pending, struct result *total)
+		struct addr_list *pending, struct addr_list *delivered, struct result *total)
 {
 	struct addr_list ok = { 0 };
 	struct result r, worst;
@@ -93,6 +101,7 @@ report_refusals(const struct delivery *d, struct submit *session,
 	r.smtp_code = 250;
 	log_result(d, &ok, d->acct->host, tls, auth, &r);
 	log_info("delivered via %s to %zu of %zu recipients", d->acct->host, ok.n, remote->n);
+	add_all(delivered, &ok);
 	for (size_t k = 0; k < nref; k++) {
 		struct addr_list one = { (char **)&ref[k].rcpt, 1, 1 };
 
@@ -117,7 +126,8 @@ report_refusals(const struct delivery *d, struct submit *session,
 
 static void
 deliver_remote(const struct delivery *d, const struct addr_list *remote,
-	       struct submit **session, struct addr_list *pending, struct result *total)
+	       struct submit **session, struct addr_list *pending, struct addr_list *delivered,
+	       struct result *total)
 {
 	struct submit_envelope env = {
 		.sender = d->sender, .rcpts = remote,
@@ -143,11 +153,13 @@ deliver_remote(const struct delivery *d, const struct addr_list *remote,
 
 		if (nref) {
 			/* partial_delivery: the message went to the others. */
-			report_refusals(d, *session, remote, ref, nref, pending, total);
+			report_refusals(d, *session, remote, ref, nref, pending, delivered,
+					total);
 			return;
 		}
 		log_info("delivered to %s via %s (%d)", remote->n == 1 ? remote->v[0]
 			 : "the recipients", d->acct->host, r.smtp_code);
+		add_all(delivered, remote);
 	}
 	if (res_is_temporary(&r) && pending)
 		for (size_t i = 0; i < remote->n; i++)
@@ -174,7 +186,8 @@ deliver_check_relay(const struct account *acct, const struct addr_list *rcpts,
 
 int
 deliver_run(const struct delivery *d, const struct addr_list *rcpts,
-	    struct submit **session, struct addr_list *pending, struct result *r)
+	    struct submit **session, struct addr_list *pending, struct addr_list *delivered,
+	    struct result *r)
 {
 	struct addr_list local = { 0 }, remote = { 0 };
 
@@ -182,9 +195,9 @@ deliver_run(const struct delivery *d, const struct addr_list *rcpts,
 	for (size_t i = 0; i < rcpts->n; i++)
 		addr_list_add(local_is_local(rcpts->v[i]) ? &local : &remote, rcpts->v[i]);
 	if (local.n)
-		deliver_local(d, &local, pending, r);
+		deliver_local(d, &local, pending, delivered, r);
 	if (remote.n)
-		deliver_remote(d, &remote, session, pending, r);
+		deliver_remote(d, &remote, session, pending, delivered, r);
 	addr_list_free(&local);
 	addr_list_free(&remote);
 	return r->cls == RES_OK ? 0 : -1;

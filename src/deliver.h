@@ -5,7 +5,8 @@
  * recipients go to local.c, the others to the relay of the account through
  * submit.c (all of them in one SMTP transaction).  Each destination gets
  * its log line.  Recipients that failed temporarily are collected so that
- * the caller can queue the message for them.
+ * the caller can queue the message for them, and the ones that got it so
+ * that a caller can tell a partial delivery from a failure.
  */
 #ifndef MAILOUT_DELIVER_H
 #define MAILOUT_DELIVER_H
@@ -31,12 +32,13 @@ struct delivery {
  * Deliver to every recipient of rcpts.  *session is the relay session to
  * use; when NULL one is opened (and left in *session for reuse; the caller
  * frees it with submit_free()).  Recipients that failed temporarily are
- * appended to pending.  Returns 0 when everything was delivered, or -1
- * with the most important failure in *r (permanent beats temporary).
+ * appended to pending, those that got the message to delivered (either
+ * may be NULL).  Returns 0 when everything was delivered, or -1 with the
+ * most important failure in *r (permanent beats temporary).
  */
 int deliver_run(const struct delivery *d, const struct addr_list *rcpts,
 		struct submit **session, struct addr_list *pending,
-		struct result *r);
+		struct addr_list *delivered, struct result *r);
 
 /* Check that recipients that are not local have a relay to go to.
  * Returns 0, or -1 with RES_CONFIG saying how to add an account. */

@@ -564,7 +564,7 @@ process(struct run *run, const char *id)
 			.acct = &sess->acct, .sender = e.sender, .fd = fd, .start = off,
 			.size = sb.st_size - off, .queue_id = id,
 		};
-		deliver_run(&d, &e.rcpts, &sess->s, &pending, &r);
+		deliver_run(&d, &e.rcpts, &sess->s, &pending, NULL, &r);
 	}
 	if (r.cls == RES_OK) {
 		/* Accepted: remove it now, still holding the lock (and the state

@@ -171,8 +171,11 @@ read_data(struct conn *c, int fd, int *write_failed)
 		size_t avail = c->len - c->pos;
 
 		if (at_bol) {
-			/* Need the first bytes of a line to recognise the end. */
-			if (avail < 3 && !c->eof && start[0] == '.') {
+			/* A line "." ends DATA, with CRLF or a bare LF: read on
+			 * only while the bytes at hand cannot tell (".", ".\r"),
+			 * so that a client waiting for the reply gets it. */
+			if (start[0] == '.' && !c->eof &&
+			    (avail == 1 || (avail == 2 && start[1] == '\r'))) {
 				if (fill(c))
 					continue;
 				start = c->buf + c->pos;
@@ -228,6 +231,13 @@ finish_message(struct conn *c, int fd)
 	if (accept_message(&j, &r) == 0) {
 		rc = j.queued ? reply(c, "250 2.0.0 Ok: queued as %s", j.queue_id)
 			      : reply(c, "250 2.0.0 Ok: delivered");
+	} else if (j.delivered.n > 0) {
+		/* partial_delivery: some recipients have the message.  A
+		 * failure reply would make the client send it again to them
+		 * too; the refusals are on stderr and in the log. */
+		log_err("%s", r.text);
+		rc = reply(c, "250 2.0.0 Ok: delivered to %zu of %zu recipients; the others "
+			   "were refused (see the log)", j.delivered.n, j.expanded.n);
 	} else if (r.smtp_code >= 400 && r.smtp_code < 600) {
 		const char *text = r.reply;
 		if (strlen(text) > 4 && text[3] == ' ')
@@ -333,7 +343,9 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 			*arg++ = '\0';
 		else
 			arg = "";
-		if (!strcasecmp(cmd, "EHLO")) {
+		if ((!strcasecmp(cmd, "EHLO") || !strcasecmp(cmd, "HELO")) && !*arg) {
+			rc = reply(&c, "501 5.5.4 Syntax: %s hostname", cmd);
+		} else if (!strcasecmp(cmd, "EHLO")) {
 			reset(&c);
 			rc = reply(&c, "250-%s", host) < 0 || reply(&c, "250-PIPELINING") < 0 ||
 			     reply(&c, "250-8BITMIME") < 0 ||

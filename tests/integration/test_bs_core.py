@@ -132,3 +132,71 @@ def test_injection_in_mail_from_is_refused(mailout, server):
     lines, p = raw(mailout, server, b"EHLO x\r\nMAIL FROM:<a@example.com> \r\n"
                                     b"MAIL FROM:<a b@example.com>\r\nQUIT\r\n")
     assert codes(lines)[2] == 250 and codes(lines)[3] in (503, 553), lines
+
+
+def test_bare_lf_client_gets_the_reply_to_the_dot_without_closing(mailout, server):
+    """A client that ends lines with LF only and waits for each reply (as
+    some PHP code does) must get the answer to ".\\n" while its stdin is
+    still open."""
+    argv, env = bs(mailout, server)
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+    try:
+        p.stdin.write(b"HELO x\nMAIL FROM:<a@example.com>\nRCPT TO:<b@example.com>\nDATA\n"
+                      b"Subject: lf\n\nbody\n.\n")
+        p.stdin.flush()
+        got = b""
+        timer = threading.Timer(10, p.kill)     # a stall fails instead of hanging
+        timer.start()
+        while got.count(b"\r\n") < 6:
+            chunk = p.stdout.read1(4096)
+            if not chunk:
+                break
+            got += chunk
+        timer.cancel()
+        assert codes(got.decode().split("\r\n")) == [220, 250, 250, 250, 354, 250], got
+        assert len(server.messages) == 1 and server.messages[0].body == b"body\r\n"
+    finally:
+        p.stdin.close()
+        p.wait(10)
+
+
+def test_partial_delivery_answers_250_for_the_accepted_recipients(mailout, smtpd):
+    """With partial_delivery on, a message that reached some recipients must
+    not get a failure reply: the client would send it again to them too."""
+    srv = smtpd("plain", rcpt_for={"bad@example.com": "550 5.1.1 no such user"})
+    conf = mailout.write_config(relay_config(srv, partial_delivery=True))
+    p = subprocess.run([mailout.bin, "-C", str(conf), "-bs"], capture_output=True,
+                       env=mailout.env(), timeout=30,
+                       input=b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<good@example.com>\r\n"
+                             b"RCPT TO:<bad@example.com>\r\nDATA\r\nSubject: p\r\n\r\nx\r\n.\r\n"
+                             b"QUIT\r\n")
+    lines = [l for l in p.stdout.decode().split("\r\n") if l]
+    assert lines[-2].startswith("250 ") and "1 of 2" in lines[-2], lines
+    assert [m.rcpt_tos for m in srv.messages] == [["good@example.com"]]
+    assert "bad@example.com" in p.stderr.decode() and "550 5.1.1" in p.stderr.decode()
+
+
+def test_every_recipient_refused_is_the_relays_reply_even_with_partial_delivery(mailout,
+                                                                              smtpd):
+    srv = smtpd("plain", rcpt="550 5.1.1 no such user")
+    conf = mailout.write_config(relay_config(srv, partial_delivery=True))
+    p = subprocess.run([mailout.bin, "-C", str(conf), "-bs"], capture_output=True,
+                       env=mailout.env(), timeout=30,
+                       input=b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                             b"DATA\r\nSubject: p\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    lines = [l for l in p.stdout.decode().split("\r\n") if l]
+    assert lines[-2].startswith("550") and srv.messages == [], lines
+
+
+def test_relay_4xx_at_the_dot_is_the_reply_without_a_queue(mailout, smtpd):
+    srv = smtpd("plain", data="451 4.3.2 try again in a minute")
+    lines, p = raw(mailout, srv, b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n"
+                                 b"RCPT TO:<b@example.com>\r\nDATA\r\nSubject: r\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    assert lines[-2].startswith("451") and "try again in a minute" in lines[-2], lines
+
+
+@pytest.mark.parametrize("cmd", [b"EHLO", b"HELO", b"EHLO "])
+def test_greeting_without_a_name_is_a_syntax_error(mailout, server, cmd):
+    lines, p = raw(mailout, server, cmd + b"\r\nQUIT\r\n")
+    assert codes(lines) == [220, 501, 221], lines
