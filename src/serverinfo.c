@@ -36,20 +36,49 @@ print_hex(FILE *out, const unsigned char *p, size_t n)
 		fprintf(out, "%02X%s", p[i], i + 1 < n ? ":" : "");
 }
 
+/* The "sha256//BASE64" public-key pin of a certificate into pin; 0 or -1. */
+static int
+cert_pin(gnutls_x509_crt_t crt, char *pin, size_t len)
+{
+	unsigned char digest[32];
+	size_t dlen = sizeof(digest);
+	struct dynbuf b = { 0 };
+
+	if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, digest, &dlen) < 0)
+		return -1;
+	mime_base64(&b, digest, dlen);
+	snprintf(pin, len, "sha256//%s", db_str(&b));
+	db_free(&b);
+	return 0;
+}
+
+static gnutls_x509_crt_t
+cert_parse(const char *pem)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return NULL;
+	if (gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return NULL;
+	}
+	return crt;
+}
+
 static void
 print_cert(FILE *out, size_t index, const char *pem)
 {
-	gnutls_x509_crt_t crt;
-	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) }, dn;
+	gnutls_x509_crt_t crt = cert_parse(pem);
+	gnutls_datum_t dn;
 	unsigned char digest[32];
+	char pin[128];
 	size_t len;
 
 	fprintf(out, "  certificate %zu%s:\n", index, index == 0 ? " (the relay's own)" : "");
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return;
-	if (gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) < 0) {
+	if (!crt) {
 		fprintf(out, "    (cannot parse)\n");
-		gnutls_x509_crt_deinit(crt);
 		return;
 	}
 	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
@@ -68,40 +97,95 @@ print_cert(FILE *out, size_t index, const char *pem)
 		print_hex(out, digest, len);
 		fputc('\n', out);
 	}
-	len = sizeof(digest);
-	if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, digest, &len) >= 0) {
-		struct dynbuf b = { 0 };
-		mime_base64(&b, digest, len);
-		fprintf(out, "    %-12s sha256//%s\n", "tls_pin:", db_str(&b));
-		db_free(&b);
+	if (cert_pin(crt, pin, sizeof(pin)) == 0)
+		fprintf(out, "    %-12s %s\n", "tls_pin:", pin);
+	gnutls_x509_crt_deinit(crt);
+}
+
+/* 1 when the relay's own key is one of the pins in tls_pin
+ * ("sha256//A;sha256//B", as CURLOPT_PINNEDPUBLICKEY takes them). */
+static int
+pin_matches(const char *tls_pin, const char *leaf_pem)
+{
+	gnutls_x509_crt_t crt = leaf_pem ? cert_parse(leaf_pem) : NULL;
+	char pin[128];
+	int match = 0;
+
+	if (!crt)
+		return 0;
+	if (cert_pin(crt, pin, sizeof(pin)) == 0) {
+		size_t n = strlen(pin);
+		for (const char *p = tls_pin; *p; p += strcspn(p, ";"), p += *p == ';') {
+			p += strspn(p, " ");
+			if (strncmp(p, pin, n) == 0 && (p[n] == ';' || p[n] == ' ' || !p[n]))
+				match = 1;
+		}
 	}
 	gnutls_x509_crt_deinit(crt);
+	return match;
+}
+
+static void
+print_caps(FILE *out, const char *title, char **lines, size_t n)
+{
+	fprintf(out, "capabilities (%s):\n", title);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %s\n", strlen(lines[i]) > 4 ? lines[i] + 4 : lines[i]);
+	if (n == 0)
+		fprintf(out, "  (none)\n");
+}
+
+/*
+ * Two questions, answered apart: does the chain verify against the trust
+ * store (and name the host), and does the key match tls_pin.  Delivery
+ * trusts the relay by the pin when one is set, else by the trust store:
+ * "verification" is that verdict.
+ */
+static void
+print_trust(FILE *out, const struct account *a, const struct submit_probe *p)
+{
+	int pinned = a->tls_pin != NULL;
+	int pin_ok = pinned && pin_matches(a->tls_pin, p->ncerts ? p->certs[0] : NULL);
+
+	fprintf(out, "trust store: %s%s%s\n", p->verified ? "OK" : "FAILED",
+		p->verified ? "" : ": ", p->verified ? "" : p->verify_error);
+	if (pinned)
+		fprintf(out, "tls_pin: %s\n", pin_ok ? "matches the relay's key"
+			: "DOES NOT MATCH the relay's key");
+	if (pinned ? pin_ok : p->verified)
+		fprintf(out, "verification: OK (by %s)\n", pinned ? "tls_pin" : "the trust store");
+	else
+		fprintf(out, "verification: FAILED (by %s): delivery would refuse this relay\n",
+			pinned ? "tls_pin" : "the trust store");
 }
 
 int
 serverinfo_print(const struct account *a, FILE *out, struct result *r)
 {
 	struct submit_probe p;
+	int rc = submit_probe(a, &p, r);
 
-	if (submit_probe(a, &p, r) < 0) {
-		submit_probe_free(&p);
-		return -1;
-	}
+	/* What was learnt is printed even when the probe failed half-way
+	 * (STARTTLS not offered, a refusal): it is what the user needs. */
 	fprintf(out, "relay %s port %ld, tls %s (account \"%s\")\n", a->host, conf_port(a),
 		conf_tls_name(a->tls), a->name);
 	fprintf(out, "greeting: %s\n", p.greeting ? p.greeting : "(none)");
-	fprintf(out, "capabilities (EHLO%s):\n", a->tls == TLS_STARTTLS ? " after STARTTLS" : "");
-	for (size_t i = 0; i < p.nehlo; i++)
-		fprintf(out, "  %s\n", strlen(p.ehlo[i]) > 4 ? p.ehlo[i] + 4 : p.ehlo[i]);
-	if (a->tls != TLS_OFF) {
+	if (p.nehlo_plain)
+		print_caps(out, "EHLO before STARTTLS", p.ehlo_plain, p.nehlo_plain);
+	if (p.nehlo || !p.nehlo_plain)
+		print_caps(out, p.nehlo_plain ? "EHLO after STARTTLS" : "EHLO", p.ehlo, p.nehlo);
+	if (a->tls == TLS_OFF) {
+		fprintf(out, "TLS: off\n");
+	} else if (p.tls_desc || p.ncerts) {
 		fprintf(out, "TLS: %s\n", p.tls_desc ? p.tls_desc : "(unknown)");
-		fprintf(out, "verification: %s%s%s\n", p.verified ? "OK" : "FAILED",
-			p.verified ? "" : ": ", p.verified ? "" : p.verify_error);
+		print_trust(out, a, &p);
 		for (size_t i = 0; i < p.ncerts; i++)
 			print_cert(out, i, p.certs[i]);
 	} else {
-		fprintf(out, "TLS: off\n");
+		fprintf(out, "TLS: not established\n");
 	}
+	if (rc < 0)
+		fprintf(out, "error: %s\n", r->text);
 	submit_probe_free(&p);
-	return 0;
+	return rc;
 }

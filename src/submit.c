@@ -99,6 +99,18 @@ on_command(struct submit *s, const char *line, size_t n)
 				free(s->probe->ehlo[i]);
 			s->probe->nehlo = 0;
 		}
+	} else if (n >= 8 && strncasecmp(line, "STARTTLS", 8) == 0 && s->probe) {
+		/* The EHLO answer in plain text is the one that offers
+		 * STARTTLS: keep it apart from the one after. */
+		struct submit_probe *p = s->probe;
+		for (size_t i = 0; i < p->nehlo_plain; i++)
+			free(p->ehlo_plain[i]);
+		free(p->ehlo_plain);
+		p->ehlo_plain = p->ehlo;
+		p->nehlo_plain = p->nehlo;
+		p->ehlo = NULL;
+		p->nehlo = 0;
+		s->stage = ST_STARTTLS;
 	} else if (n >= 4 && strncasecmp(line, "HELO", 4) == 0) {
 		s->stage = ST_EHLO;
 	} else if (n >= 8 && strncasecmp(line, "STARTTLS", 8) == 0) {
@@ -671,11 +683,11 @@ probe_once(struct submit *s, struct submit_probe *p, int verify)
 	curl_easy_setopt(s->h, CURLOPT_NOBODY, 0L);
 	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(s->h, CURLOPT_CERTINFO, 1L);
-	if (!verify) {
-		curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYHOST, 0L);
-		curl_easy_setopt(s->h, CURLOPT_PINNEDPUBLICKEY, NULL);
-	}
+	/* The trust store alone decides "verified"; serverinfo.c compares
+	 * the key with tls_pin itself. */
+	curl_easy_setopt(s->h, CURLOPT_PINNEDPUBLICKEY, NULL);
+	curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+	curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 	c = curl_easy_perform(s->h);
 	if (s->a->tls != TLS_OFF && curl_easy_getinfo(s->h, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
 	    ci && ci->num_of_certs > 0) {
@@ -711,7 +723,7 @@ submit_probe(const struct account *a, struct submit_probe *p, struct result *r)
 	if (!(s = submit_new(&plain, r)))
 		goto out;
 	c = probe_once(s, p, 1);
-	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+	if (c == CURLE_PEER_FAILED_VERIFICATION) {
 		str_copy(p->verify_error, sizeof(p->verify_error),
 			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(c));
 		c = probe_once(s, p, 0);
@@ -735,6 +747,9 @@ submit_probe_free(struct submit_probe *p)
 	for (size_t i = 0; i < p->nehlo; i++)
 		free(p->ehlo[i]);
 	free(p->ehlo);
+	for (size_t i = 0; i < p->nehlo_plain; i++)
+		free(p->ehlo_plain[i]);
+	free(p->ehlo_plain);
 	free(p->tls_desc);
 	for (size_t i = 0; i < p->ncerts; i++)
 		free(p->certs[i]);

@@ -65,19 +65,23 @@ struct submit_probe {
 	char *greeting;         /* the relay's 220 reply */
 	char **ehlo;            /* EHLO reply lines (the last EHLO: after STARTTLS) */
 	size_t nehlo;
+	char **ehlo_plain;      /* tls = starttls: the EHLO reply before STARTTLS */
+	size_t nehlo_plain;
 	char *tls_desc;         /* protocol, key exchange, cipher; NULL without TLS */
 	char **certs;           /* the relay's certificate chain in PEM, leaf first */
 	size_t ncerts;
-	int verified;           /* the chain verifies (trust store, name, pin) */
+	int verified;           /* the chain verifies against the trust store and
+				 * names the host (tls_pin plays no part here) */
 	char verify_error[256]; /* why not */
 };
 
 /*
  * Connect with the account's settings (without authenticating), read the
  * greeting and capabilities, and for TLS the certificates; a relay whose
- * certificate does not verify is inspected on a second connection that
- * skips verification.  Nothing is sent beyond EHLO, STARTTLS and NOOP.
- * Returns 0, or -1 with *r classified as for submit_message().
+ * certificate does not verify against the trust store is inspected on a
+ * second connection that skips verification.  Nothing is sent beyond EHLO,
+ * STARTTLS and NOOP.  Returns 0, or -1 with *r classified as for
+ * submit_message(); *p holds what was learnt either way (free it).
  */
 int submit_probe(const struct account *a, struct submit_probe *p, struct result *r);
 void submit_probe_free(struct submit_probe *p);
