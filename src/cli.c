@@ -24,7 +24,7 @@ enum arg { A_NONE, A_REQ, A_GLUED };   /* A_GLUED: optional, glued only */
 #define P_MX  2u   /* mail, mailx */
 
 enum opt_id {
-	O_ACCOUNT = 1, O_ATTACH, O_BCC, O_CC, O_DRY_RUN, O_FLUSH, O_FROM, O_HELP,
+	O_ACCOUNT = 1, O_ATTACH, O_BCC, O_CC, O_DRY_RUN, O_DUE, O_FLUSH, O_FROM, O_HELP,
 	O_HOST, O_LIST_QUEUE, O_PASSWORDEVAL, O_PORT, O_QUEUE, O_READ_ENV_FROM,
 	O_SERVERINFO, O_SHOW_CONFIG, O_SUBJECT, O_TLS, O_USER, O_VERSION,
 	/* sendmail short options */
@@ -51,6 +51,7 @@ static const struct optdef opts[] = {
 	{ "bcc",                0,  A_REQ,  O_BCC,           P_SM,        "ADDR", "compose: blind copy (repeatable)" },
 	{ "cc",                 0,  A_REQ,  O_CC,            P_SM,        "ADDR", "compose: copy (repeatable)" },
 	{ "dry-run",            0,  A_NONE, O_DRY_RUN,       P_SM | P_MX, NULL,   "print envelope and message; send nothing" },
+	{ "due",                0,  A_NONE, O_DUE,           P_SM,        NULL,   "with -q: only messages whose retry time has come" },
 	{ "flush",              0,  A_NONE, O_FLUSH,         P_SM,        NULL,   "run the queue now (same as -q)" },
 	{ "from",               0,  A_REQ,  O_FROM,          P_SM,        "ADDR", "compose: From header and envelope sender" },
 	{ "help",               0,  A_NONE, O_HELP,          P_SM | P_MX, NULL,   "print this help" },
@@ -91,7 +92,7 @@ static const struct optdef opts[] = {
 	{ NULL, 'm', A_NONE,  O_IGNORED, P_SM, NULL,    NULL },
 	{ NULL, 'n', A_NONE,  O_IGNORED, P_SM | P_MX, NULL, NULL },
 	{ NULL, 'o', A_REQ,   O_o,       P_SM, "X",     "sendmail option (-oi: as -i; others ignored)" },
-	{ NULL, 'q', A_GLUED, O_q,       P_SM, NULL,    "run the queue now (-qINTERVAL: only messages due for a retry)" },
+	{ NULL, 'q', A_GLUED, O_q,       P_SM, NULL,    "run the queue once now (-qINTERVAL: the same)" },
 	{ NULL, 'r', A_REQ,   O_f,       P_SM, "ADDR",  "same as -f" },
 	{ NULL, 'r', A_REQ,   O_MX_FROM, P_MX, "ADDR",  "From and envelope sender" },
 	{ NULL, 't', A_NONE,  O_t,       P_SM, NULL,    "also take recipients from To/Cc/Bcc" },
@@ -163,7 +164,8 @@ apply(struct options *o, const struct optdef *d, char *val, const char *name,
 	case O_BCC:           sl_add(&o->bcc, val); o->compose = 1; break;
 	case O_CC:            sl_add(&o->cc, val); o->compose = 1; break;
 	case O_DRY_RUN:       o->dry_run = 1; break;
-	case O_FLUSH:         o->mode = MODE_RUN_QUEUE; o->queue_due_only = 0; break;
+	case O_DUE:           o->queue_due_only = 1; break;
+	case O_FLUSH:         o->mode = MODE_RUN_QUEUE; break;
 	case O_FROM:          o->from = val; o->compose = 1; break;
 	case O_HELP:          o->mode = MODE_HELP; break;
 	case O_HOST:          o->host = val; break;
@@ -193,9 +195,9 @@ apply(struct options *o, const struct optdef *d, char *val, const char *name,
 	case O_X:             o->logfile = val; break;
 	case O_I:             o->mode = MODE_NOOP; break;
 	case O_q:
-		/* "-q30m" is how periodic runners call: only due messages. */
+		/* SPEC 1.1: the interval of "-q30m" is ignored (no daemon);
+		 * periodic runners add --due to honour the back-off. */
 		o->mode = MODE_RUN_QUEUE;
-		o->queue_due_only = val && *val;
 		break;
 	case O_o:
 		if (strcmp(val, "i") == 0)

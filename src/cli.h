@@ -47,7 +47,7 @@ struct options {
 	const char *dsn_notify; /* -N */
 	const char *dsn_ret;    /* -R */
 	const char *dsn_envid;  /* -V */
-	int queue_due_only;     /* -qINTERVAL: only messages whose retry time has come */
+	int queue_due_only;     /* --due: only messages whose retry time has come */
 	int verbose;            /* -v (repeatable) */
 	const char *config_file;/* -C */
 	const char *logfile;    /* -X */

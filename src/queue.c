@@ -31,9 +31,21 @@
  *
  * Exactly once: a queue run takes a non-blocking flock() on q/ID before
  * anything else and skips the message when another run holds it; a run
- * that gets the lock checks that the file is still linked (another run
- * may have delivered and removed it in between).  The file is removed
- * right after the relay's 250 to the final dot, still under the lock.
+ * that gets the lock checks that q/ID is still the file it opened
+ * (another run may have delivered it, moved it to failed/ or rewritten it
+ * in between).  The file is removed right after the relay's 250 to the
+ * final dot, still under the lock.  Those removals are made durable with
+ * one fsync of q/ at the end of the run rather than one per message: a
+ * removal is visible to every other process at once, and only a power
+ * loss within the run could bring a delivered message back (as a timeout
+ * after the final dot can make a relay see a message twice anyway).
+ *
+ * Failures in a run: a permanent refusal of the message itself (5xx to
+ * MAIL, RCPT or DATA, an unknown local user) moves it to failed/; so does
+ * queue_lifetime.  Anything else (the relay down, 4xx, and also settings,
+ * credentials, TLS trust, a relay refusing the session) leaves it queued
+ * with the error, and the rest of that account's messages wait for the
+ * next run.
  */
 #include "config.h"
 
@@ -203,7 +215,7 @@ state_write(const char *path, const struct qstate *s)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		if (write_all(fd, d.s, d.len) == 0 && fsync(fd) == 0 && close(fd) == 0)
-			rc = rename(tmp, path);
+			rc = rename(tmp, path) == 0 ? fsync_dir_of(path, 0) : -1;
 		else
 			close(fd);
 	}
@@ -290,18 +302,20 @@ same_rcpts(const struct addr_list *a, const struct addr_list *b)
 	return 1;
 }
 
-/* A queue id: the time and the spool file's random suffix. */
+/* A queue id: the time to the microsecond (so that ids sort oldest
+ * first) and the spool file's random suffix. */
 static void
 make_id(const char *spool_path, char *id, size_t idlen)
 {
 	const char *dot = strrchr(spool_path, '.');
-	time_t now = time(NULL);
+	struct timespec now;
 	struct tm tm;
 	char stamp[32];
 
-	gmtime_r(&now, &tm);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
-	snprintf(id, idlen, "%s-%s", stamp, dot ? dot + 1 : "x");
+	snprintf(id, idlen, "%s%06ld-%s", stamp, now.tv_nsec / 1000, dot ? dot + 1 : "x");
 }
 
 int
@@ -487,6 +501,16 @@ log_queue_event(const char *id, const struct queue_env *e, off_t size, const cha
 	db_free(&rc);
 }
 
+/* 1 when path still names the file open on fd (which *sb then describes). */
+static int
+still_there(int fd, const char *path, struct stat *sb)
+{
+	struct stat now;
+
+	return fstat(fd, sb) == 0 && sb->st_nlink > 0 && stat(path, &now) == 0 &&
+	       now.st_dev == sb->st_dev && now.st_ino == sb->st_ino;
+}
+
 /* Move q/ID (and its state) to failed/, with the reason in the state. */
 static void
 give_up(struct run *run, const char *id, const char *path, struct qstate *st,
@@ -497,6 +521,7 @@ give_up(struct run *run, const char *id, const char *path, struct qstate *st,
 
 	str_copy(st->last_error, sizeof(st->last_error), reason);
 	st->next_try = 0;
+	st->last_try = time(NULL);
 	if (state_write(spath, st) != 0 || rename(spath, sdst) != 0)
 		log_err("warning: cannot move the state of %s to failed/", id);
 	if (rename(path, dst) != 0)
@@ -530,11 +555,9 @@ process(struct run *run, const char *id)
 		goto out;                       /* delivered by another run */
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0)
 		goto out;                       /* another run holds it */
-	if (fstat(fd, &sb) != 0 || sb.st_nlink == 0)
-		goto out;                       /* removed while we waited */
+	if (!still_there(fd, path, &sb))
+		goto out;                       /* removed, moved or rewritten meanwhile */
 	state_read(spath, &st);
-	if (run->due_only && st.next_try > now)
-		goto out;
 	if (queue_env_read(fd, &e, &off, &r) < 0) {
 		log_err("queue file %s: %s", path, r.text);
 		give_up(run, id, path, &st, r.text);
@@ -553,6 +576,9 @@ process(struct run *run, const char *id)
 		res_merge(&run->worst, &r);
 		goto out;
 	}
+	/* Expiry first: an expired message is not kept for its back-off. */
+	if (run->due_only && st.next_try > now)
+		goto out;
 	sess = session_for(run, &e, &r);
 	if (sess && sess->down) {
 		run->deferred++;
@@ -575,18 +601,21 @@ process(struct run *run, const char *id)
 		unlink(spath);
 		unlink(snew);
 		free(snew);
-		(void)fsync_dir_of(run->q, 1);
-		run->delivered++;
+		run->delivered++;           /* q/ is fsync'd at the end of the run */
 		log_info("%s: delivered", id);
 		goto out;
 	}
 	res_merge(&run->worst, &r);
 	log_err("%s: %s", id, r.text);
-	if (!res_is_temporary(&r) && pending.n == 0) {
+	st.attempts++;
+	if (res_is_message_refusal(&r) && pending.n == 0) {
 		give_up(run, id, path, &st, r.text);
 		goto out;
 	}
-	if (sess && deliver_relay_down(&r))
+	/* The relay is unreachable, or refuses the session or our settings:
+	 * its other messages would fare no better in this run. */
+	if (sess && (deliver_relay_down(&r) || (!res_is_temporary(&r) &&
+						!res_is_message_refusal(&r))))
 		sess->down = 1;
 	if (pending.n && !same_rcpts(&pending, &e.rcpts)) {
 		/* Some recipients are done: keep the message for the others. */
@@ -598,13 +627,16 @@ process(struct run *run, const char *id)
 			addr_list_add(&e.rcpts, pending.v[i]);
 		np = rewrite(run->qdir, fd, off, &e, &nfd, &r);
 		if (np) {
+			/* Durable before the state says anything: after a crash
+			 * the old envelope would resend to the recipients done. */
 			if (fsync(nfd) != 0 || rename(np, path) != 0)
 				unlink(np);
+			else
+				(void)fsync_dir_of(run->q, 1);
 			close(nfd);
 			free(np);
 		}
 	}
-	st.attempts++;
 	st.last_try = now;
 	st.next_try = now + queue_backoff(st.attempts);
 	str_copy(st.last_error, sizeof(st.last_error), r.text);
@@ -716,6 +748,8 @@ queue_run(const struct config *c, int due_only, const char *only_id, struct resu
 	}
 	for (size_t i = 0; i < n; i++)
 		process(&run, ids[i]);
+	if (run.delivered)
+		(void)fsync_dir_of(run.q, 1);   /* the removals (see the top) */
 	log_info("queue run: %d tried, %d delivered, %d deferred, %d failed", run.tried,
 		 run.delivered, run.deferred, run.failed_n);
 	*r = run.worst;

@@ -31,6 +31,13 @@ res_is_temporary(const struct result *r)
 	return r->cls == RES_TEMPFAIL;
 }
 
+int
+res_is_message_refusal(const struct result *r)
+{
+	return r->cls == RES_NOUSER || r->cls == RES_DATAERR ||
+	       (r->cls != RES_OK && r->cls != RES_TEMPFAIL && r->about_message);
+}
+
 void
 res_merge(struct result *into, const struct result *from)
 {

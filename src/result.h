@@ -32,6 +32,9 @@ enum res_class {
 struct result {
 	enum res_class cls;
 	int smtp_code;        /* the relay's reply code that decided, 0 if none */
+	int about_message;    /* 1: the refusal concerns this message (MAIL, RCPT,
+			       * DATA, an unknown local user), not the relay
+			       * session or our settings */
 	char reply[512];      /* that reply's text (lines joined by spaces), "" if none */
 	char text[1024];      /* what went wrong, in words, without the "mailout: " prefix */
 };
@@ -46,6 +49,12 @@ int res_fail(struct result *r, enum res_class cls, const char *fmt, ...)
 
 /* 1 when the failure is temporary (worth queueing and retrying). */
 int res_is_temporary(const struct result *r);
+
+/* 1 when the failure is permanent and about the message itself (so a
+ * queue run gives up on it); settings, credentials, TLS and relays that
+ * refuse the whole session are not: they are for the administrator to fix
+ * while the message waits. */
+int res_is_message_refusal(const struct result *r);
 
 /* Keep the more important of two outcomes in *into: a permanent failure
  * beats a temporary one, which beats success. */

@@ -458,6 +458,9 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	if (code >= 400) {
 		r->smtp_code = code;
 		snprintf(r->reply, sizeof(r->reply), "%s", reply);
+		/* 530 is "authenticate first": our settings, not the message. */
+		r->about_message = code != 530 && (stage == ST_MAIL || stage == ST_RCPT ||
+						   stage == ST_DATA || stage == ST_BODY);
 	}
 	switch (c) {
 	case CURLE_ABORTED_BY_CALLBACK:

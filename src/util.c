@@ -220,7 +220,11 @@ mkdir_p(const char *path, mode_t mode)
 			continue;
 		char c = *s;
 		*s = '\0';
-		if (mkdir(p, mode) != 0 && errno != EEXIST) {
+		if (mkdir(p, mode) == 0) {
+			/* A new directory lasts only once its parent is synced
+			 * (the queue's first message depends on it). */
+			(void)fsync_dir_of(p, 0);
+		} else if (errno != EEXIST) {
 			int e = errno;
 			free(p);
 			errno = e;

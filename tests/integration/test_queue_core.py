@@ -4,11 +4,16 @@ A relay that is down is a RefusedPort; the configuration is then rewritten
 to point at a live server before the queue run.
 """
 import os
+import pwd
 import random
+import re
+import shutil
 import signal
 import stat
 import subprocess
+import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -195,11 +200,13 @@ def test_periodic_run_respects_the_back_off(mailout, refused_port, smtpd):
     send_one(mailout, conf, 1)
     srv = smtpd("plain")
     conf = config(mailout, srv)
-    # -q5m only retries messages whose retry time has come (the first retry
-    # is minutes away); plain -q retries everything now.
-    assert mailout.run(["-q5m"], config_file=conf).rc == EX_OK
+    # --due only retries messages whose retry time has come (the first retry
+    # is minutes away); -q and -qINTERVAL retry everything now (SPEC 1.1:
+    # the interval is ignored).
+    assert mailout.run(["-q5m", "--due"], config_file=conf).rc == EX_OK
+    assert mailout.run(["--due", "-q"], config_file=conf).rc == EX_OK
     assert srv.messages == [] and len(queued(mailout)) == 1
-    assert mailout.run(["-q"], config_file=conf).rc == EX_OK
+    assert mailout.run(["-q5m"], config_file=conf).rc == EX_OK
     assert len(srv.messages) == 1
 
 
@@ -245,3 +252,166 @@ def test_kill_at_random_points_loses_and_duplicates_nothing(mailout, refused_por
     # Nothing is left in q/: no message, no state, no half-written state file.
     q = mailout.tmp / "queue" / "q"
     assert not (q.exists() and list(q.iterdir())), list(q.iterdir())
+
+
+
+def test_list_queue_shows_every_field(mailout, refused_port):
+    conf = config(mailout, refused_port)
+    send_one(mailout, conf, 3, "-f", "sender@example.com")
+    (path,) = queued(mailout)
+    data = path.read_bytes()
+    size = len(data) - data.index(b"\n\n") - 2          # the message, without the envelope
+    out = mailout.run(["-bp"], config_file=conf).stdout
+    row = re.search(r"^(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\S+)$", out, re.M)
+    assert row, out
+    assert row.group(1) == path.name and int(row.group(2)) == size, out
+    assert row.group(3) == "0m" and row.group(4) == "1", out      # age, attempts
+    assert row.group(5) == "sender@example.com", out
+    assert "rcpt3@example.com" in out and "connect" in out, out          # last error
+    assert "1 message" in out
+
+
+def test_ids_sort_oldest_first(mailout, refused_port, smtpd):
+    conf = config(mailout, refused_port)
+    for n in range(6):
+        assert send_one(mailout, conf, n).rc == EX_OK
+    srv = smtpd("plain")
+    assert mailout.run(["-q"], config_file=config(mailout, srv)).rc == EX_OK
+    assert [subject_of(m) for m in srv.messages] == ["msg-%d" % n for n in range(6)]
+
+
+def test_expired_message_leaves_even_during_its_back_off(mailout, refused_port):
+    conf = config(mailout, refused_port, queue_lifetime="1s")
+    send_one(mailout, conf, 1)                  # next retry is minutes away
+    time.sleep(2.1)
+    mailout.run(["-q", "--due"], config_file=conf)
+    assert queued(mailout) == [] and len(queued(mailout, "failed")) == 1
+
+
+def test_queue_always_returns_before_a_hanging_relay_answers(mailout, silent_server):
+    conf = config(mailout, silent_server, queue="always")
+    res = send_one(mailout, conf, 1)
+    assert res.rc == EX_OK and "queued as" in res.stderr, res
+    # The relay never greets and the account's timeout is 3 s: a mailout
+    # that waited for it would take that long.
+    assert res.elapsed < 2.5, res
+    assert len(queued(mailout)) == 1
+
+
+@pytest.mark.parametrize("fault", ["passwordeval", "wrong password"])
+def test_settings_problems_in_a_run_keep_the_messages_queued(mailout, refused_port, smtpd,
+                                                             fault):
+    """Credentials that fail, like settings and TLS trust, are for the
+    administrator to fix while the messages wait; they are not the message's
+    fault and must not move it to failed/.  The account's other messages are
+    not tried in that run."""
+    pwfile = mailout.tmp / "pw"
+    pwfile.write_text("secret\n")
+    def conf_for(srv):
+        path = config(mailout, srv)
+        text = path.read_text().rstrip().rstrip("}")
+        path.write_text(text + '  user = "u"\n  passwordeval = "cat %s"\n}\n' % pwfile)
+        return path
+    conf = conf_for(refused_port)
+    for n in range(3):
+        assert send_one(mailout, conf, n).rc == EX_OK
+    srv = smtpd("plain", auth=True, user="u", password="secret")
+    if fault == "passwordeval":
+        pwfile.unlink()
+    else:
+        pwfile.write_text("wrong\n")
+    res = mailout.run(["-q"], config_file=conf_for(srv))
+    assert len(queued(mailout)) == 3 and queued(mailout, "failed") == [], res
+    assert srv.messages == [] and len(srv.connections) <= 1, res
+    bp = mailout.run(["-bp"], config_file=conf).stdout
+    assert "FAILED" not in bp and ("passwordeval" in bp or "credentials" in bp), bp
+
+
+SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/file.h>
+/* Delay the first flock() by SHIM_FLOCK_DELAY_MS: the process has opened
+ * the queue file and waits, as a run slowed down by load would. */
+int flock(int fd, int op)
+{
+	static int (*real)(int, int);
+	static int done;
+	const char *ms = getenv("SHIM_FLOCK_DELAY_MS");
+	if (!real)
+		real = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
+	if (ms && !done++)
+		usleep(atoi(ms) * 1000);
+	return real(fd, op);
+}
+"""
+
+
+def test_a_run_that_opened_a_message_before_it_moved_to_failed_does_not_send_it(
+        mailout, refused_port, smtpd, tmp_path):
+    """Run A opens q/ID and is slowed down before taking its lock; run B
+    meanwhile gets a permanent refusal and moves the message to failed/.
+    A must see that q/ID is no longer the file it opened."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc or instrumented_binary(mailout.bin):
+        pytest.skip("needs a C compiler and an uninstrumented binary for the LD_PRELOAD shim")
+    src = tmp_path / "shim.c"
+    src.write_text(SHIM)
+    lib = tmp_path / "shim.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"], check=True)
+    conf = config(mailout, refused_port)
+    send_one(mailout, conf, 1)
+    srv = smtpd("plain", rcpt="550 5.1.1 gone")
+    conf = config(mailout, srv)
+    env = mailout.env({"LD_PRELOAD": str(lib), "SHIM_FLOCK_DELAY_MS": "1500"})
+    slow = subprocess.Popen([mailout.bin, "-C", str(conf), "-q"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)                              # A has opened the file by now
+    mailout.run(["-q"], config_file=conf)        # B: 550, moved to failed/
+    assert len(queued(mailout, "failed")) == 1
+    slow.wait(30)
+    rcpts = [c for c in srv.commands() if c.upper().startswith("RCPT")]
+    assert len(rcpts) == 1, "the message was tried again after it failed: %s" % rcpts
+    assert len(queued(mailout, "failed")) == 1 and queued(mailout) == []
+
+
+def instrumented_binary(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return data.startswith(b"#!") or b"__asan_init" in data
+
+
+def run_as_nobody():
+    try:
+        return ["setpriv", "--reuid=nobody", "--regid=%d" % pwd.getpwnam("nobody").pw_gid,
+                "--clear-groups"]
+    except KeyError:
+        return None
+
+
+def test_default_queue_directory(mailout, tmp_path):
+    """$XDG_STATE_HOME/mailout/queue for users, /var/spool/mailout for root."""
+    def shown(prefix, env):
+        p = subprocess.run(prefix + [mailout.bin, "--host", "relay.example", "--show-config"],
+                           capture_output=True, env=env, timeout=30)
+        assert p.returncode == 0, p
+        return re.search(r'queue_dir\s+= "([^"]*)"', p.stdout.decode()).group(1)
+    env = mailout.env()
+    if os.geteuid() != 0:
+        assert shown([], env) == env["XDG_STATE_HOME"] + "/mailout/queue"
+        return
+    assert shown([], env) == "/var/spool/mailout"
+    prefix = run_as_nobody()
+    if not prefix or not shutil.which("setpriv"):
+        pytest.skip("cannot switch to the user nobody")
+    import tempfile
+    home = Path(tempfile.mkdtemp(prefix="mailout-nobody-"))  # pytest's tree is root-only
+    os.chmod(home, 0o777)
+    env.update(HOME=str(home), XDG_STATE_HOME=str(home / "state"),
+               XDG_CONFIG_HOME=str(home / "config"))
+    assert shown(prefix, env) == str(home / "state") + "/mailout/queue"
+    del env["XDG_STATE_HOME"]
+    assert shown(prefix, env) == str(home) + "/.local/state/mailout/queue"
+    shutil.rmtree(home)

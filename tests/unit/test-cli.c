@@ -82,7 +82,12 @@ main(void)
 	ok(parse("sendmail -bi") == 0 && o.mode == MODE_NOOP, "-bi");
 	ok(parse("sendmail -I") == 0 && o.mode == MODE_NOOP, "-I");
 	ok(parse("sendmail -q") == 0 && o.mode == MODE_RUN_QUEUE && !o.queue_due_only, "-q");
-	ok(parse("sendmail -q30m") == 0 && o.mode == MODE_RUN_QUEUE && o.queue_due_only, "-q30m");
+	ok(parse("sendmail -q30m") == 0 && o.mode == MODE_RUN_QUEUE && !o.queue_due_only,
+	   "-q30m: the interval is ignored (SPEC 1.1)");
+	ok(parse("sendmail -q --due") == 0 && o.mode == MODE_RUN_QUEUE && o.queue_due_only,
+	   "-q --due: only due messages");
+	ok(parse("sendmail --due -q5m") == 0 && o.mode == MODE_RUN_QUEUE && o.queue_due_only,
+	   "--due before -q5m");
 	ok(parse("sendmail -bd") < 0 && r.cls == RES_USAGE && strstr(r.text, "-bd"), "-bd refused");
 	ok(parse("sendmail -x a@b.c") < 0 && r.cls == RES_USAGE && strstr(r.text, "-x"),
 	   "unknown option named");

@@ -1,0 +1,86 @@
+/* test-queue.c - the queue's envelope block and retry back-off. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue.h"
+#include "tap.h"
+#include "util.h"
+
+static void
+test_envelope_round_trip(void)
+{
+	struct queue_env e = { 0 }, back;
+	struct dynbuf d = { 0 };
+	struct result r;
+	off_t off = 0;
+	char path[] = "/tmp/test-queue.XXXXXX";
+	int fd = mkstemp(path);
+
+	e.account = xstrdup("work");
+	e.sender = xstrdup("");
+	addr_list_add(&e.rcpts, "a@example.com");
+	addr_list_add(&e.rcpts, "b@example.com");
+	e.created = 1700000000;
+	queue_env_format(&d, &e);
+	db_adds(&d, "Subject: x\r\n\r\nbody\r\n");
+	ok(fd >= 0 && write_all(fd, d.s, d.len) == 0, "write a queue file");
+	res_clear(&r);
+	ok(queue_env_read(fd, &back, &off, &r) == 0, "read it back");
+	is_str(back.account, "work", "account");
+	is_str(back.sender, "", "the null sender survives");
+	ok(back.rcpts.n == 2 && !strcmp(back.rcpts.v[1], "b@example.com"), "recipients");
+	is_int(back.created, 1700000000, "created");
+	ok(off > 0 && (size_t)off == d.len - strlen("Subject: x\r\n\r\nbody\r\n"),
+	   "the message starts right after the envelope");
+	queue_env_free(&back);
+	queue_env_free(&e);
+
+	/* A file cut inside the envelope is refused, not half-read. */
+	ok(ftruncate(fd, 20) == 0, "truncate");
+	ok(queue_env_read(fd, &back, &off, &r) < 0 && r.cls == RES_DATAERR,
+	   "an incomplete envelope is a data error");
+	close(fd);
+	unlink(path);
+	db_free(&d);
+}
+
+static void
+test_backoff(void)
+{
+	long lo = 1L << 30, hi = 0, first_lo = 1L << 30, first_hi = 0;
+
+	for (int i = 0; i < 200; i++) {
+		long d = queue_backoff(1);
+		first_lo = d < first_lo ? d : first_lo;
+		first_hi = d > first_hi ? d : first_hi;
+	}
+	ok(first_lo >= 240 && first_hi <= 360, "first retry after 5 min +-20%% (%ld..%ld)",
+	   first_lo, first_hi);
+	ok(first_hi > first_lo, "jitter: retries of many messages do not line up");
+	for (int i = 0; i < 200; i++) {
+		long d = queue_backoff(3);
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	ok(lo >= 960 && hi <= 1440, "third retry after 20 min +-20%% (%ld..%ld)", lo, hi);
+	lo = 1L << 30, hi = 0;
+	for (int i = 0; i < 200; i++) {
+		long d = queue_backoff(50 + i);
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	ok(lo >= 4 * 3600 * 4 / 5 && hi <= 4 * 3600 * 6 / 5,
+	   "capped at 4 h +-20%% however many attempts (%ld..%ld)", lo, hi);
+	ok(queue_backoff(1000000) > 0, "no overflow for absurd attempt counts");
+}
+
+int
+main(void)
+{
+	test_envelope_round_trip();
+	test_backoff();
+	return done_testing();
+}
