@@ -36,8 +36,8 @@ def schema_keys():
     return sorted(keys)
 
 
-MAN1 = read("man", "mailout.1")
-MAN5 = read("man", "mailout.conf.5")
+MAN1 = read("man", "mailout.1.in")
+MAN5 = read("man", "mailout.conf.5.in")
 
 
 @pytest.mark.parametrize("long,short", table_options())
@@ -82,7 +82,7 @@ def test_unknown_long_option_is_refused_naming_it():
 @pytest.mark.skipif(not os.path.exists("/usr/bin/mandoc"), reason="mandoc not installed")
 @pytest.mark.parametrize("page", ["mailout.1", "mailout.conf.5"])
 def test_man_pages_have_no_mdoc_errors(page):
-    p = subprocess.run(["mandoc", "-Tlint", "-Werror", os.path.join(TOP, "man", page)],
+    p = subprocess.run(["mandoc", "-Tlint", "-Werror", os.path.join(TOP, "man", page + ".in")],
                        capture_output=True, text=True)
     errors = [l for l in (p.stdout + p.stderr).splitlines()
               if "ERROR" in l or ("WARNING" in l and "not found" not in l)]
