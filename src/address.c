@@ -55,15 +55,37 @@ addr_list_contains(const struct addr_list *l, const char *a)
 }
 
 void
-addr_list_add(struct addr_list *l, const char *a)
+addr_list_add_named(struct addr_list *l, const char *a, const char *name)
 {
+	size_t alen = strlen(a), nlen = name ? strlen(name) : 0;
+	char *s;
+
 	if (addr_list_contains(l, a))
 		return;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 8;
 		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
 	}
-	l->v[l->n++] = xstrdup(a);
+	/* "addr" NUL "name" NUL: the name ("" for none) rides after the
+	 * address, invisible to everything that reads v[i] as a string. */
+	s = xmalloc(alen + 1 + nlen + 1);
+	memcpy(s, a, alen + 1);
+	memcpy(s + alen + 1, nlen ? name : "", nlen + 1);
+	l->v[l->n++] = s;
+}
+
+void
+addr_list_add(struct addr_list *l, const char *a)
+{
+	addr_list_add_named(l, a, NULL);
+}
+
+const char *
+addr_list_name(const struct addr_list *l, size_t i)
+{
+	const char *name = l->v[i] + strlen(l->v[i]) + 1;
+
+	return *name ? name : NULL;
 }
 
 const char *
@@ -338,11 +360,34 @@ strip_route(const char *a)
 	return a;
 }
 
+/*
+ * The text of a display name as read_element() collected it: quoted
+ * strings lose their quotes and backslashes ("\"Doe, John\"" -> "Doe,
+ * John"); the single spaces it kept between words stay.
+ */
+static void
+phrase_text(const struct dynbuf *word, struct dynbuf *name)
+{
+	int quoted = 0;
+
+	for (size_t i = 0; i < word->len; i++) {
+		char c = word->s[i];
+		if (c == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted && c == '\\' && i + 1 < word->len)
+			c = word->s[++i];
+		db_addc(name, c);
+	}
+}
+
 static int
 finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
 	       struct dynbuf *angle, int has_angle, struct addr_list *out,
 	       int *added)
 {
+	struct dynbuf name = { 0 };
 	const char *a;
 
 	if (has_angle) {
@@ -350,6 +395,7 @@ finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
 		a = strip_route(db_str(angle));
 		if (!*a)
 			return 0;          /* "<>": nothing to deliver to */
+		phrase_text(word, &name);
 	} else {
 		if (!word->len)
 			return 0;          /* empty element */
@@ -360,12 +406,15 @@ finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
 		squeeze(word);
 		a = db_str(word);
 	}
-	if (addr_check(a, p->err, p->errlen) < 0)
+	if (addr_check(a, p->err, p->errlen) < 0) {
+		db_free(&name);
 		return -1;
+	}
 	if (!addr_list_contains(out, a)) {
-		addr_list_add(out, a);
+		addr_list_add_named(out, a, db_str(&name));
 		(*added)++;
 	}
+	db_free(&name);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 struct addr_list {
-	char **v;        /* bare addresses, each malloc'd */
+	char **v;        /* bare addresses, each malloc'd (see addr_list_name()) */
 	size_t n, cap;
 };
 
@@ -20,13 +20,25 @@ void addr_list_free(struct addr_list *l);
 /* Append a copy of a; does nothing when an equal address (local part
  * exact, domain case-insensitive) is already there. */
 void addr_list_add(struct addr_list *l, const char *a);
+/* The same, remembering a display name (UTF-8 text, unquoted; NULL or ""
+ * for none) that addr_list_name() gives back. */
+void addr_list_add_named(struct addr_list *l, const char *a, const char *name);
 int addr_list_contains(const struct addr_list *l, const char *a);
+/*
+ * The display name that came with l->v[i] ("Doe, John" for
+ * "\"Doe, John\" <j@x>"), or NULL.  Only for entries that
+ * addr_list_add(), addr_list_add_named() or addr_parse_list() stored: each
+ * such string holds the name after the address's terminating NUL, so that
+ * every other user of v[i] still sees the bare address.
+ */
+const char *addr_list_name(const struct addr_list *l, size_t i);
 
 /*
  * Parse the address list in s[0..len) (a header value, folded or not, or a
- * command-line argument) and append each addr-spec to out.  Display names,
- * comments, quoted strings, angle brackets, source routes and groups are
- * understood; empty elements are skipped.
+ * command-line argument) and append each addr-spec to out, with the
+ * display name of a "name <addr>" mailbox (see addr_list_name()).  Display
+ * names, comments, quoted strings, angle brackets, source routes and
+ * groups are understood; empty elements are skipped.
  * Returns the number of addresses added, or -1 with a reason in err when
  * the list is malformed or an address fails addr_check().
  */

@@ -417,13 +417,10 @@ add_message_id(struct dynbuf *d, const char *domain)
 static void
 add_from(struct dynbuf *d, const char *addr, const char *name)
 {
+	/* -F / from_name, RFC 2047-encoded or folded as it needs */
 	db_adds(d, "From: ");
-	if (name && *name) {
-		mime_header_text(d, name, 6, 1);
-		db_printf(d, " <%s>\r\n", addr);
-	} else {
-		db_printf(d, "%s\r\n", addr);
-	}
+	mime_mailbox(d, name, addr, 6);
+	db_adds(d, "\r\n");
 }
 
 static int

@@ -60,6 +60,13 @@ mime_needs_encoding(const char *s)
 	return 0;
 }
 
+/*
+ * RFC 5322 2.1.1: a line SHOULD be at most 78 characters and MUST be at
+ * most 998 (both without the CRLF).  Encoded-words (RFC 2047 2: at most
+ * 75 characters each) are kept to lines of 76.
+ */
+enum { LINE_SOFT = 78, LINE_HARD = 998, LINE_ENC = 76 };
+
 /* Length of the UTF-8 sequence starting with byte c (1 for stray bytes). */
 static size_t
 utf8_len(unsigned char c)
@@ -73,58 +80,122 @@ utf8_len(unsigned char c)
 	return 1;
 }
 
-void
-mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
+/*
+ * ASCII header text folded at white space so that lines stay within 78
+ * characters.  RFC 5322 2.2.3: a line break may go before any space or
+ * tab, and unfolding removes only the CRLF, so the text reads back
+ * exactly as given (this holds inside quoted strings too, 3.2.4).
+ * Appends nothing and returns -1 when a word, with the white space before
+ * it, cannot fit on a line of its own; else returns 0 with *col updated.
+ */
+static int
+fold_ascii(struct dynbuf *out, const char *s, size_t *col)
+{
+	struct dynbuf d = { 0 };
+	size_t c = *col;
+
+	while (*s) {
+		size_t ws = strspn(s, " \t"), w = strcspn(s + ws, " \t");
+
+		if (c + ws + w <= LINE_SOFT) {
+			;                       /* fits on this line */
+		} else if (w == 0 && c + ws <= LINE_HARD) {
+			;   /* trailing white space: a line of nothing else is not allowed */
+		} else if (ws > 0 && w > 0 && ws + w <= LINE_SOFT) {
+			db_adds(&d, "\r\n");
+			c = 0;
+		} else {
+			db_free(&d);
+			return -1;
+		}
+		db_add(&d, s, ws + w);
+		c += ws + w;
+		s += ws + w;
+	}
+	db_add(out, db_str(&d), d.len);
+	db_free(&d);
+	*col = c;
+	return 0;
+}
+
+/*
+ * text as RFC 2047 "B" encoded-words in UTF-8, each at most 72
+ * characters, never splitting a UTF-8 sequence.  Adjacent encoded-words
+ * need white space between them, which decoders drop (RFC 2047 6.2):
+ * each one after the first starts a continuation line.
+ */
+static size_t
+encode_words(struct dynbuf *out, const char *text, size_t col)
 {
 	size_t len = strlen(text), i = 0;
 
-	if (!mime_needs_encoding(text)) {
-		if (phrase)
-			addr_format_phrase(out, text);
-		else
-			db_adds(out, text);
-		return;
-	}
 	while (i < len) {
-		/* Adjacent encoded-words need white space between them: each one
-		 * after the first starts a continuation line. */
-		if (i > 0) {
+		size_t room, n = 0;
+
+		/* The longest sequence (4 bytes) needs 20 columns: 12 for
+		 * "=?UTF-8?B?" and "?=", 8 of base64. */
+		if (i > 0 || (col > 1 && col + 20 > LINE_ENC)) {
 			db_adds(out, "\r\n ");
 			col = 1;
 		}
-		/* As many whole UTF-8 sequences as fit on this line: "=?UTF-8?B?"
-		 * and "?=" take 12 columns, base64 4 per 3 bytes, lines stop at 76
-		 * (45 bytes on a continuation line, whose encoded-word is 72 long). */
-		size_t avail = col + 12 + 4 < 76 ? 76 - col - 12 : 4;
-		size_t max_chunk = avail / 4 * 3, n = 0;
-
-		if (max_chunk > 45)
-			max_chunk = 45;
+		room = col + 12 < LINE_ENC ? (LINE_ENC - col - 12) / 4 * 3 : 0;
+		if (room > 45)
+			room = 45;             /* 60 characters of base64 */
 		while (i + n < len) {
 			size_t l = utf8_len((unsigned char)text[i + n]);
 			if (l > len - i - n)    /* a sequence cut short by the end */
 				l = len - i - n;
-			if (n + l > max_chunk)
+			if (n + l > room)
 				break;
 			n += l;
 		}
-		if (n == 0 && col > 1) {
-			/* Nothing fits after the header name: start on the next line
-			 * (only possible for very long names). */
-			db_adds(out, "\r\n ");
-			col = 1;
-			continue;
-		}
-		if (n == 0)
-			n = utf8_len((unsigned char)text[i]) < len - i ? utf8_len((unsigned char)text[i])
-								       : len - i;
-		size_t wlen = 12 + (n + 2) / 3 * 4;
+		if (n == 0)     /* never (room >= 6): the loop must advance */
+			n = utf8_len((unsigned char)text[i]) < len - i ?
+				utf8_len((unsigned char)text[i]) : len - i;
 		db_adds(out, "=?UTF-8?B?");
 		mime_base64(out, (const unsigned char *)text + i, n);
 		db_adds(out, "?=");
-		col += wlen;
+		col += 12 + (n + 2) / 3 * 4;
 		i += n;
 	}
+	return col;
+}
+
+size_t
+mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
+{
+	if (!mime_needs_encoding(text)) {
+		struct dynbuf q = { 0 };
+		int folded;
+
+		if (phrase)
+			addr_format_phrase(&q, text);
+		folded = fold_ascii(out, phrase ? db_str(&q) : text, &col) == 0;
+		db_free(&q);
+		if (folded)
+			return col;
+		/* A word too long for any line: encoded-words can be split
+		 * where plain text cannot. */
+	}
+	return encode_words(out, text, col);
+}
+
+size_t
+mime_mailbox(struct dynbuf *out, const char *name, const char *addr, size_t col)
+{
+	size_t alen = strlen(addr);
+
+	if (!name || !*name) {
+		db_adds(out, addr);
+		return col + alen;
+	}
+	col = mime_header_text(out, name, col, 1);
+	if (col + 3 + alen > LINE_SOFT) {      /* " <" addr ">" */
+		db_adds(out, "\r\n");
+		col = 0;
+	}
+	db_printf(out, " <%s>", addr);
+	return col + 3 + alen;
 }
 
 /* ---- attachments ---- */
@@ -573,31 +644,70 @@ write_parts(struct out *o, const char *boundary, struct mime_attachment *att, si
 	return 0;
 }
 
+/*
+ * An address header: "Name: mailbox, mailbox", each mailbox on the line
+ * when it fits there whole, else on a continuation line of its own.
+ */
 static void
 add_address_header(struct dynbuf *d, const char *name, const struct addr_list *l)
 {
+	struct dynbuf one = { 0 };
 	size_t col;
 
 	if (!l || l->n == 0)
 		return;
-	db_printf(d, "%s: ", name);
-	col = strlen(name) + 2;
+	db_printf(d, "%s:", name);
+	col = strlen(name) + 1;
 	for (size_t i = 0; i < l->n; i++) {
-		size_t len = strlen(l->v[i]);
+		const char *dn = addr_list_name(l, i);
+		size_t end;
+
 		if (i) {
 			db_addc(d, ',');
 			col++;
-			if (col + len + 1 > 76) {
-				db_adds(d, "\r\n");
-				col = 0;
-			}
-			db_addc(d, ' ');
-			col++;
 		}
-		db_adds(d, l->v[i]);
-		col += len;
+		db_reset(&one);
+		end = mime_mailbox(&one, dn, l->v[i], col + 1);
+		if (i && (memchr(one.s, '\n', one.len) || end > LINE_SOFT)) {
+			db_adds(d, "\r\n");
+			db_reset(&one);
+			end = mime_mailbox(&one, dn, l->v[i], 1);
+		}
+		db_addc(d, ' ');
+		db_add(d, one.s, one.len);
+		col = end;
 	}
 	db_adds(d, "\r\n");
+	db_free(&one);
+}
+
+/*
+ * mailout does not do SMTPUTF8 (RFC 6531): an address with non-ASCII
+ * characters could go neither into the envelope nor, raw, into a header.
+ */
+static int
+check_ascii_address(const char *a, struct result *r)
+{
+	for (const char *p = a; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return res_fail(r, RES_USAGE, "address %s has non-ASCII characters, which "
+					"need SMTPUTF8; mailout does not do SMTPUTF8", a);
+	return 0;
+}
+
+static int
+check_ascii_addresses(const struct mime_compose *c, struct result *r)
+{
+	const struct addr_list *lists[] = { c->to, c->cc, c->bcc };
+
+	if ((c->from && check_ascii_address(c->from, r) < 0) ||
+	    (c->sender && check_ascii_address(c->sender, r) < 0))
+		return -1;
+	for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
+		for (size_t i = 0; lists[k] && i < lists[k]->n; i++)
+			if (check_ascii_address(lists[k]->v[i], r) < 0)
+				return -1;
+	return 0;
 }
 
 int
@@ -610,6 +720,8 @@ mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct resul
 	const char *charset, *cte;
 	int qp, rc = -1;
 
+	if (check_ascii_addresses(c, r) < 0)
+		goto out;
 	if (scan_body(body_fd, &f) < 0) {
 		res_fail(r, RES_IOERR, "cannot read the message body: %s", strerror(errno));
 		goto out;
@@ -620,12 +732,8 @@ mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct resul
 
 	if (c->from) {
 		db_adds(&h, "From: ");
-		if (c->from_name && *c->from_name) {
-			mime_header_text(&h, c->from_name, 6, 1);
-			db_printf(&h, " <%s>\r\n", c->from);
-		} else {
-			db_printf(&h, "%s\r\n", c->from);
-		}
+		mime_mailbox(&h, c->from_name, c->from, 6);
+		db_adds(&h, "\r\n");
 	}
 	add_address_header(&h, "To", c->to);
 	add_address_header(&h, "Cc", c->cc);

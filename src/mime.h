@@ -12,14 +12,24 @@ struct dynbuf;
 int mime_needs_encoding(const char *s);
 
 /*
- * Append text to out as header content.  ASCII text is appended as it is
- * (a phrase is quoted when it needs quoting); otherwise as RFC 2047
- * "B" encoded-words in UTF-8, each at most 75 characters, never splitting
- * a UTF-8 sequence, separated by CRLF SP folding so that no line exceeds
- * 76 characters.  col is the column where the text starts.
- * phrase: the text is a display name (quote specials when ASCII).
+ * Append text (UTF-8, no line breaks) to out as header content starting
+ * at column col, and return the column where it ends.  ASCII text is
+ * folded at white space into lines of at most 78 characters (RFC 5322
+ * 2.2.3); a phrase (phrase: a display name) is first quoted when it needs
+ * quoting.  Text with non-ASCII or control characters, or with a word too
+ * long for a line of its own, becomes RFC 2047 "B" encoded-words in UTF-8
+ * instead, each at most 72 characters, never splitting a UTF-8 sequence,
+ * on lines of at most 76.
  */
-void mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase);
+size_t mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase);
+
+/*
+ * Append a mailbox at column col: "name <addr>" (the name as by
+ * mime_header_text() with phrase set, the address on a continuation line
+ * when it does not fit), or the bare addr when name is NULL or "".
+ * Returns the column where it ends.
+ */
+size_t mime_mailbox(struct dynbuf *out, const char *name, const char *addr, size_t col);
 
 /* Standard base64 of in[0..n) appended to out, no line breaks. */
 void mime_base64(struct dynbuf *out, const unsigned char *in, size_t n);
@@ -47,6 +57,7 @@ const char *mime_type_for(const char *filename);
 struct mime_compose {
 	const char *from;            /* From header address, or NULL (added later) */
 	const char *from_name;
+	const char *sender;          /* envelope sender, or NULL: only checked (ASCII) */
 	const char *subject;         /* UTF-8, or NULL */
 	const struct addr_list *to, *cc, *bcc;
 	struct mime_attachment *att;
@@ -58,7 +69,10 @@ struct mime_compose {
  * end) and written as text/plain (us-ascii 7bit when it can be, else
  * utf-8 quoted-printable), followed by one base64 part per attachment
  * when there are any.  The whole message goes to out_fd with CRLF line
- * endings.  Returns 0, or -1 with RES_IOERR / RES_DATAERR.
+ * endings; every header line is 7-bit and folded.  Display names come
+ * from addr_list_name().  Returns 0, or -1 with RES_USAGE (an address
+ * with non-ASCII characters: mailout does not do SMTPUTF8), RES_IOERR or
+ * RES_NOINPUT.
  */
 int mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct result *r);
 

@@ -5,6 +5,7 @@ policy) and compared with what was given: decoded subjects and file names,
 part types, attachment bytes.
 """
 import email
+import email.header
 import email.policy
 import os
 import re
@@ -181,3 +182,107 @@ def test_dry_run_prints_the_composed_message(server, send):
 def test_subject_with_a_line_break_is_refused(server, send):
     res = send(server, ["-s", "a\nBcc: x@evil.example", TO], b"body\n")
     assert res.rc == EX_USAGE and server.received_nothing(), res
+
+
+# ---- header folding (RFC 5322 2.1.1 and 2.2.3) ----
+
+def header_lines(m):
+    return m.header_bytes.split(b"\r\n")
+
+
+def assert_short_7bit(m, limit=78):
+    head = m.header_bytes
+    assert all(len(l) <= limit for l in header_lines(m)), head
+    assert all(b < 0x80 for b in head), "header section must be 7-bit"
+
+
+def test_long_ascii_subject_is_folded_at_white_space(server, send):
+    subject = "word " * 300                       # 1,500 characters
+    m = run(send, server, ["-s", subject, TO])
+    assert_short_7bit(m)
+    assert len(m.headers("Subject")[0].split(b"\r\n")) > 15
+    assert b"=?" not in m.headers("Subject")[0], "plain words need no encoding"
+    assert str(parsed(m)["Subject"]) == subject
+
+
+def test_a_word_too_long_for_a_line_is_encoded_and_split(server, send):
+    word = "x" * 1200
+    subject = "see " + word + " now"
+    m = run(send, server, ["-s", subject, TO])
+    assert_short_7bit(m)
+    assert str(parsed(m)["Subject"]) == subject
+
+
+def test_long_display_names_are_folded(server, send):
+    name = "Nightly Backup Robot of the Accounting Department, Building " * 4
+    name = name.strip()
+    cc = '"{}" <cc@example.com>'.format(name)
+    m = run(send, server, ["-s", "x", "--cc", cc, "-F", name, TO])
+    assert_short_7bit(m)
+    e = parsed(m)
+    assert e["From"].addresses[0].display_name == name
+    assert e["Cc"].addresses[0].display_name == name
+    assert e["Cc"].addresses[0].addr_spec == "cc@example.com"
+
+
+def test_long_from_name_in_sendmail_mode_is_folded(server, send):
+    name = "Cron Daemon " * 12
+    name = name.strip()
+    m = run(send, server, ["-F", name, TO], b"Subject: cron\n\nout\n")
+    assert_short_7bit(m)
+    assert parsed(m)["From"].addresses[0].display_name == name
+
+
+def decoded_phrase(field):
+    """The display name of a raw "From: name <addr>" field, decoded as RFC 2047
+    6.2 says: white space between adjacent encoded-words is dropped (the
+    default policy's address parser keeps it, wrongly)."""
+    value = field.split(b":", 1)[1].replace(b"\r\n", b"").decode("ascii")
+    name = value[:value.rindex("<")].strip()
+    return str(email.header.make_header(email.header.decode_header(name)))
+
+
+def test_from_name_with_one_huge_word(server, send):
+    name = "N" * 1500
+    m = run(send, server, ["-F", name, TO], b"Subject: cron\n\nout\n")
+    assert_short_7bit(m)
+    assert decoded_phrase(m.headers("From")[0]) == name
+
+
+# ---- display names and addresses in composed headers ----
+
+def test_display_names_are_kept_and_encoded(server, send):
+    m = run(send, server, ["-s", "x", "--cc", "Jörg Müller <j@example.com>, k@example.com",
+                           '"Doe, John" <' + TO + ">"])
+    assert_short_7bit(m)
+    e = parsed(m)
+    cc = e["Cc"].addresses
+    assert [(a.display_name, a.addr_spec) for a in cc] == [("Jörg Müller", "j@example.com"),
+                                                           ("", "k@example.com")]
+    assert [(a.display_name, a.addr_spec) for a in e["To"].addresses] == [("Doe, John", TO)]
+    assert sorted(m.rcpt_tos) == sorted([TO, "j@example.com", "k@example.com"])
+
+
+@pytest.mark.parametrize("args", [
+    ["--cc", "jörg@example.com", TO],
+    ["--bcc", "Jörg <jörg@example.com>", TO],
+    ["jörg@example.com"],
+    ["--from", "jörg@example.com", "-f", "me@example.com", TO],
+])
+def test_non_ascii_addresses_are_refused_in_compose_mode(server, send, args):
+    res = send(server, ["-s", "x"] + args, b"body\n")
+    assert res.rc == EX_USAGE and server.received_nothing(), res
+    assert "SMTPUTF8" in res.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="needs src/main.c to split -r 'Name <addr>'")
+def test_mailx_r_with_a_display_name(server, mailout):
+    from mailout_run import relay_config
+    conf = mailout.write_config(relay_config(server))
+    res = mailout.run(["-s", "x", "-r", "Backup Robot <robot@example.com>", TO], b"text\n",
+                      env={"MAILOUT_CONFIG": str(conf)}, argv0="mailx")
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    assert m.mail_from == "robot@example.com"
+    a = parsed(m)["From"].addresses[0]
+    assert (a.display_name, a.addr_spec) == ("Backup Robot", "robot@example.com")

@@ -1,0 +1,261 @@
+/* Unit tests for mime.c: base64, RFC 2047 header text and folding,
+ * quoted-printable, attachments (what can be attached, file name
+ * parameters) and -a on a piped message (the Content-Type parser). */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "message.h"
+#include "mime.h"
+#include "result.h"
+#include "tap.h"
+#include "util.h"
+
+/* An fd that reads n bytes of s (a private temporary file). */
+static int
+fd_of(const char *s, size_t n)
+{
+	int fd = tmp_private(NULL);
+
+	if (fd < 0 || write_all(fd, s, n) < 0 || lseek(fd, 0, SEEK_SET) != 0)
+		abort();
+	return fd;
+}
+
+/* Everything written to fd, from its start. */
+static char *
+read_back(int fd)
+{
+	struct dynbuf d = { 0 };
+	char buf[4096];
+	ssize_t n;
+
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		db_add(&d, buf, (size_t)n);
+	return d.s ? d.s : xstrdup("");
+}
+
+/* The longest line of s (lines end in LF), the header starting at col. */
+static size_t
+longest_line(const char *s, size_t col)
+{
+	size_t max = 0, len = col;
+
+	for (; *s; s++) {
+		if (*s == '\n') {
+			len = 0;
+			continue;
+		}
+		if (*s != '\r' && ++len > max)
+			max = len;
+	}
+	return max;
+}
+
+/* s with its folding (CRLF before white space) removed. */
+static char *
+unfold(const char *s)
+{
+	struct dynbuf d = { 0 };
+
+	for (; *s; s++) {
+		if (s[0] == '\r' && s[1] == '\n' && (s[2] == ' ' || s[2] == '\t')) {
+			s++;
+			continue;
+		}
+		db_addc(&d, *s);
+	}
+	return d.s ? d.s : xstrdup("");
+}
+
+static void
+test_base64(void)
+{
+	static const char *const want[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
+					    "Zm9vYmE=", "Zm9vYmFy" };
+	struct dynbuf d = { 0 };
+
+	for (size_t n = 0; n <= 6; n++) {
+		db_reset(&d);
+		mime_base64(&d, (const unsigned char *)"foobar", n);
+		is_str(db_str(&d), want[n], "base64 of %zu bytes of foobar (RFC 4648 10)", n);
+	}
+	db_free(&d);
+}
+
+/* Header text written at col: return what mime_header_text() appended. */
+static char *
+header_text(const char *text, size_t col, int phrase, size_t *end)
+{
+	struct dynbuf d = { 0 };
+
+	*end = mime_header_text(&d, text, col, phrase);
+	return d.s ? d.s : xstrdup("");
+}
+
+static void
+test_header_text(void)
+{
+	struct dynbuf words = { 0 };
+	char *s, *u, *line;
+	size_t end;
+
+	s = header_text("Nightly report", 9, 0, &end);
+	is_str(s, "Nightly report", "short ASCII text as it is");
+	is_int(end, 9 + 14, "returns the column where the text ends");
+	free(s);
+
+	for (int i = 0; i < 300; i++)
+		db_adds(&words, "word ");
+	s = header_text(words.s, 9, 0, &end);
+	ok(longest_line(s, 9) <= 78, "1,500 characters of words: lines of at most 78");
+	ok(strstr(s, "\r\n word") != NULL && strstr(s, "=?") == NULL,
+	   "folded before white space, not encoded");
+	u = unfold(s);
+	is_str(u, words.s, "unfolding gives the text back, white space and all");
+	line = strrchr(s, '\n');
+	is_int(end, strlen(line + 1), "column after folding");
+	free(u);
+	free(s);
+
+	db_reset(&words);
+	db_adds(&words, "see ");
+	for (int i = 0; i < 1200; i++)
+		db_addc(&words, 'x');
+	s = header_text(words.s, 9, 0, &end);
+	ok(longest_line(s, 9) <= 76, "a 1,200-character word: encoded-words on short lines");
+	ok(!strncmp(s, "=?UTF-8?B?", 10), "... as encoded-words");
+	free(s);
+
+	s = header_text("Jörg", 6, 1, &end);
+	is_str(s, "=?UTF-8?B?SsO2cmc=?=", "non-ASCII name as an encoded-word");
+	is_int(end, 6 + 20, "column after an encoded-word");
+	free(s);
+
+	s = header_text("Doe, John", 6, 1, &end);
+	is_str(s, "\"Doe, John\"", "a name with specials is quoted");
+	free(s);
+
+	s = header_text("Department of Redundancy Department, Building 7, Floor 3, Room 12 (east)",
+			6, 1, &end);
+	ok(longest_line(s, 6) <= 78 && strchr(s, '\n'), "a long quoted name folds");
+	u = unfold(s);
+	is_str(u, "\"Department of Redundancy Department, Building 7, Floor 3, Room 12 (east)\"",
+	       "... inside the quoted string, white space kept");
+	free(u);
+	free(s);
+
+	/* Long enough that the first encoded-word cannot follow the name. */
+	s = header_text("é", 70, 0, &end);
+	ok(!strncmp(s, "\r\n =?UTF-8?B?", 13), "no room at column 70: a continuation line first");
+	free(s);
+
+	db_reset(&words);
+	for (int i = 0; i < 200; i++)
+		db_adds(&words, "\xf0\x9f\x98\x80");   /* U+1F600, 4 bytes */
+	s = header_text(words.s, 9, 0, &end);
+	ok(longest_line(s, 9) <= 76, "4-byte characters: lines of at most 76");
+	ok(strstr(s, "?=\r\n =?UTF-8?B?") != NULL, "adjacent encoded-words on their own lines");
+	free(s);
+	db_free(&words);
+}
+
+static void
+test_mailbox(void)
+{
+	struct dynbuf d = { 0 };
+	size_t end;
+
+	end = mime_mailbox(&d, NULL, "a@example.com", 4);
+	is_str(db_str(&d), "a@example.com", "no name: the bare address");
+	is_int(end, 4 + 13, "its column");
+	db_reset(&d);
+	end = mime_mailbox(&d, "Backup robot", "a@example.com", 6);
+	is_str(db_str(&d), "Backup robot <a@example.com>", "name <address>");
+	db_reset(&d);
+	end = mime_mailbox(&d, "Backup robot of the accounting department, floor 3",
+			   "backup-robot@example.com", 6);
+	is_str(db_str(&d), "\"Backup robot of the accounting department, floor 3\"\r\n"
+	       " <backup-robot@example.com>", "the address goes on a continuation line");
+	is_int(end, 27, "its column");
+	db_free(&d);
+}
+
+/* The composed message for body (length n) and c, as a string. */
+static char *
+compose(const char *body, size_t n, struct mime_compose *c, struct result *r)
+{
+	int in = fd_of(body, n), out = tmp_private(NULL);
+	char *s;
+
+	res_clear(r);
+	if (mime_compose(in, c, out, r) < 0) {
+		close(in);
+		close(out);
+		return NULL;
+	}
+	s = read_back(out);
+	close(in);
+	close(out);
+	return s;
+}
+
+static void
+test_compose_headers(void)
+{
+	struct addr_list to = { 0 }, cc = { 0 }, bad = { 0 };
+	struct mime_compose c = { 0 };
+	struct result r;
+	char err[256], *s;
+
+	const char *list = "J\xc3\xb6rg M\xc3\xbcller <j@example.com>, \"Doe, John\" <d@example.com>,"
+			   " k@example.com";
+
+	ok(addr_parse_list(list, strlen(list), &cc, err, sizeof(err)) == 3, "--cc list parsed");
+	is_str(addr_list_name(&cc, 0), "J\xc3\xb6rg M\xc3\xbcller", "display name kept");
+	is_str(addr_list_name(&cc, 1), "Doe, John", "quoted display name unquoted");
+	ok(addr_list_name(&cc, 2) == NULL, "no display name");
+	addr_list_add(&to, "to@example.com");
+	c.to = &to;
+	c.cc = &cc;
+	c.from = "robot@example.com";
+	c.from_name = "Backup robot";
+	c.subject = "x";
+	s = compose("hi\n", 3, &c, &r);
+	ok(s && strstr(s, "From: Backup robot <robot@example.com>\r\n"), "From with its name");
+	ok(s && strstr(s, "Cc: =?UTF-8?B?SsO2cmcgTcO8bGxlcg==?= <j@example.com>,\r\n"
+		       " \"Doe, John\" <d@example.com>, k@example.com\r\n"),
+	   "Cc with names, folded between mailboxes");
+	free(s);
+
+	addr_list_add(&bad, "j\xc3\xb6rg@example.com");
+	c.cc = &bad;
+	s = compose("hi\n", 3, &c, &r);
+	ok(s == NULL && r.cls == RES_USAGE && strstr(r.text, "SMTPUTF8"),
+	   "a non-ASCII address is refused (no SMTPUTF8)");
+	free(s);
+	c.cc = NULL;
+	c.from = "j\xc3\xb6rg@example.com";
+	s = compose("hi\n", 3, &c, &r);
+	ok(s == NULL && r.cls == RES_USAGE, "... in From too");
+	free(s);
+	addr_list_free(&to);
+	addr_list_free(&cc);
+	addr_list_free(&bad);
+}
+
+int
+main(void)
+{
+	test_base64();
+	test_header_text();
+	test_mailbox();
+	test_compose_headers();
+	return done_testing();
+}
