@@ -424,101 +424,103 @@ write_text_crlf(struct out *o, int fd)
 	return 0;
 }
 
+static const char hexdigits[] = "0123456789ABCDEF";
+
+/* One quoted-printable unit (a character or "=XX") on the current line,
+ * after a soft line break ("=" CRLF) when the line would pass 76. */
+static void
+qp_put(struct out *o, size_t *col, const char *s, size_t len)
+{
+	if (*col + len > LINE_ENC - 1) {
+		out_adds(o, "=\r\n");
+		*col = 0;
+	}
+	out_add(o, s, len);
+	*col += len;
+}
+
+static void
+qp_hex(struct out *o, size_t *col, unsigned char c)
+{
+	char enc[3] = { '=', hexdigits[c >> 4], hexdigits[c & 15] };
+
+	qp_put(o, col, enc, 3);
+}
+
+/* Write the held-back space or tab *ws, if any: encoded when it ends a
+ * line (RFC 2045 6.7 rule 3), else as it is. */
+static void
+qp_ws(struct out *o, size_t *col, int *ws, int trailing)
+{
+	char c = (char)*ws;
+
+	if (*ws < 0)
+		return;
+	if (trailing)
+		qp_hex(o, col, (unsigned char)c);
+	else
+		qp_put(o, col, &c, 1);
+	*ws = -1;
+}
+
 /*
  * Quoted-printable (RFC 2045 6.7): lines of at most 76 characters with
- * soft breaks, "=" and non-printable bytes as =XX, white space before a
- * line break encoded, CRLF and LF as hard line breaks, and a "From " or
- * "." at a line start protected.
+ * soft breaks, "=" and non-printable bytes as =XX, CRLF and LF as hard
+ * line breaks, a lone CR as =0D, and a "." or "F" (of "From ") at a line
+ * start encoded, so that no relay alters them.  A space or tab is held
+ * back until the next byte shows whether it ends a line: white space
+ * before a hard line break (or the end) is encoded, other white space is
+ * written as it is, always before what follows it.
  */
 static int
 write_qp(struct out *o, int fd)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	unsigned char buf[65536];
-	char enc[4];
 	size_t col = 0;
 	ssize_t n;
-	int pending_ws = -1;    /* a space or tab not yet known to be trailing */
-	int pending_cr = 0;
+	int ws = -1;            /* a space or tab not yet known to be trailing */
+	int cr = 0;             /* a CR not yet known to start a CRLF */
 
 	while ((n = read_retry(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0)
 			return -1;
 		for (ssize_t i = 0; i < n; i++) {
 			unsigned char c = buf[i];
-			size_t len;
+			char ch = (char)c;
+			int bol;
 
-			if (pending_cr) {
-				pending_cr = 0;
-				if (c != '\n') {        /* a lone CR is data */
-					if (col + 3 > 75) {
-						out_adds(o, "=\r\n");
-						col = 0;
-					}
-					out_adds(o, "=0D");
-					col += 3;
-				}
+			if (cr && c != '\n') {
+				/* A lone CR is data, and so is the white space before it. */
+				qp_ws(o, &col, &ws, 0);
+				qp_hex(o, &col, '\r');
 			}
+			cr = 0;
 			if (c == '\r') {
-				pending_cr = 1;
+				cr = 1;
 				continue;
 			}
 			if (c == '\n') {
-				if (pending_ws >= 0) {
-					enc[0] = '=';
-					enc[1] = hex[pending_ws >> 4];
-					enc[2] = hex[pending_ws & 15];
-					out_add(o, enc, 3);
-					pending_ws = -1;
-				}
+				qp_ws(o, &col, &ws, 1);
 				out_adds(o, "\r\n");
 				col = 0;
 				continue;
 			}
-			if (pending_ws >= 0) {
-				if (col + 1 > 75) {
-					out_adds(o, "=\r\n");
-					col = 0;
-				}
-				enc[0] = (char)pending_ws;
-				out_add(o, enc, 1);
-				col++;
-				pending_ws = -1;
-			}
+			qp_ws(o, &col, &ws, 0);
 			if (c == ' ' || c == '\t') {
-				pending_ws = c;
+				ws = c;
 				continue;
 			}
-			if ((c >= 33 && c <= 126 && c != '=') &&
-			    !(col == 0 && (c == '.' || (c == 'F' && i + 4 < n &&
-							!memcmp(buf + i, "From ", 5))))) {
-				enc[0] = (char)c;
-				len = 1;
-			} else {
-				enc[0] = '=';
-				enc[1] = hex[c >> 4];
-				enc[2] = hex[c & 15];
-				len = 3;
-			}
-			if (col + len > 75) {
-				out_adds(o, "=\r\n");
-				col = 0;
-			}
-			out_add(o, enc, len);
-			col += len;
+			/* at a line start, after a soft break if one comes first */
+			bol = col == 0 || col + 1 > LINE_ENC - 1;
+			if (c >= 33 && c <= 126 && c != '=' && !(bol && (c == '.' || c == 'F')))
+				qp_put(o, &col, &ch, 1);
+			else
+				qp_hex(o, &col, c);
 		}
 	}
-	if (pending_cr) {
-		out_adds(o, "=0D");
-		col += 3;
-	}
-	if (pending_ws >= 0) {
-		enc[0] = '=';
-		enc[1] = hex[pending_ws >> 4];
-		enc[2] = hex[pending_ws & 15];
-		out_add(o, enc, 3);
-		col += 3;
-	}
+	qp_ws(o, &col, &ws, !cr);
+	if (cr)
+		qp_hex(o, &col, '\r');
 	if (col)
 		out_adds(o, "=\r\n");   /* no line break at the end of the input */
 	return 0;

@@ -249,6 +249,25 @@ def test_from_name_with_one_huge_word(server, send):
     assert decoded_phrase(m.headers("From")[0]) == name
 
 
+# ---- quoted-printable (RFC 2045 6.7) ----
+
+@pytest.mark.parametrize("body", [
+    "café a \rb\n",          # white space right before a lone CR
+    "café a \r",             # ... at the very end
+    "café\t\rb \r\n",        # a tab, and white space before a CRLF
+    "é" + " " * 80 + "\rx\n",
+])
+def test_quoted_printable_keeps_white_space_before_a_lone_cr(server, send, body):
+    m = run(send, server, ["-s", "qp", TO], body.encode())
+    e = parsed(m)
+    assert e["Content-Transfer-Encoding"] == "quoted-printable"
+    want = body.encode().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if not want.endswith(b"\n"):
+        want = want            # no line break added at the end: soft break
+    assert e.get_payload(decode=True) == want
+    assert max(len(l) for l in wire_lines(m)) <= 76
+
+
 # ---- display names and addresses in composed headers ----
 
 def test_display_names_are_kept_and_encoded(server, send):

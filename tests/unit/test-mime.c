@@ -206,6 +206,60 @@ compose(const char *body, size_t n, struct mime_compose *c, struct result *r)
 	return s;
 }
 
+/* The body of the composed text/plain message for body. */
+static char *
+qp_of(const char *body, size_t n)
+{
+	struct addr_list to = { 0 };
+	struct mime_compose c = { 0 };
+	struct result r;
+	char *s, *b;
+
+	addr_list_add(&to, "to@example.com");
+	c.to = &to;
+	s = compose(body, n, &c, &r);
+	addr_list_free(&to);
+	if (!s)
+		return xstrdup("(failed)");
+	b = xstrdup(strstr(s, "\r\n\r\n") + 4);
+	free(s);
+	return b;
+}
+
+#define QP(s) qp_of(s, sizeof(s) - 1)
+
+static void
+test_quoted_printable(void)
+{
+	char *s, *s2;
+
+	s = QP("caf\xc3\xa9 a \rb\n");
+	is_str(s, "caf=C3=A9 a =0Db\r\n", "white space before a lone CR stays before it");
+	free(s);
+	s = QP("caf\xc3\xa9 a \r");
+	is_str(s, "caf=C3=A9 a =0D=\r\n", "... at the end of the input too");
+	free(s);
+	s = QP("caf\xc3\xa9 \r\nx\t\n");
+	is_str(s, "caf=C3=A9=20\r\nx=09\r\n", "white space before a line break is encoded");
+	free(s);
+	s = QP("caf\xc3\xa9 ");
+	is_str(s, "caf=C3=A9=20=\r\n", "... and at the end of the input");
+	free(s);
+	s = QP("\xc3\xa9\n.\nFrom here\n= \n");
+	is_str(s, "=C3=A9\r\n=2E\r\n=46rom here\r\n=3D=20\r\n",
+	       "'.' and 'F' at a line start, and '=', are encoded");
+	free(s);
+	/* 68 + 6 columns, then the space: the =0D goes after a soft break */
+	s = QP("\xc3\xa9" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \rFx\n");
+	is_str(s, "=C3=A9aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa =\r\n"
+	       "=0DFx\r\n", "space, soft break, then the CR, on lines of 76");
+	s2 = QP("\xc3\xa9" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "F\n");
+	is_str(s2, "=C3=A9aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=\r\n"
+	       "=46\r\n", "an 'F' that a soft break puts at a line start is encoded");
+	free(s);
+	free(s2);
+}
+
 static void
 test_compose_headers(void)
 {
@@ -256,6 +310,7 @@ main(void)
 	test_base64();
 	test_header_text();
 	test_mailbox();
+	test_quoted_printable();
 	test_compose_headers();
 	return done_testing();
 }
