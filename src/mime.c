@@ -205,6 +205,7 @@ int
 mime_open_attachments(struct mime_attachment *a, size_t n, struct result *r)
 {
 	for (size_t i = 0; i < n; i++) {
+		const char *why = NULL;
 		struct stat st;
 
 		a[i].fd = -1;
@@ -213,11 +214,16 @@ mime_open_attachments(struct mime_attachment *a, size_t n, struct result *r)
 			return res_fail(r, RES_USAGE, "attachment name contains a line break");
 		}
 		a[i].fd = open(a[i].path, O_RDONLY | O_CLOEXEC);
-		if (a[i].fd < 0 || fstat(a[i].fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-			int e = a[i].fd < 0 ? errno : EISDIR;
+		if (a[i].fd < 0 || fstat(a[i].fd, &st) != 0)
+			why = strerror(errno);
+		else if (S_ISDIR(st.st_mode))
+			why = "is a directory";
+		else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+			why = "not a regular file or a pipe";    /* a device: /dev/zero never ends */
+		if (why) {
+			res_fail(r, RES_NOINPUT, "cannot attach %s: %s", a[i].path, why);
 			mime_close_attachments(a, i + 1);
-			return res_fail(r, RES_NOINPUT, "cannot attach %s: %s", a[i].path,
-					a[i].fd < 0 ? strerror(e) : "not a regular file");
+			return -1;
 		}
 	}
 	return 0;

@@ -10,6 +10,7 @@ import email.policy
 import os
 import re
 import subprocess
+import threading
 
 import pytest
 
@@ -266,6 +267,37 @@ def test_quoted_printable_keeps_white_space_before_a_lone_cr(server, send, body)
         want = want            # no line break added at the end: soft break
     assert e.get_payload(decode=True) == want
     assert max(len(l) for l in wire_lines(m)) <= 76
+
+
+# ---- what can be attached ----
+
+def test_attaching_a_device_is_refused_with_the_right_reason(server, send):
+    res = send(server, ["-s", "x", "-a", "/dev/null", TO], b"body\n")
+    assert res.rc == EX_NOINPUT and server.received_nothing(), res
+    assert "/dev/null: not a regular file or a pipe" in res.stderr
+    assert "directory" not in res.stderr
+
+
+def test_attaching_a_directory_is_refused(server, send, tmp_path):
+    res = send(server, ["-s", "x", "-a", str(tmp_path), TO], b"body\n")
+    assert res.rc == EX_NOINPUT and server.received_nothing(), res
+    assert "is a directory" in res.stderr
+
+
+def test_a_pipe_can_be_attached(server, send, tmp_path):
+    """mailx -a <(command): the pipe is read as it streams."""
+    fifo = tmp_path / "report.csv"
+    os.mkfifo(fifo)
+    data = b"a,b\n" * 50000
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data))
+    writer.start()
+    try:
+        m = run(send, server, ["-s", "fifo", "-a", str(fifo), TO])
+    finally:
+        writer.join(10)
+    att = list(parsed(m).iter_parts())[1]
+    assert att.get_filename() == "report.csv" and att.get_content_type() == "text/csv"
+    assert att.get_payload(decode=True) == data
 
 
 # ---- display names and addresses in composed headers ----

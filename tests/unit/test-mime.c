@@ -304,6 +304,35 @@ test_compose_headers(void)
 	addr_list_free(&bad);
 }
 
+static void
+test_open_attachments(void)
+{
+	char dir[] = "/tmp/mailout-unit.XXXXXX", *path;
+	struct mime_attachment a;
+	struct result r;
+	int p[2];
+
+	if (!mkdtemp(dir))
+		abort();
+	a.path = "/dev/null";
+	ok(mime_open_attachments(&a, 1, &r) < 0 && r.cls == RES_NOINPUT &&
+	   strstr(r.text, "/dev/null: not a regular file or a pipe"),
+	   "a device is refused, saying so");
+	a.path = dir;
+	ok(mime_open_attachments(&a, 1, &r) < 0 && r.cls == RES_NOINPUT &&
+	   strstr(r.text, "is a directory"), "a directory is refused, saying so");
+	if (pipe(p) != 0)
+		abort();
+	path = xasprintf("/dev/fd/%d", p[0]);
+	a.path = path;
+	ok(mime_open_attachments(&a, 1, &r) == 0, "a pipe can be attached");
+	mime_close_attachments(&a, 1);
+	close(p[0]);
+	close(p[1]);
+	free(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -312,5 +341,6 @@ main(void)
 	test_mailbox();
 	test_quoted_printable();
 	test_compose_headers();
+	test_open_attachments();
 	return done_testing();
 }
