@@ -544,7 +544,24 @@ make_boundary(char *b, size_t len)
 		 rnd[9], rnd[10], rnd[11]);
 }
 
-/* A quoted parameter value (ASCII). */
+/*
+ * Parameters go one to a line: ";" CRLF TAB name=value, so a parameter
+ * has 76 columns (the tab before it, the ";" after it).
+ */
+enum { PARAM_MAX = LINE_SOFT - 2 };
+
+/* The length of value as a quoted-string (RFC 2045 5.1, RFC 822 3.3). */
+static size_t
+quoted_len(const char *value)
+{
+	size_t n = 2;
+
+	for (const char *p = value; *p; p++)
+		n += *p == '"' || *p == '\\' ? 2 : 1;
+	return n;
+}
+
+/* ; name="value" (ASCII). */
 static void
 add_quoted_param(struct dynbuf *d, const char *name, const char *value)
 {
@@ -558,58 +575,108 @@ add_quoted_param(struct dynbuf *d, const char *name, const char *value)
 }
 
 /*
- * The file name parameters of an attachment.  ASCII names are quoted.
- * Others go into Content-Disposition as RFC 2231 (UTF-8, percent
- * encoding, continuations of at most 60 characters), and into the
- * Content-Type name as RFC 2047 encoded-words, the form older mail
- * readers understand.
+ * RFC 2231 (sections 3 and 4): name*=UTF-8''value, percent-encoded, or
+ * when that is too long for a line, numbered continuations
+ * name*0*=UTF-8''...; name*1*=...; each on a line of its own, never
+ * cutting a %XX triplet.
  */
 static void
-add_filename(struct dynbuf *type, struct dynbuf *disp, const char *value)
+add_2231_param(struct dynbuf *d, const char *name, const char *value)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct dynbuf enc = { 0 }, words = { 0 };
-	const size_t chunk = 60;
+	struct dynbuf enc = { 0 };
+	size_t nlen = strlen(name);
 
-	if (!mime_needs_encoding(value)) {
-		add_quoted_param(type, "name", value);
-		add_quoted_param(disp, "filename", value);
-		return;
-	}
-	mime_header_text(&words, value, 1, 0);
-	db_adds(type, ";\r\n\tname=\"");
-	for (const char *p = db_str(&words); *p; p++)
-		if (*p != '\r' && *p != '\n')   /* one line inside the quotes */
-			db_addc(type, *p);
-	db_addc(type, '"');
 	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		/* attribute-char: a token character but "*", "'" and "%" */
 		if (isalnum(*p) || strchr("!#$&+-.^_`|~", *p)) {
 			db_addc(&enc, (char)*p);
 		} else {
 			db_addc(&enc, '%');
-			db_addc(&enc, hex[*p >> 4]);
-			db_addc(&enc, hex[*p & 15]);
+			db_addc(&enc, hexdigits[*p >> 4]);
+			db_addc(&enc, hexdigits[*p & 15]);
 		}
 	}
-	if (enc.len <= chunk) {
-		db_printf(disp, ";\r\n\tfilename*=UTF-8''%s", enc.s);
-	} else {
-		for (size_t i = 0, k = 0; i < enc.len; k++) {
-			size_t n = enc.len - i < chunk ? enc.len - i : chunk;
-			/* never cut a %XX triplet */
-			if (i + n < enc.len) {
-				if (enc.s[i + n - 1] == '%')
-					n -= 1;
-				else if (enc.s[i + n - 2] == '%')
-					n -= 2;
-			}
-			db_printf(disp, ";\r\n\tfilename*%zu*=%s%.*s", k, k == 0 ? "UTF-8''" : "",
-				  (int)n, enc.s + i);
-			i += n;
+	if (nlen + 9 + enc.len <= PARAM_MAX) {          /* name*=UTF-8''... */
+		db_printf(d, ";\r\n\t%s*=UTF-8''%s", name, enc.s);
+		db_free(&enc);
+		return;
+	}
+	for (size_t i = 0, k = 0; i < enc.len; k++) {
+		char head[64];
+		size_t hlen = (size_t)snprintf(head, sizeof(head), "%s*%zu*=%s", name, k,
+					       k == 0 ? "UTF-8''" : "");
+		size_t n = enc.len - i;
+
+		if (hlen + n > PARAM_MAX) {
+			n = PARAM_MAX > hlen + 3 ? PARAM_MAX - hlen : 3;
+			if (enc.s[i + n - 1] == '%')
+				n -= 1;
+			else if (enc.s[i + n - 2] == '%')
+				n -= 2;
 		}
+		db_printf(d, ";\r\n\t%s%.*s", head, (int)n, enc.s + i);
+		i += n;
 	}
 	db_free(&enc);
-	db_free(&words);
+}
+
+/*
+ * An ASCII stand-in for a file name, for readers that know no RFC 2231:
+ * each non-ASCII character (a whole UTF-8 sequence), control character,
+ * quote or backslash becomes "_"; a name longer than max keeps its
+ * beginning and its extension.
+ */
+static void
+ascii_fallback(struct dynbuf *d, const char *name, size_t max)
+{
+	struct dynbuf a = { 0 };
+	const char *ext;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+			db_addc(&a, (char)*p);
+			continue;
+		}
+		db_addc(&a, '_');
+		/* the continuation bytes of the same character */
+		for (size_t l = utf8_len(*p); l > 1 && (p[1] & 0xc0) == 0x80; l--)
+			p++;
+	}
+	ext = strrchr(db_str(&a), '.');
+	if (a.len <= max) {
+		db_add(d, db_str(&a), a.len);
+	} else if (ext && strlen(ext) < max / 2) {
+		size_t elen = strlen(ext);
+		db_add(d, a.s, max - elen);
+		db_add(d, ext, elen);
+	} else {
+		db_add(d, a.s, max);
+	}
+	db_free(&a);
+}
+
+/*
+ * One file name parameter (name in Content-Type, filename in
+ * Content-Disposition).  An ASCII name that fits on a line is a quoted
+ * string.  Any other is written per RFC 2231 (UTF-8), followed by an
+ * ASCII stand-in as the plain parameter for older readers: readers that
+ * know both use the first, the RFC 2231 form.  RFC 2047 encoded-words are
+ * not used: they are not allowed inside a quoted string (RFC 2047 5).
+ */
+static void
+add_name_param(struct dynbuf *d, const char *param, const char *value)
+{
+	size_t plen = strlen(param) + 1;       /* name= */
+	struct dynbuf fb = { 0 };
+
+	if (!mime_needs_encoding(value) && plen + quoted_len(value) <= PARAM_MAX) {
+		add_quoted_param(d, param, value);
+		return;
+	}
+	add_2231_param(d, param, value);
+	ascii_fallback(&fb, value, PARAM_MAX - plen - 2);
+	add_quoted_param(d, param, db_str(&fb));
+	db_free(&fb);
 }
 
 /* One attachment part.  lead: "\r\n" when the content before it ends with
@@ -619,18 +686,21 @@ write_attachment(struct out *o, const char *boundary, struct mime_attachment *a,
 		 const char *lead)
 {
 	const char *base = strrchr(a->path, '/');
-	struct dynbuf h = { 0 }, d = { 0 };
+	const char *type;
+	struct dynbuf h = { 0 };
 	int rc;
 
 	base = base ? base + 1 : a->path;
-	db_printf(&h, "%s--%s\r\nContent-Type: %s", lead, boundary, mime_type_for(base));
-	db_adds(&d, "\r\nContent-Disposition: attachment");
-	add_filename(&h, &d, base);
-	db_add(&h, d.s, d.len);
+	type = mime_type_for(base);
+	/* A long media type starts on a continuation line of its own. */
+	db_printf(&h, "%s--%s\r\nContent-Type:%s%s", lead, boundary,
+		  strlen("Content-Type: ;") + strlen(type) > LINE_SOFT ? "\r\n " : " ", type);
+	add_name_param(&h, "name", base);
+	db_adds(&h, "\r\nContent-Disposition: attachment");
+	add_name_param(&h, "filename", base);
 	db_adds(&h, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
 	out_add(o, h.s, h.len);
 	db_free(&h);
-	db_free(&d);
 	rc = write_base64(o, a->fd);
 	return rc;
 }

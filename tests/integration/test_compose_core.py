@@ -269,6 +269,41 @@ def test_quoted_printable_keeps_white_space_before_a_lone_cr(server, send, body)
     assert max(len(l) for l in wire_lines(m)) <= 76
 
 
+# ---- file names (RFC 2231, RFC 2047 5) ----
+
+def test_non_ascii_file_names_have_an_ascii_fallback_and_fold(server, send, files):
+    names = ["résumé été.txt", "n" * 40 + "—" * 30 + ".dat"]
+    args = ["-s", "names"]
+    for n in names:
+        args += ["-a", files[n][0]]
+    m = run(send, server, args + [TO])
+    parts = list(parsed(m).iter_parts())[1:]
+    assert [p.get_filename() for p in parts] == names
+    for p, n in zip(parts, names):
+        assert p.get_param("name") == n
+        assert p.get_payload(decode=True) == files[n][1]
+    lines = wire_lines(m)
+    assert all(len(l) <= 78 for l in lines if not re.fullmatch(rb"[A-Za-z0-9+/=]*", l))
+    raw = b"\r\n".join(lines)
+    assert b'filename="r_sum_ _t_.txt"' in raw and b'\tname="r_sum_ _t_.txt"' in raw
+    assert b"filename*=UTF-8''r%C3%A9sum%C3%A9%20%C3%A9t%C3%A9.txt" in raw
+    assert b"filename*0*=UTF-8''" in raw and b"filename*1*=" in raw
+    assert re.search(rb'filename="n{40}_{20}[^"]*\.dat"', raw)
+    assert b"=?" not in raw, "no RFC 2047 encoded-word in a parameter"
+
+
+def test_long_ascii_file_name_and_long_media_type_fold(server, send, tmp_path):
+    name = "quarterly-report-" + "x" * 100 + ".docx"
+    f = tmp_path / name
+    f.write_bytes(b"PK\x03\x04")
+    m = run(send, server, ["-s", "long", "-a", str(f), TO])
+    assert all(len(l) <= 78 for l in wire_lines(m))
+    att = list(parsed(m).iter_parts())[1]
+    assert att.get_filename() == name and att.get_param("name") == name
+    assert att.get_content_type() == ("application/vnd.openxmlformats-officedocument."
+                                      "wordprocessingml.document")
+
+
 # ---- what can be attached ----
 
 def test_attaching_a_device_is_refused_with_the_right_reason(server, send):

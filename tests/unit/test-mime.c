@@ -304,6 +304,35 @@ test_compose_headers(void)
 	addr_list_free(&bad);
 }
 
+/* What compose mode writes for one attachment at path (headers only). */
+static char *
+attachment_headers(const char *path)
+{
+	struct mime_attachment a = { path, -1 };
+	struct addr_list to = { 0 };
+	struct mime_compose c = { 0 };
+	struct result r;
+	char *s, *p, *e;
+
+	if (mime_open_attachments(&a, 1, &r) < 0)
+		return xstrdup(r.text);
+	addr_list_add(&to, "to@example.com");
+	c.to = &to;
+	c.att = &a;
+	c.natt = 1;
+	s = compose("hi\n", 3, &c, &r);
+	mime_close_attachments(&a, 1);
+	addr_list_free(&to);
+	if (!s)
+		return xstrdup(r.text);
+	p = strstr(s, "\r\n\r\n--");                  /* the first part */
+	p = p ? strstr(p + 4, "\r\n--") : NULL;       /* the attachment's */
+	e = p ? strstr(p, "\r\n\r\n") : NULL;
+	p = p && e ? xstrndup(p + 2, (size_t)(e - p)) : xstrdup("(no part)");
+	free(s);
+	return p;
+}
+
 static void
 test_open_attachments(void)
 {
@@ -333,6 +362,53 @@ test_open_attachments(void)
 	rmdir(dir);
 }
 
+static void
+test_file_names(void)
+{
+	char dir[] = "/tmp/mailout-unit.XXXXXX", *path, *s;
+
+	if (!mkdtemp(dir))
+		abort();
+	path = xasprintf("%s/r\xc3\xa9sum\xc3\xa9 \"\xc3\xa9t\xc3\xa9\".txt", dir);
+	close(open(path, O_WRONLY | O_CREAT, 0600));
+	s = attachment_headers(path);
+	ok(strstr(s, "Content-Type: text/plain;\r\n"
+		     "\tname*=UTF-8''r%C3%A9sum%C3%A9%20%22%C3%A9t%C3%A9%22.txt;\r\n"
+		     "\tname=\"r_sum_ __t__.txt\"\r\n") != NULL, "name: RFC 2231, then ASCII");
+	ok(strstr(s, "Content-Disposition: attachment;\r\n"
+		     "\tfilename*=UTF-8''r%C3%A9sum%C3%A9%20%22%C3%A9t%C3%A9%22.txt;\r\n"
+		     "\tfilename=\"r_sum_ __t__.txt\"\r\n") != NULL, "filename: the same");
+	ok(strstr(s, "=?") == NULL, "no encoded-word in a parameter (RFC 2047 5)");
+	unlink(path);
+	free(path);
+	free(s);
+
+	path = xasprintf("%s/%0100d.pdf", dir, 0);
+	close(open(path, O_WRONLY | O_CREAT, 0600));
+	s = attachment_headers(path);
+	ok(longest_line(s, 0) <= 78, "a 104-character ASCII name: lines of at most 78");
+	ok(strstr(s, "\tfilename*0*=UTF-8''0000") && strstr(s, "\tfilename*1*=0000") &&
+	   strstr(s, "\tfilename=\"0000"), "RFC 2231 continuations and a shortened fallback");
+	ok(strstr(s, "00.pdf\"\r\n") != NULL, "the fallback keeps the extension");
+	unlink(path);
+	free(path);
+	free(s);
+
+	path = xasprintf("%s/%s.docx", dir, "a");
+	close(open(path, O_WRONLY | O_CREAT, 0600));
+	s = attachment_headers(path);
+	ok(longest_line(s, 0) <= 78 && strstr(s, "Content-Type:\r\n application/vnd."),
+	   "a long media type starts on a continuation line");
+	unlink(path);
+	free(path);
+	free(s);
+	rmdir(dir);
+
+	is_str(mime_type_for("x.bz2"), "application/x-bzip2", "type: built-in table");
+	is_str(mime_type_for("dir.d/README"), "application/octet-stream", "type: no extension");
+	is_str(mime_type_for("x."), "application/octet-stream", "type: empty extension");
+}
+
 int
 main(void)
 {
@@ -342,5 +418,6 @@ main(void)
 	test_quoted_printable();
 	test_compose_headers();
 	test_open_attachments();
+	test_file_names();
 	return done_testing();
 }
