@@ -372,3 +372,33 @@ def test_mailx_r_with_a_display_name(server, mailout):
     assert m.mail_from == "robot@example.com"
     a = parsed(m)["From"].addresses[0]
     assert (a.display_name, a.addr_spec) == ("Backup Robot", "robot@example.com")
+
+
+# ---- media types: the system's mime.types first (SPEC 4) ----
+
+def system_mime_type(ext):
+    try:
+        with open("/etc/mime.types") as f:
+            for line in f:
+                fields = line.split()
+                if fields and not fields[0].startswith("#") and ext in fields[1:]:
+                    return fields[0]
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def test_system_mime_types_come_before_the_built_in_table(server, send, tmp_path):
+    # .tgz is application/gzip in the built-in table; Debian's mime.types
+    # (package media-types) says application/x-gtar-compressed.
+    want = system_mime_type("tgz")
+    if want is None or want == "application/gzip":
+        pytest.skip("/etc/mime.types missing or without its own type for .tgz")
+    args = ["-s", "types"]
+    for name in ["backup.tgz", "letter.rtf", "old.bz2"]:
+        (tmp_path / name).write_bytes(b"data")
+        args += ["-a", str(tmp_path / name)]
+    m = run(send, server, args + [TO])
+    got = [p.get_content_type() for p in list(parsed(m).iter_parts())[1:]]
+    assert got == [want, system_mime_type("rtf") or "application/octet-stream",
+                   system_mime_type("bz2") or "application/x-bzip2"]
