@@ -82,9 +82,11 @@ int mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct r
  * Add attachments to a message (sendmail mode with -a): the headers of m
  * (already read) are kept, Content-Type, Content-Transfer-Encoding and
  * MIME-Version move into the first part, the body becomes that part;
- * a message that is multipart/mixed already gets the attachments as more
- * parts of it.  Written to out_fd; the body passes through a private
- * temporary file in tmpdir.  Returns 0 or -1.
+ * a message that is multipart/mixed already (with a boundary RFC 2046
+ * allows) gets the attachments as more parts of it, before its close
+ * delimiter.  Written to out_fd; the body of a multipart/mixed message
+ * passes through a private temporary file in tmpdir.  Memory stays
+ * bounded whatever the body's lines.  Returns 0 or -1.
  */
 struct msg;
 int mime_attach(struct msg *m, struct mime_attachment *att, size_t natt,

@@ -269,6 +269,102 @@ def test_quoted_printable_keeps_white_space_before_a_lone_cr(server, send, body)
     assert max(len(l) for l in wire_lines(m)) <= 76
 
 
+# ---- attachments to a piped multipart message (RFC 2045 5.1) ----
+
+@pytest.mark.parametrize("content_type", [
+    'multipart/mixed; xboundary="zz"; boundary="b4"',
+    'multipart/mixed; xboundary=zz; boundary=b4',
+    'Multipart/Mixed (a comment) ;\n\tBOUNDARY = "b4" ; charset=x',
+    'multipart/mixed; name="boundary=zz"; boundary="b4"',
+    # Python's parser splits at the ";" in the comment: raw bytes checked
+    'multipart/mixed (a comment; boundary="zz"); boundary="b4"',
+])
+def test_boundary_parameter_is_parsed_not_searched(server, send, files, content_type):
+    path, data = files["chart.png"]
+    piped = ("From: me@example.com\nTo: " + TO + "\nSubject: mixed\nMIME-Version: 1.0\n"
+             "Content-Type: " + content_type + "\n\npreamble\n--b4\n"
+             "Content-Type: text/plain\n\nfirst part\n--zz\n--b4--\nepilogue\n").encode()
+    m = run(send, server, ["-t", "-a", path], piped)
+    assert m.body.endswith(b"--b4--\r\nepilogue\r\n")
+    assert re.search(rb"first part\r\n--zz\r\n--b4\r\nContent-Type: image/png;(.|\r\n)*"
+                     rb"\r\n--b4--\r\nepilogue\r\n$", m.body)
+    if "comment;" in content_type:
+        return
+    parts = list(parsed(m).iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "image/png"]
+    assert parts[1].get_payload(decode=True) == data
+
+
+def test_attach_to_a_multipart_message_whose_boundary_is_unusable(server, send, files):
+    """No usable boundary: the message is wrapped, nothing is lost."""
+    path, data = files["chart.png"]
+    piped = (b"From: me@example.com\nTo: " + TO.encode() + b"\nSubject: odd\n"
+             b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"\"\n\nbody\n")
+    m = run(send, server, ["-t", "-a", path], piped)
+    parts = list(parsed(m).iter_parts())
+    assert parts[-1].get_payload(decode=True) == data
+
+
+MiB = 1 << 20
+
+
+def run_dry_measured(mailout, args, stdin_path, out_path):
+    """mailout --dry-run under GNU time (as in test_streaming.py): exit
+    status, stderr, peak RSS in KiB; the output goes to out_path."""
+    if not os.access("/usr/bin/time", os.X_OK):
+        pytest.skip("GNU time not installed (Debian package time)")
+    rss = mailout.tmp / "rss"
+    with open(stdin_path, "rb") as inp, open(out_path, "wb") as out:
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss), mailout.bin,
+                            "--dry-run", "--host", "127.0.0.1"] + args,
+                           stdin=inp, stdout=out, stderr=subprocess.PIPE,
+                           env=mailout.env(), cwd=str(mailout.tmp), timeout=300)
+    return p.returncode, p.stderr.decode("utf-8", "replace"), int(rss.read_text().split()[-1])
+
+
+def instrumented(binary):
+    with open(binary, "rb") as f:
+        data = f.read()
+    return data.startswith(b"#!") or b"__asan_init" in data
+
+
+@pytest.mark.parametrize("mixed", [True, False])
+def test_attach_to_a_message_with_a_100_mib_line_in_bounded_memory(tmp_path, mailout,
+                                                                    files, mixed):
+    path, data = files["notes.txt"]
+    head = "From: me@example.com\nTo: {}\nSubject: one line\nMIME-Version: 1.0\n".format(TO)
+    if mixed:
+        head += 'Content-Type: multipart/mixed; boundary="b4"\n\n--b4\n' \
+                "Content-Type: text/plain\n\n"
+    else:
+        head += "Content-Type: text/plain\n\n"
+    msg = tmp_path / "line.eml"
+    with open(msg, "wb") as f:
+        f.write(head.encode())
+        chunk = b"x" * MiB
+        for _ in range(100):
+            f.write(chunk)
+        f.write(b"\n--b4--\n" if mixed else b"\n")
+    out = tmp_path / "out.eml"
+    rc, err, kib = run_dry_measured(mailout, ["-t", "-a", path], msg, out)
+    assert rc == EX_OK, err
+    with open(out, "rb") as f:
+        f.seek(-4096, os.SEEK_END)
+        tail = f.read()
+    tail = tail[tail.rindex(b"x" * 100) + 100:]
+    delim = re.match(rb"\r\n(?:\r\n)?--([^\r]+)\r\n", tail)
+    assert delim, tail[:200]
+    e = email.message_from_bytes(b"Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n"
+                                 % delim.group(1) + tail, policy=email.policy.default)
+    att = [p for p in e.iter_parts() if p.get_filename() == "notes.txt"]
+    assert att and att[0].get_payload(decode=True) == data
+    if mixed:
+        assert tail.endswith(b"\r\n--b4--\r\n")
+    if instrumented(mailout.bin):
+        pytest.skip("peak RSS {} KiB not meaningful on an instrumented binary".format(kib))
+    assert kib <= 16 * 1024, "peak RSS {} KiB".format(kib)
+
+
 # ---- file names (RFC 2231, RFC 2047 5) ----
 
 def test_non_ascii_file_names_have_an_ascii_fallback_and_fold(server, send, files):

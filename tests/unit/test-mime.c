@@ -409,6 +409,73 @@ test_file_names(void)
 	is_str(mime_type_for("x."), "application/octet-stream", "type: empty extension");
 }
 
+/* mime_attach() on a piped message; the result as a string. */
+static char *
+attach(const char *message, const char *file)
+{
+	struct mime_attachment a = { file, -1 };
+	struct result r;
+	struct msg m;
+	int in = fd_of(message, strlen(message)), out = tmp_private(NULL);
+	char *s = NULL;
+
+	msg_init(&m, in, 1);
+	if (mime_open_attachments(&a, 1, &r) == 0 && msg_read_headers(&m, &r) == 0 &&
+	    mime_attach(&m, &a, 1, NULL, out, &r) == 0)
+		s = read_back(out);
+	msg_free(&m, 0);
+	mime_close_attachments(&a, 1);
+	close(in);
+	close(out);
+	return s ? s : xstrdup(r.text);
+}
+
+static void
+test_attach_to_mixed(void)
+{
+	static const char *const types[] = {
+		"multipart/mixed; xboundary=\"zz\"; boundary=\"b4\"",
+		"multipart/mixed; xboundary=zz; boundary=b4",
+		"MULTIPART/Mixed (comment; boundary=zz) ;\r\n\tBoundary = \"b4\"",
+		"multipart/mixed; name=\"x; boundary=zz\"; boundary=b4",
+		"multipart/mixed; boundary=\"b\\4\"",            /* quoted-pair */
+	};
+	char path[] = "/tmp/mailout-unit.XXXXXX";
+	int fd = mkstemp(path);
+	char *msg, *s;
+
+	if (fd < 0 || write_all(fd, "data", 4) < 0)
+		abort();
+	close(fd);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		msg = xasprintf("Subject: x\r\nContent-Type: %s\r\n\r\npre\r\n--b4\r\n\r\none\r\n"
+				"--zz\r\n--b4--  \r\nepilogue\r\n", types[i]);
+		s = attach(msg, path);
+		ok(strstr(s, "one\r\n--zz\r\n--b4\r\nContent-Type: application/octet-stream;") &&
+		   strstr(s, "ZGF0YQ==\r\n--b4--  \r\nepilogue\r\n"),
+		   "attachment before the close delimiter (Content-Type %zu)", i);
+		free(s);
+		free(msg);
+	}
+	s = attach("Subject: x\r\nContent-Type: multipart/mixed; boundary=b4\r\n\r\n"
+		   "--b4\r\n\r\none\r\n--b4--x\r\n--b4-- ", path);
+	ok(strstr(s, "--b4--x\r\n--b4\r\nContent-Type") && strstr(s, "ZGF0YQ==\r\n--b4-- \r\n"),
+	   "\"--b4--x\" is no close delimiter; one at the very end without a line break is");
+	free(s);
+	s = attach("Subject: x\r\nContent-Type: multipart/mixed; boundary=b4\r\n\r\n"
+		   "--b4\r\n\r\none\r\n", path);
+	ok(strstr(s, "one\r\n\r\n--b4\r\n") && strstr(s, "ZGF0YQ==\r\n--b4--\r\n"),
+	   "no close delimiter: the parts go at the end, closed");
+	free(s);
+	s = attach("Subject: x\r\nContent-Type: multipart/alternative; boundary=b4\r\n\r\n"
+		   "--b4\r\n\r\none\r\n--b4--\r\n", path);
+	ok(strstr(s, "Content-Type: multipart/mixed;") &&
+	   strstr(s, "\r\nContent-Type: multipart/alternative; boundary=b4\r\n"),
+	   "another multipart type is wrapped as the first part");
+	free(s);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -419,5 +486,6 @@ main(void)
 	test_compose_headers();
 	test_open_attachments();
 	test_file_names();
+	test_attach_to_mixed();
 	return done_testing();
 }
