@@ -343,6 +343,7 @@ cli_help(FILE *out)
 			help_entry(out, &opts[i]);
 	fputs("\nAccepted and ignored: -A X, -B TYPE, -G, -L TAG, -O OPT=VAL, -U, -e X, -h N,\n"
 	      "  -m, -n, and every -o option except -oi.\n"
-	      "\nmail/mailx options: -s SUBJECT, -a FILE, -c CC, -b BCC, -r FROM, -v\n"
+	      "\nmail/mailx options: -s SUBJECT, -a FILE, -c CC, -b BCC, -r FROM, -v;\n"
+	      "  accepted and ignored: -E, -i, -n, -N\n"
 	      "\nSee mailout(1) and mailout.conf(5).\n", out);
 }

@@ -142,14 +142,7 @@ def test_help_lists_every_long_option_of_the_parser():
         assert "--" + long in h, long
 
 
-# --help's text for the mailx personality and for the ignored options is a
-# fixed string in src/cli.c (cli_help); it names no -E, which mailx accepts.
-HELP_GAPS = {"E"}
-
-
-@pytest.mark.parametrize("short", [
-    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="src/cli.c --help omits -" + s))
-    if s in HELP_GAPS else s for s, _ in short_letters()])
+@pytest.mark.parametrize("short", [s for s, _ in short_letters()])
 def test_help_names_every_short_option_of_the_parser(short):
     assert re.search(r"(?<![\w-])-%s(?![a-z-])" % short, help_text()), "-%s not in --help" % short
 
