@@ -2,7 +2,7 @@
 """Side-by-side benchmark: mailout, msmtp and the curl CLI against Postfix's
 smtp-sink on loopback, with smtp-source as the limit.  Usage:
 
-    bench/run.py [--mailout PATH] [--rounds N] [--quick]
+    bench/run.py [--mailout PATH] [--rounds N] [--quick]     (or: make bench)
 
 Every row runs the tools interleaved, round after round, and prints medians
 and ratios.  Needs: postfix (smtp-sink, smtp-source); msmtp and curl are used
