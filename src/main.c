@@ -89,7 +89,7 @@ parse_lists(const struct strlist *in, struct addr_list *out, const char *what,
  */
 static int
 build_message(const struct options *o, const struct config *cfg, struct job *j,
-	      struct result *r)
+	      struct addr_list *from, struct result *r)
 {
 	struct mime_attachment *att = xcalloc(o->attach.n + 1, sizeof(*att));
 	struct addr_list cc = { 0 }, bcc = { 0 };
@@ -110,14 +110,23 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 	}
 	if (o->compose) {
 		struct mime_compose c = { 0 };
+		const char *from_addr = NULL, *from_name = NULL;
 
 		if (o->subject && has_line_break(o->subject)) {
 			res_fail(r, RES_USAGE, "the subject contains a line break");
 			goto out;
 		}
-		if (o->from && addr_check(o->from, err, sizeof(err)) < 0) {
-			res_fail(r, RES_USAGE, "--from: %s", err);
-			goto out;
+		/* --from and mailx -r: an address, or "Name <address>" */
+		if (o->from) {
+			int n = has_line_break(o->from) ? -1 :
+				addr_parse_list(o->from, strlen(o->from), from, err, sizeof(err));
+			if (n != 1) {
+				res_fail(r, RES_USAGE, "--from: %s", n < 0 ? err :
+					 "give one address, or \"Name <address>\"");
+				goto out;
+			}
+			from_addr = from->v[0];
+			from_name = addr_list_name(from, 0);
 		}
 		if (parse_lists(&o->cc, &cc, "--cc", r) < 0 ||
 		    parse_lists(&o->bcc, &bcc, "--bcc", r) < 0)
@@ -128,9 +137,11 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 			goto out;
 		}
 		/* --from is the envelope sender too, unless -f says otherwise;
-		 * then From is written here, else the spooler adds it. */
-		c.from = o->from && o->sender ? o->from : NULL;
-		c.from_name = o->fullname;
+		 * then (or when it has a name) From is written here, else the
+		 * spooler adds it. */
+		c.from = from_addr && (o->sender || from_name) ? from_addr : NULL;
+		c.from_name = o->fullname ? o->fullname : from_name;
+		c.sender = o->sender ? o->sender : from_addr;
 		c.subject = o->subject;
 		c.to = &j->rcpts;
 		c.cc = &cc;
@@ -139,8 +150,8 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 		c.natt = o->attach.n;
 		if (mime_compose(body, &c, out, r) < 0)
 			goto out;
-		if (o->from && !o->sender)
-			j->sender_in = o->from;
+		if (from_addr && !o->sender)
+			j->sender_in = from_addr;
 		j->read_recipients = 1;     /* To, Cc and Bcc as written above */
 	} else {
 		struct msg m;
@@ -180,6 +191,7 @@ deliver(struct options *o)
 {
 	struct config cfg;
 	struct job j;
+	struct addr_list from = { 0 };      /* --from / -r, for j.sender_in */
 	struct result r;
 	int status;
 
@@ -197,7 +209,7 @@ deliver(struct options *o)
 	if (conf_load(&cfg, o->config_file, &r) < 0)
 		goto done;
 	log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
-	if ((o->compose || o->attach.n) && build_message(o, &cfg, &j, &r) < 0)
+	if ((o->compose || o->attach.n) && build_message(o, &cfg, &j, &from, &r) < 0)
 		goto done;
 	accept_message(&j, &r);
 done:
@@ -205,6 +217,7 @@ done:
 	if (j.in_fd > 0)
 		close(j.in_fd);
 	accept_free(&j);
+	addr_list_free(&from);
 	conf_free(&cfg);
 	return status;
 }

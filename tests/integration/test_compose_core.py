@@ -457,7 +457,6 @@ def test_non_ascii_addresses_are_refused_in_compose_mode(server, send, args):
     assert "SMTPUTF8" in res.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="needs src/main.c to split -r 'Name <addr>'")
 def test_mailx_r_with_a_display_name(server, mailout):
     from mailout_run import relay_config
     conf = mailout.write_config(relay_config(server))
