@@ -7,6 +7,16 @@
  * since input is read through one buffer, a client that pipelines
  * (RFC 2920) gets its replies in order.  DATA is dot-unstuffed into a
  * private temporary file that then goes through accept_message().
+ *
+ * Line ends and SMTP smuggling (CVE-2023-51764 and its kin): a client
+ * whose first command ends in CRLF is a CRLF client, and for it only
+ * CRLF "." CRLF ends DATA; a bare LF inside DATA is content (the spooler
+ * makes it a line break, which the relay then sees dot-stuffed), so text
+ * such as LF "." LF MAIL FROM:... hidden in a message can never become
+ * commands.  A client whose first command ends in a bare LF uses LF
+ * throughout, and LF "." LF ends DATA for it, as a line "." is what it
+ * would have dot-stuffed.  Control characters inside a command are
+ * refused.
  */
 #include "config.h"
 
@@ -32,6 +42,7 @@ struct conn {
 	char buf[65536];
 	size_t pos, len;
 	int eof;
+	int lf_client;                 /* -1 not known yet, 0 CRLF, 1 bare LF */
 	const struct options *o;
 	const struct config *c;
 	/* the transaction */
@@ -90,12 +101,12 @@ fill(struct conn *c)
 }
 
 /*
- * Read one line into line (without CRLF or LF).  Returns 1, 0 at end of
- * input, or 2 when the line was longer than max (it is consumed, and
- * *line holds its start).
+ * Read one line into line (without CRLF or LF); *crlf says which ended it.
+ * Returns 1, 0 at end of input, or 2 when the line was longer than max
+ * (it is consumed, and *line holds its start).
  */
 static int
-read_line(struct conn *c, struct dynbuf *line, size_t max)
+read_line(struct conn *c, struct dynbuf *line, size_t max, int *crlf)
 {
 	int too_long = 0;
 
@@ -119,9 +130,23 @@ read_line(struct conn *c, struct dynbuf *line, size_t max)
 			break;
 		}
 	}
-	while (line->len && (line->s[line->len - 1] == '\n' || line->s[line->len - 1] == '\r'))
+	*crlf = line->len >= 2 && line->s[line->len - 1] == '\n' &&
+		line->s[line->len - 2] == '\r';
+	if (line->len && line->s[line->len - 1] == '\n')
+		line->s[--line->len] = '\0';
+	if (*crlf)
 		line->s[--line->len] = '\0';
 	return too_long ? 2 : 1;
+}
+
+/* Bytes below space other than tab (a CR or NUL inside a command line). */
+static int
+has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
+			return 1;
+	return 0;
 }
 
 static void
@@ -149,7 +174,7 @@ path_arg(const char *arg, const char *kw, int *bad)
 	if (*p != '<')
 		return NULL;
 	gt = strchr(p, '>');
-	if (!gt)
+	if (!gt || (gt[1] && gt[1] != ' '))   /* parameters follow a space */
 		return NULL;
 	*bad = 0;
 	return xstrndup(p + 1, (size_t)(gt - p - 1));
@@ -161,7 +186,8 @@ static int
 read_data(struct conn *c, int fd, int *write_failed)
 {
 	struct dynbuf out = { 0 };
-	int at_bol = 1, rc = -1;
+	int at_bol = 1, rc = -1, lf_ok = c->lf_client == 1;
+	char last = '\n';             /* the byte before start */
 
 	*write_failed = 0;
 	for (;;) {
@@ -181,7 +207,7 @@ read_data(struct conn *c, int fd, int *write_failed)
 				start = c->buf + c->pos;
 				avail = c->len - c->pos;
 			}
-			if (avail >= 2 && start[0] == '.' && start[1] == '\n') {
+			if (lf_ok && avail >= 2 && start[0] == '.' && start[1] == '\n') {
 				c->pos += 2;
 				rc = 0;
 				break;
@@ -201,7 +227,10 @@ read_data(struct conn *c, int fd, int *write_failed)
 		size_t take = nl ? (size_t)(nl - start) + 1 : avail;
 		db_add(&out, start, take);
 		c->pos += take;
-		at_bol = nl != NULL;
+		/* For a CRLF client a line begins only after CRLF (whose CR
+		 * may have come in the previous read). */
+		at_bol = nl && (lf_ok || (nl > start ? nl[-1] : last) == '\r');
+		last = start[take - 1];
 		if (out.len >= 65536) {
 			if (!*write_failed && write_all(fd, out.s, out.len) < 0)
 				*write_failed = 1;
@@ -319,6 +348,7 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 	int rc = 0;
 
 	memset(&c, 0, sizeof(c));
+	c.lf_client = -1;
 	c.in = in;
 	c.out = out;
 	c.o = o;
@@ -326,15 +356,22 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 	if (reply(&c, "220 %s ESMTP mailout", host) < 0)
 		goto io;
 	for (;;) {
-		int got = read_line(&c, &line, CMD_MAX);
+		int crlf, got = read_line(&c, &line, CMD_MAX, &crlf);
 		char *cmd = line.s, *arg;
 		char err[256];
 		int bad;
 
 		if (got == 0)
 			break;
+		if (c.lf_client < 0)
+			c.lf_client = !crlf;
 		if (got == 2) {
 			if (reply(&c, "500 5.5.0 Error: line too long") < 0)
+				goto io;
+			continue;
+		}
+		if (has_control(line.s, line.len)) {
+			if (reply(&c, "501 5.5.2 Error: control character in command") < 0)
 				goto io;
 			continue;
 		}

@@ -200,3 +200,28 @@ def test_relay_4xx_at_the_dot_is_the_reply_without_a_queue(mailout, smtpd):
 def test_greeting_without_a_name_is_a_syntax_error(mailout, server, cmd):
     lines, p = raw(mailout, server, cmd + b"\r\nQUIT\r\n")
     assert codes(lines) == [220, 501, 221], lines
+
+
+@pytest.mark.parametrize("hidden", [
+    b"user text\n.\n", b"user text\r\n.\n", b"user text\n.\r\n", b"user text\r.\r\n"],
+    ids=["lf-dot-lf", "crlf-dot-lf", "lf-dot-crlf", "cr-dot-crlf"])
+def test_smtp_smuggling_through_bare_line_ends_is_content(mailout, server, hidden):
+    """CVE-2023-51764 and kin: text in a message that a CRLF client sends as
+    content must never end DATA and become commands of its own."""
+    smuggled = (b"MAIL FROM:<ceo@example.com>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\n"
+                b"Subject: smuggled\r\n\r\nwire money\r\n")
+    lines, p = raw(mailout, server,
+                   b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+                   b"Subject: s\r\n\r\n" + hidden + smuggled + b".\r\nQUIT\r\n")
+    assert codes(lines) == [220, 250, 250, 250, 354, 250, 221], lines
+    assert len(server.messages) == 1, [m.rcpt_tos for m in server.messages]
+    m = server.messages[0]
+    assert m.rcpt_tos == ["b@example.com"] and m.mail_from == "a@example.com"
+    assert b"MAIL FROM:<ceo@example.com>" in m.body, m.body
+
+
+def test_control_characters_in_a_command_are_refused(mailout, server):
+    lines, p = raw(mailout, server, b"EHLO x\r\nMAIL FROM:<s@example.com>\rRCPT TO:<evil@x>\r\n"
+                                    b"MAIL FROM:<s@example.com>junk\r\nMAIL FROM:<s@example.com> BODY=8BITMIME\r\n"
+                                    b"QUIT\r\n")
+    assert codes(lines) == [220, 250, 501, 501, 250, 221], lines
