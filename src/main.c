@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -285,6 +286,10 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
+	/* No core dumps, ever: a password from the configuration is in
+	 * memory from the moment it is parsed, and so is private mail. */
+	struct rlimit nocore = { 0, 0 };
+	(void)setrlimit(RLIMIT_CORE, &nocore);
 	res_clear(&r);
 	if (cli_parse(argc, argv, &o, &r) < 0) {
 		status = finish(&r);

@@ -201,6 +201,27 @@ def test_password_in_a_readable_file_is_refused(mailout, server):
     assert res.rc == EX_CONFIG and "chmod 600" in res.stderr and "pw" not in res.stderr, res
 
 
+def test_no_core_dump_while_a_password_is_in_memory(mailout, server):
+    """The password is in memory from the moment the configuration is parsed,
+    long before any connection: the core limit must be zero by then (here:
+    while mailout still waits for the message on standard input)."""
+    import subprocess
+    import time
+    conf = mailout.write_config(relay_config(server, password="pw-in-memory", user="u"))
+    p = subprocess.Popen([mailout.bin, "-C", str(conf), "x@example.com"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=mailout.env())
+    try:
+        p.stdin.write(b"Subject: waiting\n\n")
+        p.stdin.flush()
+        time.sleep(0.5)
+        limits = open("/proc/%d/limits" % p.pid).read()
+        core = [l for l in limits.splitlines() if l.startswith("Max core file size")][0]
+        assert core.split()[4:6] == ["0", "0"], core
+    finally:
+        p.stdin.close()
+        p.wait(30)
+
+
 # ---- log, dry run, show-config, verbose ----
 
 def test_log_line(server, send, tmp_path):
