@@ -208,5 +208,5 @@ deliver_relay_down(const struct result *r)
 {
 	/* Temporary, and no SMTP reply code decided it: the relay is not
 	 * reachable or the connection failed. */
-	return r->cls == RES_TEMPFAIL && r->smtp_code == 0;
+	return res_is_temporary(r) && r->smtp_code == 0;
 }

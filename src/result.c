@@ -28,14 +28,17 @@ res_fail(struct result *r, enum res_class cls, const char *fmt, ...)
 int
 res_is_temporary(const struct result *r)
 {
-	return r->cls == RES_TEMPFAIL;
+	/* A relay that broke the protocol (garbage, a bogus reply code) is
+	 * most often a passing fault, and nothing may be lost over it: it is
+	 * retried like a 4xx, though it keeps its own exit status (76). */
+	return r->cls == RES_TEMPFAIL || r->cls == RES_PROTOCOL;
 }
 
 int
 res_is_message_refusal(const struct result *r)
 {
 	return r->cls == RES_NOUSER || r->cls == RES_DATAERR ||
-	       (r->cls != RES_OK && r->cls != RES_TEMPFAIL && r->about_message);
+	       (r->cls != RES_OK && !res_is_temporary(r) && r->about_message);
 }
 
 void
@@ -43,8 +46,7 @@ res_merge(struct result *into, const struct result *from)
 {
 	if (from->cls == RES_OK)
 		return;
-	if (into->cls == RES_OK ||
-	    (into->cls == RES_TEMPFAIL && from->cls != RES_TEMPFAIL))
+	if (into->cls == RES_OK || (res_is_temporary(into) && !res_is_temporary(from)))
 		*into = *from;
 }
 

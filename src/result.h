@@ -47,7 +47,8 @@ void res_clear(struct result *r);
 int res_fail(struct result *r, enum res_class cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* 1 when the failure is temporary (worth queueing and retrying). */
+/* 1 when the failure is temporary (worth queueing and retrying): 4xx,
+ * connection failures, timeouts, and a relay that broke the protocol. */
 int res_is_temporary(const struct result *r);
 
 /* 1 when the failure is permanent and about the message itself (so a

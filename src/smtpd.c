@@ -276,6 +276,7 @@ finish_message(struct conn *c, int fd)
 		log_err("%s", r.text);
 		switch (r.cls) {
 		case RES_TEMPFAIL:
+		case RES_PROTOCOL:
 		case RES_CONFIG:
 		case RES_OSERR:
 		case RES_IOERR:
