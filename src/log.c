@@ -38,6 +38,11 @@ vlog(const char *fmt, va_list ap)
 	int n = snprintf(buf, sizeof(buf), "mailout: ");
 
 	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	/* Relay replies and file contents end up here: no escape sequence
+	 * reaches the terminal, and no line escapes the "mailout: " prefix. */
+	for (char *p = buf + n; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	n = (int)strlen(buf);
 	buf[n++] = '\n';
 	(void)write_all(2, buf, (size_t)n);

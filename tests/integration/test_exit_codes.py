@@ -68,6 +68,15 @@ def test_5xx_at_mail_is_unavailable(smtpd, send):
     assert not srv.messages
 
 
+def test_relay_text_reaches_stderr_without_control_characters(smtpd, send):
+    """A relay's reply is shown, but no escape sequence or bell from it may
+    reach the user's terminal."""
+    srv = smtpd(data="554 5.7.1 \x1b[31mRED\x1b]0;pwned\x07\x08 rejected")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE, "rejected")
+    assert not any(c in res.stderr for c in "\x1b\x07\x08"), repr(res.stderr)
+
+
 def test_5xx_after_data_is_unavailable_with_reply_text(smtpd, send):
     """LIBRARY-NOTES trap 6: curl's error buffer is empty for a refusal after
     the final dot; the reply text must still reach stderr."""
