@@ -56,6 +56,7 @@ accept_choose_account(struct job *j, struct result *r)
 		conf_account_from_defaults(j->cfg, &j->adhoc);
 		free(j->adhoc.host);
 		j->adhoc.host = xstrdup(o->host);
+		conf_set_by_command_line(&j->adhoc, "host");
 	} else {
 		base = conf_choose(j->cfg, o->account, j->sender ? j->sender : j->sender_in, r);
 		if (r->cls != RES_OK)
@@ -75,24 +76,36 @@ accept_choose_account(struct job *j, struct result *r)
 		    sscanf(o->port, "%ld", &port) != 1 || port < 1 || port > 65535)
 			return res_fail(r, RES_USAGE, "--port: not a port number: %s", o->port);
 		j->adhoc.port = port;
+		conf_set_by_command_line(&j->adhoc, "port");
 	}
 	if (o->tls) {
 		int t = conf_parse_tls(o->tls);
 		if (t < 0)
 			return res_fail(r, RES_USAGE, "--tls: one of starttls, smtps, off");
 		j->adhoc.tls = (enum tls_mode)t;
+		conf_set_by_command_line(&j->adhoc, "tls");
 	}
 	if (o->user) {
 		free(j->adhoc.user);
 		j->adhoc.user = xstrdup(o->user);
+		conf_set_by_command_line(&j->adhoc, "user");
 	}
 	if (o->passwordeval) {
 		free_secret(j->adhoc.password);
 		j->adhoc.password = NULL;
 		free(j->adhoc.passwordeval);
 		j->adhoc.passwordeval = xstrdup(o->passwordeval);
+		conf_set_by_command_line(&j->adhoc, "password");
+		conf_set_by_command_line(&j->adhoc, "passwordeval");
 	}
 	j->acct = &j->adhoc;
+	/* Settings that cannot work are a configuration error now, before
+	 * anything is spooled, sent or queued (--dry-run included).
+	 * --serverinfo does not authenticate.  --show-config: the account is
+	 * chosen all the same and 0 returned with the problem in *r, so that
+	 * main() prints the settings and then reports it. */
+	if (conf_check_account(j->acct, o->mode != MODE_SERVERINFO, r) < 0)
+		return o->mode == MODE_SHOW_CONFIG ? 0 : -1;
 	return 0;
 }
 

@@ -19,11 +19,28 @@ enum auth_mode {
 };
 enum queue_mode { QUEUE_NEVER, QUEUE_ONFAIL, QUEUE_ALWAYS };
 
+/*
+ * Where a setting was made: a configuration file and its true line.
+ * file NULL: not set (the built-in default); file CONF_COMMAND_LINE: an
+ * option on the command line.  file points into the struct config the
+ * account came from (or is CONF_COMMAND_LINE), so it is valid as long as
+ * that configuration is.
+ */
+struct conf_where {
+	const char *file;
+	int line;
+};
+extern const char CONF_COMMAND_LINE[];
+
+#define CONF_NKEYS 20          /* account keys, inherit excluded */
+
 /* One account, with defaults and inherit already applied.  Strings are
  * NULL when not set. */
 struct account {
 	char *name;
 	char *file;            /* the file that defined it; NULL for --host */
+	int line;              /* the line of its `account` header in file */
+	struct conf_where where[CONF_NKEYS]; /* per key: see conf_key_index() */
 	char *host;            /* relay; NULL: no relay (local delivery only) */
 	long port;             /* 0: by tls (587 starttls, 465 smtps, 25 off) */
 	enum tls_mode tls;
@@ -77,6 +94,26 @@ int conf_load_buf(struct config *c, const char *name, const char *text,
 		 struct result *r);
 
 void conf_free(struct config *c);
+
+/* The index of an account key in struct account's where[], or -1. */
+int conf_key_index(const char *key);
+
+/* Record that key (an account key) was set on the command line. */
+void conf_set_by_command_line(struct account *a, const char *key);
+
+/*
+ * Check an account as a whole, once defaults, inherit and the command-line
+ * settings are applied: with check_auth, that authentication has what it
+ * needs (a user unless auth = external; password or passwordeval for the
+ * mechanisms that take a secret; a client certificate for external); and,
+ * unless tls = off, that tls_key_file comes with tls_cert_file and that
+ * tls_trust_file, tls_cert_file and tls_key_file are readable regular
+ * files in a form GnuTLS reads (PEM; the key unencrypted and matching the
+ * certificate).  passwordeval is not run.  Returns 0, or -1 with
+ * RES_CONFIG in *r naming the key, the file and line that set it, and the
+ * section of mailout.conf(5) that helps.
+ */
+int conf_check_account(const struct account *a, int check_auth, struct result *r);
 
 /* The account called name, or NULL. */
 const struct account *conf_find(const struct config *c, const char *name);

@@ -325,12 +325,12 @@ submit_new(const struct account *a, struct result *r)
 	s->a = a;
 	s->fd = -1;
 	s->need_auth = conf_auth_enabled(a);
+	/* Checked when the account was chosen, but a queue run comes here
+	 * directly: a missing TLS file must not look like a failed handshake
+	 * (temporary), nor a missing user like a refused login. */
+	if (conf_check_account(a, 1, r) < 0)
+		goto fail;
 	if (s->need_auth) {
-		if (!a->user && a->auth != AUTH_EXTERNAL) {
-			res_fail(r, RES_CONFIG, "account \"%s\": auth is on but no user is set",
-				 a->name);
-			goto fail;
-		}
 		if (a->auth != AUTH_EXTERNAL && !(s->secret = conf_secret(a, r)))
 			goto fail;
 		/* A core dump from now on would hold the secret: allow none. */

@@ -34,6 +34,41 @@ fails_at(const char *text, int line, const char *name)
 		printf("#   message: %s\n#   wanted: %s\n", r.text, want);
 }
 
+/* The message must hold all of: "test.conf:LINE:" (line > 0) and want. */
+static int
+says(int line, const char *want, const char *name)
+{
+	char at[32];
+	int good;
+
+	snprintf(at, sizeof(at), "test.conf:%d:", line);
+	good = r.cls == RES_CONFIG && (line <= 0 || strstr(r.text, at)) &&
+	       (!want || strstr(r.text, want));
+	if (!ok(good, "%s", name))
+		printf("#   message: %s\n#   wanted: %s ... %s\n", r.text, line > 0 ? at : "",
+		       want ? want : "");
+	return good;
+}
+
+/* The text loads, and conf_check_account() refuses account "a" naming
+ * LINE and want. */
+static void
+check_fails_at(const char *text, int line, const char *want, const char *name)
+{
+	const struct account *a;
+
+	if (load(text) < 0 || !(a = conf_find(&c, "a"))) {
+		ok(0, "%s (loads: %s)", name, r.text);
+		return;
+	}
+	res_clear(&r);
+	if (conf_check_account(a, 1, &r) == 0) {
+		ok(0, "%s (the check passed)", name);
+		return;
+	}
+	says(line, want, name);
+}
+
 static char *
 write_file(const char *dir, const char *name, const char *text, mode_t mode)
 {
@@ -109,6 +144,107 @@ main(void)
 	ok(load("default_account = \"nope\"\n") < 0 && strstr(r.text, "nope"),
 	   "undefined default_account refused");
 
+	/* Errors found after parsing name the true line, and the man page. */
+	load("# c\n# c\naccount \"a\" {\n host = \"h\"\n inherit = \"b\"\n}\n"
+	     "/* c\n c */\naccount \"b\" {\n\n inherit = \"a\"\n}\n");
+	says(11, "mailout.conf(5), DEFAULTS AND ACCOUNTS", "inherit cycle: file, true line, man page");
+	load("account \"a\" {\n inherit = \"a\"\n}\n");
+	says(2, "cycle", "an account inheriting from itself");
+	load("# c\n// c\naccount \"a\" {\n\n  inherit = \"nope\"\n}\n");
+	says(5, "mailout.conf(5), DEFAULTS AND ACCOUNTS", "unknown inherit parent: true line");
+	load("# c\n\n# c\ndefault_account = \"nope\"\naccount \"a\" {\n host = \"h\"\n}\n");
+	says(4, "mailout.conf(5), ACCOUNT SELECTION", "undefined default_account: true line");
+
+	/* The line of each account and of each key is kept. */
+	ok(load("# c\ndefaults {\n  tls = smtps\n}\n/* x\n */\naccount \"p\" {\n  host = \"h\"\n"
+		"  user = \"u\"\n}\n# c\naccount \"a\" {\n  inherit = \"p\"\n  # c\n  port = 2525\n}\n") == 0,
+	   "layout sample loads: %s", r.text);
+	a = conf_find(&c, "a");
+	ok(a && a->line == 12 && a->where[conf_key_index("port")].line == 15 &&
+	   a->where[conf_key_index("user")].line == 9 &&
+	   a->where[conf_key_index("tls")].line == 3 &&
+	   !strcmp(a->where[conf_key_index("port")].file, "test.conf") &&
+	   a->where[conf_key_index("from")].file == NULL,
+	   "account and key lines, through inherit and defaults");
+	a = conf_find(&c, "p");
+	ok(a && a->line == 7, "the line of the account header");
+
+	/* A section left open at the end of the file (libconfuse accepts it). */
+	fails_at("account \"a\" {\n  host = \"h\"\n}\n# c\naccount \"b\" {\n  host = \"h\"\n", 5,
+		 "an account without its closing brace");
+	fails_at("defaults {\n  tls = off\n", 1, "defaults without its closing brace");
+	ok(load("account \"a\" {\n  senders = { \"x@y\" }\n  host = \"{\"\n}\n") < 0,
+	   "a brace in a string does not count (and '{' is no host)");
+	ok(load("account \"a\" {\n  from_name = \"{ not a brace\"\n}\n") == 0,
+	   "a brace inside a quoted value is not a section");
+
+	/* An unquoted value ending in ';' (libconfuse would keep the ';'). */
+	fails_at("account \"a\" {\n  host = \"h\"\n  user = me;\n}\n", 3, "unquoted 'user = me;'");
+	ok(strstr(r.text, "'user'") && strstr(r.text, "quotes"), "the message names the key and the fix");
+	fails_at("account \"a\" {\n  password = s3cr3t;\n}\n", 2, "unquoted password ending in ';'");
+	ok(!strstr(r.text, "s3cr3t"), "the message does not show the value");
+	fails_at("account \"a\" {\n  senders = { x@y.org; }\n}\n", 2, "';' in an unquoted list item");
+	ok(load("account \"a\" {\n  user = \"me;\"\n  from_name = 'x;'\n}\n") == 0 &&
+	   !strcmp(conf_find(&c, "a")->user, "me;"), "a quoted value may end in ';'");
+	ok(load("account \"a\" {\n  user = a;b\n}\n") == 0 && !strcmp(conf_find(&c, "a")->user, "a;b"),
+	   "an unquoted ';' inside a value is kept (only a trailing one is refused)");
+
+	/* ${VAR} expands in double-quoted and unquoted values, not in '...'. */
+	setenv("MAILOUT_TEST_USER", "env-user", 1);
+	setenv("MAILOUT_TEST_PW", "env-Secret", 1);
+	unsetenv("MAILOUT_TEST_UNSET");
+	ok(load("account \"a\" {\n  user = ${MAILOUT_TEST_USER}\n  password = \"${MAILOUT_TEST_PW}\"\n"
+		"  from_name = '${MAILOUT_TEST_USER}'\n  domain = \"x${MAILOUT_TEST_UNSET}.example\"\n}\n") == 0,
+	   "${VAR} values load: %s", r.text);
+	a = conf_find(&c, "a");
+	s = a ? conf_secret(a, &r) : NULL;
+	ok(a && !strcmp(a->user, "env-user") && s && !strcmp(s, "env-Secret") &&
+	   !strcmp(a->from_name, "${MAILOUT_TEST_USER}") && !strcmp(a->domain, "x.example"),
+	   "${VAR} expands (unset: empty), password from ${VAR}, '...' is literal");
+	free_secret(s);
+
+	/* proxy: a scheme libcurl takes, checked where it is written. */
+	fails_at("account \"a\" {\n  host = \"h\"\n\n  proxy = \"bogus://x\"\n}\n", 4, "unknown proxy scheme");
+	ok(strstr(r.text, "socks5h") != NULL, "the message lists the schemes");
+	fails_at("account \"a\" {\n  proxy = \"127.0.0.1:1080\"\n}\n", 2, "proxy without a scheme");
+	fails_at("account \"a\" {\n  proxy = \"socks5://u:pw@\"\n}\n", 2, "proxy without a host");
+	ok(!strstr(r.text, "pw"), "the proxy's password is not shown");
+	ok(load("account \"a\" {\n  proxy = \"SOCKS5h://127.0.0.1:1080\"\n}\naccount \"b\" {\n"
+		"  proxy = \"http://p:3128\"\n}\naccount \"c\" {\n  proxy = \"\"\n}\n") == 0,
+	   "socks5h, http and empty proxies are fine: %s", r.text);
+
+	/* Whole-account checks (conf_check_account), with file and line. */
+	check_fails_at("account \"a\" {\n  host = \"h\"\n  # c\n  auth = on\n}\n", 4,
+		       "mailout.conf(5)", "auth = on without user");
+	ok(strstr(r.text, "user") != NULL, "... says that user is missing");
+	check_fails_at("account \"a\" {\n  host = \"h\"\n  user = \"u\"\n}\n", 3,
+		       "mailout.conf(5), SECRETS", "user set, neither password nor passwordeval");
+	check_fails_at("defaults {\n  auth = plain\n}\naccount \"a\" {\n  host = \"h\"\n  user = \"u\"\n}\n", 2,
+		       "neither password nor passwordeval", "auth from defaults: its line");
+	check_fails_at("account \"a\" {\n  host = \"h\"\n  auth = external\n}\n", 3,
+		       "tls_cert_file", "auth = external without a certificate");
+	check_fails_at("account \"a\" {\n  host = \"h\"\n  tls_key_file = \"/k.pem\"\n}\n", 3,
+		       "tls_cert_file", "tls_key_file without tls_cert_file");
+	check_fails_at("account \"a\" {\n  host = \"h\"\n\n  tls_cert_file = \"/nonexistent/c.pem\"\n}\n", 4,
+		       "/nonexistent/c.pem: No such file or directory", "missing tls_cert_file");
+	check_fails_at("account \"a\" {\n  host = \"h\"\n  tls_trust_file = \"/\"\n}\n", 3,
+		       "not a regular file", "tls_trust_file is a directory");
+	check_fails_at("account \"a\" {\n  host = \"h\"\n  tls_trust_file = \"/dev/null\"\n}\n", 3,
+		       "not a regular file", "tls_trust_file is a device");
+	ok(load("account \"a\" {\n  host = \"h\"\n  tls = off\n  tls_trust_file = \"/nonexistent\"\n}\n") == 0 &&
+	   conf_check_account(conf_find(&c, "a"), 1, &r) == 0, "tls = off: the TLS files are not used");
+	ok(load("account \"a\" {\n  host = \"h\"\n  auth = on\n}\n") == 0 &&
+	   conf_check_account(conf_find(&c, "a"), 0, &r) == 0, "check_auth 0 skips the auth checks");
+	ok(load("account \"a\" {\n  host = \"h\"\n  user = \"u\"\n  passwordeval = \"x\"\n}\n") == 0 &&
+	   conf_check_account(conf_find(&c, "a"), 1, &r) == 0, "user and passwordeval: fine");
+
+	/* Account choice messages point at ACCOUNT SELECTION. */
+	load("account \"x\" {\n host = \"h\"\n}\naccount \"y\" {\n host = \"h\"\n}\n");
+	ok(conf_choose(&c, NULL, NULL, &r) == NULL && strstr(r.text, "mailout.conf(5), ACCOUNT SELECTION"),
+	   "two accounts and no default_account: man page named");
+	ok(conf_choose(&c, "zz", NULL, &r) == NULL && strstr(r.text, "mailout.conf(5), ACCOUNT SELECTION") &&
+	   strstr(r.text, "x, y"), "unknown --account: the accounts there and the man page");
+
 	/* files: permissions, missing files */
 	if (!mkdtemp(dir))
 		abort();
@@ -139,6 +275,8 @@ main(void)
 	res_clear(&r);
 	ok(conf_secret(conf_find(&c, "f"), &r) == NULL && r.cls == RES_CONFIG,
 	   "a failing passwordeval is a configuration error");
+	ok(strstr(r.text, "eval.conf:7:") && strstr(r.text, "mailout.conf(5)") &&
+	   strstr(r.text, "exit status 3"), "... naming file, line, status and man page: %s", r.text);
 	unlink(p);
 	free(p);
 	p = xasprintf("%s/missing.conf", dir);
