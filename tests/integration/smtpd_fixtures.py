@@ -104,6 +104,23 @@ def make_certs(d):
                  pin=_pin_of(j("server.crt"), d), untrusted_pin=_pin_of(j("untrusted.crt"), d))
 
 
+def make_client_cert(certs: Certs, name="client", cn="mailout test client"):
+    """A client certificate (extendedKeyUsage clientAuth) and its key, signed
+    by the test CA, in certs.dir.  Returns (cert path, key path)."""
+    d = certs.dir
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    with open(os.path.join(d, name + ".ext"), "w") as f:
+        f.write("basicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    _openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn,
+             cwd=d)
+    _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", name + ".crt", "-days", "3", "-extfile", name + ".ext",
+             cwd=d)
+    return os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+
+
 def server_tls_context(cert, key):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -137,6 +154,7 @@ class Connection:
     data_bytes: int = 0
     dropped: bool = False
     closed: bool = False
+    client_cert: Optional[dict] = None   # the verified client certificate (getpeercert())
 
     @property
     def commands(self) -> List[str]:
@@ -250,6 +268,7 @@ class RecordingSMTP(SMTP):
         if sslobj is not None:
             self.conn.tls = True
             self.conn.tls_version = sslobj.version()
+            self.conn.client_cert = sslobj.getpeercert() or None
         super().connection_made(transport)
 
     def connection_lost(self, error):
@@ -358,6 +377,63 @@ class RecordingHandler:
         return AuthResult(success=ok, handled=False,
                           auth_data=LoginPassword(login.encode(), b"") if ok else None)
 
+    # OAuth 2.0 bearer tokens: the token is the server's password.  The
+    # decoded client response is kept in srv.sasl_responses.
+    async def _initial_response(self, server, args):
+        """The client's first response, decoded: the initial response on the
+        AUTH line, else the answer to an empty challenge ("=" is empty, RFC
+        4954, which aiosmtpd's challenge_auth() does not accept)."""
+        if len(args) > 1:
+            blob = args[1].encode()
+        else:
+            await server.push("334 ")
+            blob = (await server._reader.readline()).strip()
+        if blob == b"=":
+            return b""
+        try:
+            return base64.b64decode(blob, validate=True)
+        except ValueError:
+            return None
+
+    async def _bearer(self, server, mechanism, login, fields, raw):
+        self.srv.sasl_responses.append(raw)
+        auth = fields.get("auth", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        ok = login == self.srv.user and token == self.srv.password
+        server.conn.auth.append(AuthAttempt(mechanism, login, token, ok))
+        return AuthResult(success=ok, handled=False,
+                          auth_data=LoginPassword(login.encode(), b"") if ok else None)
+
+    # XOAUTH2: base64("user=U\x01auth=Bearer T\x01\x01")
+    async def auth_XOAUTH2(self, server, args):
+        raw = await self._initial_response(server, args)
+        if raw is None:
+            return AuthResult(success=False)
+        parts = raw.decode("utf-8", "replace").split("\x01")
+        fields = dict(p.split("=", 1) for p in parts if "=" in p)
+        return await self._bearer(server, "XOAUTH2", fields.get("user", ""), fields, raw)
+
+    # OAUTHBEARER (RFC 7628): base64("n,a=U,\x01host=H\x01port=P\x01auth=Bearer T\x01\x01")
+    async def auth_OAUTHBEARER(self, server, args):
+        raw = await self._initial_response(server, args)
+        if raw is None:
+            return AuthResult(success=False)
+        parts = raw.decode("utf-8", "replace").split("\x01")
+        gs2 = parts[0].split(",")
+        login = next((g[2:] for g in gs2 if g.startswith("a=")), "")
+        fields = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        return await self._bearer(server, "OAUTHBEARER", login, fields, raw)
+
+    # EXTERNAL (RFC 4422): the identity is the verified client certificate;
+    # the optional authorization identity is recorded as the login.
+    async def auth_EXTERNAL(self, server, args):
+        raw = await self._initial_response(server, args)
+        login = raw.decode("utf-8", "replace") if raw else ""
+        ok = server.conn.client_cert is not None
+        server.conn.auth.append(AuthAttempt("EXTERNAL", login, "", ok))
+        return AuthResult(success=ok, handled=False,
+                          auth_data=LoginPassword(login.encode(), b"") if ok else None)
+
 
 class _Controller(Controller):
     """Controller on a kernel-chosen port of 127.0.0.1 with our SMTP class."""
@@ -384,11 +460,16 @@ class SMTPServer:
     after it), "smtps" (implicit TLS).  cert: "good", "untrusted" (self-signed)
     or "wrongname".  auth: offer AUTH with these mechanisms and accept
     user/password.  auth_required: refuse MAIL before AUTH (530).
+    mechanisms may also name XOAUTH2 and OAUTHBEARER (password is the bearer
+    token) and EXTERNAL (succeeds when the client presented a certificate).
+    require_client_cert: the TLS handshake needs a client certificate signed
+    by the test CA (make_client_cert()).
     """
 
     def __init__(self, certs: Certs, mode="plain", *, auth=False, user="mailuser",
                  password="s3cret-Pa55", mechanisms=("PLAIN", "LOGIN"), cert="good",
-                 auth_required=False, faults: Optional[Faults] = None):
+                 auth_required=False, faults: Optional[Faults] = None,
+                 require_client_cert=False):
         assert mode in ("plain", "starttls", "smtps")
         self.certs, self.mode = certs, mode
         self.user, self.password = user, password
@@ -398,6 +479,7 @@ class SMTPServer:
         self.refused: List[Message] = []    # DATA received, refused after the dot
         self.hung: List[Message] = []       # DATA received, no reply sent
         self.connections: List[Connection] = []
+        self.sasl_responses: List[bytes] = []   # decoded XOAUTH2/OAUTHBEARER responses
 
         ctx = None
         if mode != "plain":
@@ -405,17 +487,23 @@ class SMTPServer:
                     "untrusted": (certs.untrusted_cert, certs.untrusted_key),
                     "wrongname": (certs.wrongname_cert, certs.wrongname_key)}[cert]
             ctx = server_tls_context(c, k)
+            if require_client_cert:
+                # TLS handshakes without a certificate from the test CA fail.
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(certs.ca)
         kw = dict(server_hostname=SERVER_NAME, ident="mailout-test-smtpd", timeout=20,
                   enable_SMTPUTF8=True, data_size_limit=None)
         if mode == "starttls":
             kw.update(tls_context=ctx, require_starttls=False)
+        # Mechanisms this class adds are offered only when asked for.
+        extra_mechs = ["XOAUTH2", "OAUTHBEARER", "EXTERNAL"]
         if auth:
-            all_mechs = {"PLAIN", "LOGIN", "CRAM-MD5"}
+            all_mechs = {"PLAIN", "LOGIN", "CRAM-MD5", *extra_mechs}
             kw.update(authenticator=self._authenticate, auth_required=auth_required,
                       auth_require_tls=(mode == "starttls"),
                       auth_exclude_mechanism=sorted(all_mechs - set(mechanisms)))
         else:
-            kw.update(auth_exclude_mechanism=["PLAIN", "LOGIN", "CRAM-MD5"],
+            kw.update(auth_exclude_mechanism=["PLAIN", "LOGIN", "CRAM-MD5", *extra_mechs],
                       auth_require_tls=True)
         self.handler = RecordingHandler(self)
         self._ctl = _Controller(self.handler, self,
