@@ -14,15 +14,117 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "address.h"
 #include "util.h"
 
 #define ADDR_MAX 254
+
+/*
+ * De-duplication index.  Once a list's capacity reaches ADDR_LIST_INDEX_MIN,
+ * the block that holds v[0..cap) also holds, right after it, an
+ * open-addressing hash table of 2 * cap slots (cap is a power of two, so
+ * the load factor stays at or below 1/2).  A slot holds 1 + the index in v
+ * of an address, or 0 when empty; entries are never removed.  The table
+ * lives in v's block rather than in new struct fields so that the
+ * three-field views other modules build ({ v, 1, 1 }, see deliver.c) keep
+ * their exact meaning: a list whose cap is below the threshold has no
+ * table and is searched linearly, which for at most 8 entries costs less
+ * than hashing.
+ */
+#define ADDR_LIST_INDEX_MIN 16
+
+static size_t *
+list_index(const struct addr_list *l, size_t *nslots)
+{
+	if (l->cap < ADDR_LIST_INDEX_MIN || !l->v)
+		return NULL;
+	*nslots = 2 * l->cap;
+	return (size_t *)(void *)(l->v + l->cap);
+}
+
+static int
+ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Domains compare without regard to ASCII case (as strcasecmp() does in
+ * the C locale mailout runs in), whatever the locale. */
+static int
+domain_equal(const char *a, const char *b)
+{
+	for (; *a && ascii_lower((unsigned char)*a) == ascii_lower((unsigned char)*b); a++, b++)
+		;
+	return ascii_lower((unsigned char)*a) == ascii_lower((unsigned char)*b);
+}
+
+/* Local parts compare exactly, domains without regard to case; an
+ * address without a domain equals only the same string. */
+static int
+addr_equal(const char *a, const char *b)
+{
+	const char *da = addr_domain(a), *db = addr_domain(b);
+
+	if (!da || !db)
+		return !da && !db && strcmp(a, b) == 0;
+	return da - a == db - b && strncmp(a, b, (size_t)(da - a)) == 0 &&
+	       domain_equal(da, db);
+}
+
+/* A hash that agrees with addr_equal(): the bytes up to the domain as they
+ * are, the domain folded to lower case (FNV-1a, 64 bits). */
+static size_t
+addr_hash(const char *a)
+{
+	const char *d = addr_domain(a);
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const char *p = a; *p; p++) {
+		int c = (unsigned char)*p;
+
+		if (d && p >= d)
+			c = ascii_lower(c);
+		h = (h ^ (uint64_t)c) * 1099511628211ULL;
+	}
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* Where a is in l (its slot holds an equal address) or would go (an
+ * empty slot). */
+static size_t *
+index_slot(size_t *slots, size_t nslots, char *const *v, const char *a)
+{
+	size_t i = addr_hash(a) & (nslots - 1);
+
+	while (slots[i] && !addr_equal(v[slots[i] - 1], a))
+		i = (i + 1) & (nslots - 1);
+	return &slots[i];
+}
+
+/* Make room for one more entry, and (re)build the index when the block
+ * moved past the threshold or grew. */
+static void
+list_grow(struct addr_list *l)
+{
+	size_t cap = l->cap ? l->cap * 2 : 8, bytes, nslots;
+	size_t *slots;
+
+	bytes = cap * sizeof(*l->v);
+	if (cap >= ADDR_LIST_INDEX_MIN)
+		bytes += 2 * cap * sizeof(size_t);
+	l->v = xrealloc(l->v, bytes);
+	l->cap = cap;
+	if (!(slots = list_index(l, &nslots)))
+		return;
+	memset(slots, 0, nslots * sizeof(*slots));
+	for (size_t k = 0; k < l->n; k++)
+		*index_slot(slots, nslots, l->v, l->v[k]) = k + 1;
+}
 
 void
 addr_list_free(struct addr_list *l)
@@ -33,21 +135,13 @@ addr_list_free(struct addr_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Local parts compare exactly, domains without regard to case. */
-static int
-addr_equal(const char *a, const char *b)
-{
-	const char *da = addr_domain(a), *db = addr_domain(b);
-
-	if (!da || !db)
-		return !da && !db && strcmp(a, b) == 0;
-	return da - a == db - b && strncmp(a, b, (size_t)(da - a)) == 0 &&
-	       strcasecmp(da, db) == 0;
-}
-
 int
 addr_list_contains(const struct addr_list *l, const char *a)
 {
+	size_t nslots, *slots = list_index(l, &nslots);
+
+	if (slots)
+		return *index_slot(slots, nslots, l->v, a) != 0;
 	for (size_t i = 0; i < l->n; i++)
 		if (addr_equal(l->v[i], a))
 			return 1;
@@ -57,21 +151,22 @@ addr_list_contains(const struct addr_list *l, const char *a)
 void
 addr_list_add_named(struct addr_list *l, const char *a, const char *name)
 {
-	size_t alen = strlen(a), nlen = name ? strlen(name) : 0;
+	size_t alen = strlen(a), nlen = name ? strlen(name) : 0, nslots;
+	size_t *slots;
 	char *s;
 
 	if (addr_list_contains(l, a))
 		return;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
+	if (l->n == l->cap)
+		list_grow(l);
 	/* "addr" NUL "name" NUL: the name ("" for none) rides after the
 	 * address, invisible to everything that reads v[i] as a string. */
 	s = xmalloc(alen + 1 + nlen + 1);
 	memcpy(s, a, alen + 1);
 	memcpy(s + alen + 1, nlen ? name : "", nlen + 1);
 	l->v[l->n++] = s;
+	if ((slots = list_index(l, &nslots)))
+		*index_slot(slots, nslots, l->v, s) = l->n;
 }
 
 void

@@ -11,6 +11,15 @@
 
 #include <stddef.h>
 
+/*
+ * A list of distinct addresses.  Build it with addr_list_add*() and
+ * addr_parse_list() from { 0 }; release it with addr_list_free().
+ * Adding and addr_list_contains() take constant time on average: once cap
+ * reaches 16, the block v points to also holds a hash index after
+ * v[cap - 1] (address.c).  A read-only view of other storage, such as
+ * { &v[i], 1, 1 }, is fine for every function that does not add to it,
+ * as long as its cap stays below 16.
+ */
 struct addr_list {
 	char **v;        /* bare addresses, each malloc'd (see addr_list_name()) */
 	size_t n, cap;

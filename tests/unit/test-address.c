@@ -1,6 +1,7 @@
 /* Unit tests for address.c: RFC 5322 address lists and envelope checks. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,49 @@ parses(const char *s, const char *const *want, const char *name)
 }
 
 #define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/*
+ * De-duplication must mean the same with and without the hash index that
+ * lists of 16 or more entries carry: local parts exact, domains
+ * ASCII-case-insensitive, names without a domain exact, a quoted '@' not a
+ * domain separator.  Fill a list to n distinct entries, then offer each
+ * again in other spellings.
+ */
+static void
+dedup_at_size(size_t n)
+{
+	struct addr_list l = { 0 };
+	char a[64], b[64];
+	int same = 1, kept = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(a, sizeof(a), i % 3 ? "U%zu@Example.ORG" : "local%zu", i);
+		addr_list_add(&l, a);
+	}
+	same = same && l.n == n;
+	for (size_t i = 0; i < n; i++) {
+		if (i % 3) {
+			snprintf(a, sizeof(a), "U%zu@example.org", i);   /* same */
+			snprintf(b, sizeof(b), "u%zu@Example.ORG", i);   /* other local part */
+		} else {
+			snprintf(a, sizeof(a), "local%zu", i);
+			snprintf(b, sizeof(b), "LOCAL%zu", i);
+		}
+		same = same && addr_list_contains(&l, a);
+		kept = kept && !addr_list_contains(&l, b);
+		addr_list_add(&l, a);
+	}
+	same = same && l.n == n;
+	addr_list_add(&l, "\"x@y\"@Example.ORG");
+	addr_list_add(&l, "\"x@y\"@example.org");
+	addr_list_add(&l, "\"x@Y\"@example.org");
+	ok(same && l.n == n + 2, "dedup with %zu entries: the same address in other case", n);
+	ok(kept, "dedup with %zu entries: local parts and local names compare exactly", n);
+	ok(addr_list_contains(&l, "\"x@y\"@EXAMPLE.org") &&
+	   !addr_list_contains(&l, "\"X@y\"@example.org"),
+	   "dedup with %zu entries: a quoted '@' is part of the local part", n);
+	addr_list_free(&l);
+}
 
 int
 main(void)
@@ -76,6 +120,34 @@ main(void)
 		ok(addr_parse_list(nul, sizeof(nul) - 1, &l, err, sizeof(err)) < 0,
 		   "NUL in a list refused");
 		addr_list_free(&l);
+	}
+
+	{
+		/* Sizes around the index threshold (16) and its growth. */
+		static const size_t sizes[] = { 1, 7, 8, 9, 15, 16, 17, 33, 1000, 20000 };
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			dedup_at_size(sizes[i]);
+	}
+	{
+		/* A view of other storage, as deliver.c builds it. */
+		struct addr_list big = { 0 };
+		char a[32];
+		for (int i = 0; i < 40; i++) {
+			snprintf(a, sizeof(a), "r%d@x.org", i);
+			addr_list_add(&big, a);
+		}
+		struct addr_list one = { &big.v[0], 1, 1 }, mid = { &big.v[20], 1, 1 };
+		ok(addr_list_contains(&one, "r0@X.org") && !addr_list_contains(&one, "r1@x.org"),
+		   "a one-entry view of an indexed list sees only its entry");
+		ok(addr_list_contains(&mid, "r20@x.org") && !addr_list_contains(&mid, "r0@x.org"),
+		   "a view in the middle too");
+		struct addr_list copy = { 0 };
+		for (size_t i = 0; i < big.n; i++)
+			addr_list_add(&copy, big.v[i]);
+		ok(copy.n == big.n && addr_list_contains(&copy, "R39@x.org") == 0 &&
+		   addr_list_contains(&copy, "r39@X.ORG"), "a copy made by adding keeps every entry");
+		addr_list_free(&copy);
+		addr_list_free(&big);
 	}
 
 	ok(addr_check("a@x.org", err, sizeof(err)) == 0, "check: plain address");
