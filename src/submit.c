@@ -443,6 +443,21 @@ stage_name(enum stage st)
 	return "?";
 }
 
+/* The proxy URL without any user name or password, for messages. */
+static void
+proxy_display(const char *url, char *buf, size_t n)
+{
+	const char *sep = strstr(url, "://");
+	const char *host = sep ? sep + 3 : url;
+	const char *end = host + strcspn(host, "/?#");
+	const char *at = memchr(host, '@', (size_t)(end - host));
+
+	if (at)
+		snprintf(buf, n, "%.*s%.*s", (int)(host - url), url, (int)(end - at - 1), at + 1);
+	else
+		snprintf(buf, n, "%.*s", (int)(end - url), url);
+}
+
 /* Turn a libcurl code plus what the dialogue showed into a result. */
 static int
 classify(struct submit *s, CURLcode c, struct result *r)
@@ -453,6 +468,7 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	const char *reply = s->fail_code ? db_str(&s->fail_reply) : db_str(&s->reply);
 	int code = s->fail_code ? s->fail_code : s->code;
 	enum stage stage = s->fail_code ? s->fail_stage : s->stage;
+	char proxy[512];
 
 	/* Only a refusal is worth reporting as the relay's status. */
 	if (code >= 400) {
@@ -480,7 +496,22 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		return res_fail(r, dns_class(s->a->host) == RES_NOHOST ? RES_NOHOST : RES_TEMPFAIL,
 				"cannot resolve relay host %s: %s", where, err);
 	case CURLE_COULDNT_RESOLVE_PROXY:
-		return res_fail(r, RES_TEMPFAIL, "cannot resolve proxy: %s", err);
+		proxy_display(s->a->proxy ? s->a->proxy : "", proxy, sizeof(proxy));
+		return res_fail(r, RES_TEMPFAIL, "cannot resolve proxy %s (for relay %s): %s",
+				proxy, where, err);
+	case CURLE_COULDNT_CONNECT:
+		/* With a proxy, libcurl connects to the proxy only: the relay
+		 * was not even tried. */
+		if (!s->a->proxy || !*s->a->proxy)
+			break;
+		proxy_display(s->a->proxy, proxy, sizeof(proxy));
+		return res_fail(r, RES_TEMPFAIL, "cannot connect to proxy %s (for relay %s): %s",
+				proxy, where, err);
+	case CURLE_PROXY:
+		/* The proxy answered, but could not (or would not) reach the relay. */
+		proxy_display(s->a->proxy ? s->a->proxy : "", proxy, sizeof(proxy));
+		return res_fail(r, RES_TEMPFAIL, "proxy %s could not connect to relay %s: %s",
+				proxy, where, err);
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return res_fail(r, RES_UNAVAILABLE, "TLS certificate of %s not trusted: %s "
 				"(mailout --serverinfo shows it; see tls_trust_file and tls_pin in "
@@ -510,9 +541,17 @@ classify(struct submit *s, CURLcode c, struct result *r)
 				where, s->a->name, code > 0 ? ": " : "", code > 0 ? reply : "");
 	case CURLE_READ_ERROR:
 		return res_fail(r, RES_IOERR, "cannot read the spool file");
-	case CURLE_INTERFACE_FAILED:
-		return res_fail(r, RES_CONFIG, "account \"%s\": source_ip %s: %s", s->a->name,
+	case CURLE_INTERFACE_FAILED: {
+		/* Not an address of this host: a setting to fix, not a retry. */
+		const struct conf_where *w = &s->a->where[conf_key_index("source_ip")];
+		char at[600] = "";
+
+		if (w->file && w->file != CONF_COMMAND_LINE && w->line)
+			snprintf(at, sizeof(at), "%s:%d: ", w->file, w->line);
+		return res_fail(r, RES_CONFIG, "%saccount \"%s\": source_ip %s: %s (see "
+				"mailout.conf(5), DEFAULTS AND ACCOUNTS)", at, s->a->name,
 				s->a->source_ip ? s->a->source_ip : "?", err);
+	}
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return res_fail(r, RES_CONFIG, "account \"%s\": %s", s->a->name, err);
