@@ -285,7 +285,8 @@ def test_failing_passwordeval_names_file_line_and_man_page(smtpd, mailout):
     srv = smtpd("starttls", auth=True)
     text = relay_config(srv, password=None, passwordeval="exit 3")
     conf = mailout.write_config(text)
-    line = next(i + 1 for i, l in enumerate(text.splitlines()) if "passwordeval" in l)
+    line = next(i + 1 for i, l in enumerate(text.splitlines())
+                if l.strip().startswith("passwordeval "))
     res = mailout.run([RCPT], full_message(), config_file=conf)
     assert res.rc == EX_CONFIG and srv.received_nothing(), res
     assert line_number_re(conf, line).search(res.stderr), res
