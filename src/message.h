@@ -31,6 +31,7 @@ struct msg_header {
 	size_t len;
 	size_t namelen;   /* length of "Name" */
 	int drop;         /* 1: not written to the spool (Bcc, replaced From) */
+	size_t cap;       /* bytes allocated at raw (grows geometrically) */
 };
 
 struct msg_input;         /* buffered, normalising reader (message.c) */

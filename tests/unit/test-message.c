@@ -160,6 +160,40 @@ main(void)
 		close(fd);
 	}
 
+	{
+		/* One header folded over 300,000 short lines (1.2 MB after
+		 * CRLF): kept byte for byte, with a buffer that grew
+		 * geometrically (at most twice what it holds), so that the
+		 * lines were not copied once each. */
+		const size_t lines = 300000;
+		struct dynbuf in = { 0 };
+		const struct msg_header *h;
+		int whole = 1;
+
+		db_adds(&in, "Subject: x\n");
+		for (size_t i = 0; i < lines; i++)
+			db_adds(&in, " a\n");
+		db_adds(&in, "To: t@x.org\n\nbody\n");
+		fd = fd_of(in.s);
+		msg_init(&m, fd, 0);
+		res_clear(&r);
+		ok(msg_read_headers(&m, &r) == 0 && m.nh == 2, "a header of %zu continuation lines",
+		   lines);
+		h = msg_find(&m, "Subject");
+		ok(h && h->len == 12 + 4 * lines && h->raw[h->len] == '\0',
+		   "  kept whole, NUL-terminated");
+		for (size_t i = 0; h && i < lines && whole; i++)
+			whole = !memcmp(h->raw + 12 + 4 * i, " a\r\n", 4);
+		ok(whole && h && !memcmp(h->raw, "Subject: x\r\n", 12), "  byte for byte, CRLF");
+		ok(h && h->cap >= h->len + 1 && h->cap <= 2 * (h->len + 1),
+		   "  buffer grown geometrically (cap %zu for %zu bytes)", h ? h->cap : 0,
+		   h ? h->len : 0);
+		ok(msg_find(&m, "To") != NULL, "  the next header follows");
+		msg_free(&m, 0);
+		close(fd);
+		db_free(&in);
+	}
+
 	fd = fd_of("From: \"Me\" <me@x.org>\nFrom: other@y.org\n\nx\n");
 	msg_init(&m, fd, 0);
 	msg_read_headers(&m, &r);
