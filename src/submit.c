@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -54,6 +53,7 @@ struct submit {
 
 	/* Followed in the debug callback, per connection or per message. */
 	enum stage stage;
+	enum stage before_quit; /* the stage libcurl's QUIT interrupted */
 	int auth_offered;       /* EHLO listed AUTH */
 	int auth_ok;            /* 235 seen on this connection */
 	int code;               /* code of the last complete reply */
@@ -128,6 +128,10 @@ on_command(struct submit *s, const char *line, size_t n)
 	} else if (n >= 4 && strncasecmp(line, "DATA", 4) == 0) {
 		s->stage = ST_DATA;
 	} else if (n >= 4 && strncasecmp(line, "QUIT", 4) == 0) {
+		/* libcurl says QUIT on its way out of a failure too: the
+		 * failure belongs to the stage before. */
+		if (s->stage != ST_QUIT)
+			s->before_quit = s->stage;
 		s->stage = ST_QUIT;
 	} else if (n >= 4 && (!strncasecmp(line, "NOOP", 4) || !strncasecmp(line, "RSET", 4) ||
 			      !strncasecmp(line, "HELP", 4) || !strncasecmp(line, "VRFY", 4))) {
@@ -333,9 +337,6 @@ submit_new(const struct account *a, struct result *r)
 	if (s->need_auth) {
 		if (a->auth != AUTH_EXTERNAL && !(s->secret = conf_secret(a, r)))
 			goto fail;
-		/* A core dump from now on would hold the secret: allow none. */
-		struct rlimit nocore = { 0, 0 };
-		(void)setrlimit(RLIMIT_CORE, &nocore);
 	}
 	s->url = xasprintf("%s://%s%s%s:%ld/%s", a->tls == TLS_SMTPS ? "smtps" : "smtp",
 			   v6 ? "[" : "", host, v6 ? "]" : "", conf_port(a),
@@ -470,6 +471,9 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	enum stage stage = s->fail_code ? s->fail_stage : s->stage;
 	char proxy[512];
 
+	if (stage == ST_QUIT && !s->fail_code)
+		stage = s->before_quit;
+
 	/* Only a refusal is worth reporting as the relay's status. */
 	if (code >= 400) {
 		r->smtp_code = code;
@@ -578,8 +582,11 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	}
 	if (code < 0 || c == CURLE_WEIRD_SERVER_REPLY || c == CURLE_FTP_WEIRD_SERVER_REPLY) {
 		r->smtp_code = 0;
-		return res_fail(r, RES_PROTOCOL, "%s broke the SMTP protocol at %s: %s", where,
-				stage_name(stage), code < 0 ? reply : err);
+		if (code < 0 || !*reply)
+			return res_fail(r, RES_PROTOCOL, "%s broke the SMTP protocol at %s: %s",
+					where, stage_name(stage), code < 0 ? reply : err);
+		return res_fail(r, RES_PROTOCOL, "%s broke the SMTP protocol at %s: %s "
+				"(it said: %s)", where, stage_name(stage), err, reply);
 	}
 	if (c == CURLE_OPERATION_TIMEDOUT && stage == ST_BODY && s->read_eof)
 		return res_fail(r, RES_TEMPFAIL,
