@@ -260,11 +260,18 @@ run_mode(struct options *o)
 		queue_run(&cfg, o->queue_due_only, NULL, &r);
 		/* Each message's failure was reported; the run itself is fine
 		 * when messages were merely deferred. */
-		if (res_is_temporary(&r))
+		if (res_is_temporary(&r)) {
 			res_clear(&r);
-		else if (r.cls != RES_OK)
+		} else if (res_is_message_refusal(&r)) {
 			snprintf(r.text, sizeof(r.text), "some queued messages failed permanently "
 				 "and were moved to failed/ (see mailq)");
+		} else if (r.cls != RES_OK) {
+			/* Settings, credentials, TLS: the messages were kept. */
+			char why[sizeof(r.text)];
+			str_copy(why, sizeof(why), r.text);
+			snprintf(r.text, sizeof(r.text), "queued messages stay queued until this is "
+				 "fixed: %.900s", why);
+		}
 		break;
 	default:
 		res_fail(&r, RES_SOFTWARE, "unknown mode");

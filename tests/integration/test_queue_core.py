@@ -323,6 +323,7 @@ def test_settings_problems_in_a_run_keep_the_messages_queued(mailout, refused_po
     res = mailout.run(["-q"], config_file=conf_for(srv))
     assert len(queued(mailout)) == 3 and queued(mailout, "failed") == [], res
     assert srv.messages == [] and len(srv.connections) <= 1, res
+    assert res.rc != EX_OK and "stay queued" in res.stderr and "failed/" not in res.stderr, res
     bp = mailout.run(["-bp"], config_file=conf).stdout
     assert "FAILED" not in bp and ("passwordeval" in bp or "credentials" in bp), bp
 
