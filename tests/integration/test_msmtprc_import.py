@@ -237,6 +237,9 @@ account default: local
     assert 'default_account = "local"' in text and 'syslog = "LOG_MAIL"' in text
     local = show(conf, tmp_path, "local")
     assert local["tls"] == "starttls" and local["auth"] == "on"   # empty argument: on
+    # no password: msmtp asks the keyring, and so does the imported account
+    assert local["passwordeval"] == \
+        '"secret-tool lookup host localhost service smtp user you"', local
     check_accounts(tmp_path, conf, ["local"])
 
 
@@ -328,6 +331,8 @@ tls on
 tls_fingerprint AA:BB
 tls_certcheck off
 auth scram-sha-1
+user a
+passwordeval pass show a
 dsn_notify failure
 proxy_host 127.0.0.1
 proxy_port 9050
@@ -356,3 +361,10 @@ def test_unreadable_file_is_exit_66(tmp_path):
     p = subprocess.run(["sh", IMPORT, str(tmp_path / "missing")], capture_output=True,
                        text=True, timeout=10)
     assert p.returncode == 66
+
+
+def test_auth_without_a_user_is_flagged(tmp_path):
+    rc = tmp_path / "msmtprc"
+    rc.write_text("account a\nhost smtp.example.com\ntls on\nauth on\n")
+    p = subprocess.run(["sh", IMPORT, str(rc)], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0 and "no user" in p.stdout + p.stderr, p
