@@ -152,8 +152,13 @@ fill(struct msg_input *in)
 
 	if (in->eof || in->conv.ended)
 		return 0;
-	if (in->pos > 0 && in->pos == in->norm.len) {
-		db_reset(&in->norm);
+	/* Drop what was consumed (keeping a partial line), so that the
+	 * buffer holds at most one line and a chunk however long the header
+	 * section is. */
+	if (in->pos > 0) {
+		memmove(in->norm.s, in->norm.s + in->pos, in->norm.len - in->pos);
+		in->norm.len -= in->pos;
+		in->norm.s[in->norm.len] = '\0';
 		in->pos = 0;
 	}
 	n = read_retry(in->fd, in->raw, sizeof(in->raw));
