@@ -106,24 +106,43 @@ index_slot(size_t *slots, size_t nslots, char *const *v, const char *a)
 	return &slots[i];
 }
 
-/* Make room for one more entry, and (re)build the index when the block
- * moved past the threshold or grew. */
+/* Build the index of l afresh from v[0..n). */
+static void
+list_reindex(struct addr_list *l)
+{
+	size_t nslots, *slots = list_index(l, &nslots);
+
+	if (!slots)
+		return;
+	memset(slots, 0, nslots * sizeof(*slots));
+	for (size_t k = 0; k < l->n; k++)
+		*index_slot(slots, nslots, l->v, l->v[k]) = k + 1;
+}
+
+/* Make room for one more entry (the index is rebuilt for the new size). */
 static void
 list_grow(struct addr_list *l)
 {
-	size_t cap = l->cap ? l->cap * 2 : 8, bytes, nslots;
-	size_t *slots;
+	size_t cap = l->cap ? l->cap * 2 : 8, bytes;
 
 	bytes = cap * sizeof(*l->v);
 	if (cap >= ADDR_LIST_INDEX_MIN)
 		bytes += 2 * cap * sizeof(size_t);
 	l->v = xrealloc(l->v, bytes);
 	l->cap = cap;
-	if (!(slots = list_index(l, &nslots)))
+	list_reindex(l);
+}
+
+/* Drop the entries from v[n] on (a parse that failed half-way). */
+static void
+list_truncate(struct addr_list *l, size_t n)
+{
+	if (n >= l->n)
 		return;
-	memset(slots, 0, nslots * sizeof(*slots));
-	for (size_t k = 0; k < l->n; k++)
-		*index_slot(slots, nslots, l->v, l->v[k]) = k + 1;
+	for (size_t i = n; i < l->n; i++)
+		free(l->v[i]);
+	l->n = n;
+	list_reindex(l);
 }
 
 void
@@ -520,6 +539,7 @@ addr_parse_list(const char *s, size_t len, struct addr_list *out,
 	struct lp p = { s, s + len, err, errlen };
 	struct dynbuf word = { 0 }, angle = { 0 };
 	int in_group = 0, added = 0, rc = -1;
+	size_t n0 = out->n, cap0 = out->cap;
 
 	if (memchr(s, '\0', len)) {
 		errf(err, errlen, "NUL byte in address list%s", "");
@@ -557,6 +577,11 @@ addr_parse_list(const char *s, size_t len, struct addr_list *out,
 	}
 	rc = added;
 fail:
+	/* All or nothing: a list that had no storage gets none. */
+	if (rc < 0 && cap0 == 0)
+		addr_list_free(out);
+	else if (rc < 0)
+		list_truncate(out, n0);
 	db_free(&word);
 	db_free(&angle);
 	return rc;

@@ -49,7 +49,8 @@ const char *addr_list_name(const struct addr_list *l, size_t i);
  * names, comments, quoted strings, angle brackets, source routes and
  * groups are understood; empty elements are skipped.
  * Returns the number of addresses added, or -1 with a reason in err when
- * the list is malformed or an address fails addr_check().
+ * the list is malformed or an address fails addr_check(); out is then as
+ * it was before the call (nothing of a malformed list is kept).
  */
 int addr_parse_list(const char *s, size_t len, struct addr_list *out,
 		    char *err, size_t errlen);

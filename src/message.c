@@ -384,14 +384,15 @@ msg_from_address(const struct msg *m, struct result *r)
 	char err[256], *a;
 	const char *v;
 	size_t len;
+	int n;
 
 	if (!h) {
 		res_fail(r, RES_DATAERR, "--read-envelope-from: the message has no From header");
 		return NULL;
 	}
 	v = msg_value(h, &len);
-	if (addr_parse_list(v, len, &l, err, sizeof(err)) <= 0) {
-		res_fail(r, RES_DATAERR, "From header: %s", l.n ? err : "no address");
+	if ((n = addr_parse_list(v, len, &l, err, sizeof(err))) <= 0) {
+		res_fail(r, RES_DATAERR, "From header: %s", n < 0 ? err : "no address");
 		addr_list_free(&l);
 		return NULL;
 	}

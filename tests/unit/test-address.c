@@ -123,6 +123,33 @@ main(void)
 	}
 
 	{
+		/* A malformed list adds nothing, even after good addresses, to a
+		 * short list and to an indexed one (the aliases expander relied
+		 * on freeing only what a successful parse returned). */
+		static const size_t before[] = { 0, 3, 20 };
+		for (size_t k = 0; k < 3; k++) {
+			struct addr_list l = { 0 };
+			char a[32];
+			for (size_t i = 0; i < before[k]; i++) {
+				snprintf(a, sizeof(a), "old%zu@x.org", i);
+				addr_list_add(&l, a);
+			}
+			const char *bad = "new1@y.org, new2@y.org, old0@x.org, Joe <j@x.org";
+			int n = addr_parse_list(bad, strlen(bad), &l, err, sizeof(err));
+			if (before[k] == 0)
+				ok(l.v == NULL && l.cap == 0,
+				   "  an empty list holds no memory after it (nothing to free)");
+			ok(n < 0 && l.n == before[k] && !addr_list_contains(&l, "new1@y.org") &&
+			   !addr_list_contains(&l, "new2@y.org") &&
+			   (before[k] == 0 || addr_list_contains(&l, "old0@x.org")),
+			   "a failed parse leaves a list of %zu as it was", before[k]);
+			addr_list_add(&l, "new1@y.org");
+			ok(l.n == before[k] + 1 && addr_list_contains(&l, "new1@y.org"),
+			   "  and it can be added to afterwards");
+			addr_list_free(&l);
+		}
+	}
+	{
 		/* Sizes around the index threshold (16) and its growth. */
 		static const size_t sizes[] = { 1, 7, 8, 9, 15, 16, 17, 33, 1000, 20000 };
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)

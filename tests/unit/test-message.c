@@ -194,6 +194,33 @@ main(void)
 		db_free(&in);
 	}
 
+	{
+		/* --read-envelope-from and a From that is no address list: the
+		 * reason, not "no address". */
+		static const char *const bad[] = { "From: Joe <j@x.org\n\nx\n",
+						   "From: a@x.org, Joe <j@x.org\n\nx\n" };
+		for (int k = 0; k < 2; k++) {
+			fd = fd_of(bad[k]);
+			msg_init(&m, fd, 0);
+			res_clear(&r);
+			msg_read_headers(&m, &r);
+			char *a = msg_from_address(&m, &r);
+			ok(!a && r.cls == RES_DATAERR && strstr(r.text, "'>'"),
+			   "malformed From %d: says why (%s)", k, r.text);
+			free(a);
+			msg_free(&m, 0);
+			close(fd);
+		}
+		fd = fd_of("From: undisclosed:;\n\nx\n");
+		msg_init(&m, fd, 0);
+		res_clear(&r);
+		msg_read_headers(&m, &r);
+		free(msg_from_address(&m, &r));
+		ok(r.cls == RES_DATAERR && strstr(r.text, "no address"), "From without an address");
+		msg_free(&m, 0);
+		close(fd);
+	}
+
 	fd = fd_of("From: \"Me\" <me@x.org>\nFrom: other@y.org\n\nx\n");
 	msg_init(&m, fd, 0);
 	msg_read_headers(&m, &r);
