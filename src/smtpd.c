@@ -221,6 +221,7 @@ read_data(struct conn *c, int fd, int *write_failed)
 				c->pos++;
 				start++;
 				avail--;
+				last = '.';
 			}
 		}
 		char *nl = memchr(start, '\n', avail);
@@ -230,7 +231,8 @@ read_data(struct conn *c, int fd, int *write_failed)
 		/* For a CRLF client a line begins only after CRLF (whose CR
 		 * may have come in the previous read). */
 		at_bol = nl && (lf_ok || (nl > start ? nl[-1] : last) == '\r');
-		last = start[take - 1];
+		if (take)
+			last = start[take - 1];
 		if (out.len >= 65536) {
 			if (!*write_failed && write_all(fd, out.s, out.len) < 0)
 				*write_failed = 1;
