@@ -17,6 +17,7 @@ struct alias {
 	char *name;
 	char *values;   /* the right-hand side, continuation lines joined */
 	int line;
+	int expanded;   /* its addresses are in the output already (one run) */
 };
 
 struct table {
@@ -91,17 +92,15 @@ load(const char *path, struct table *t, struct result *r)
 			t->cap = t->cap ? t->cap * 2 : 16;
 			t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
 		}
-		t->v[t->n].name = name;
-		t->v[t->n].values = xstrdup(colon + 1);
-		t->v[t->n].line = lineno;
-		t->n++;
+		t->v[t->n++] = (struct alias){ .name = name, .values = xstrdup(colon + 1),
+					       .line = lineno };
 	}
 	free(line);
 	fclose(f);
 	return 0;
 }
 
-static const struct alias *
+static struct alias *
 find(const struct table *t, const char *name)
 {
 	for (size_t i = 0; i < t->n; i++)
@@ -151,7 +150,7 @@ expand_values(struct expander *e, const struct alias *a)
 static int
 expand_name(struct expander *e, const char *name, int use_default)
 {
-	const struct alias *a;
+	struct alias *a;
 	int rc;
 
 	if (strchr(name, '@')) {
@@ -171,9 +170,15 @@ expand_name(struct expander *e, const char *name, int use_default)
 		addr_list_add(e->out, name);
 		return 0;
 	}
+	/* Each alias is expanded once: what it gives is in the output
+	 * already (a -> b,c; b -> d; c -> d ... grows exponentially
+	 * otherwise). */
+	if (a->expanded)
+		return 0;
 	e->stack[e->depth++] = name;
 	rc = expand_values(e, a);
 	e->depth--;
+	a->expanded = 1;
 	return rc;
 }
 

@@ -121,7 +121,11 @@ queue_env_read(int fd, struct queue_env *e, off_t *data_offset, struct result *r
 	memset(e, 0, sizeof(*e));
 	if (lseek(fd, 0, SEEK_SET) != 0)
 		return res_fail(r, RES_IOERR, "cannot seek: %s", strerror(errno));
-	while (!(end = d.s ? strstr(d.s, "\n\n") : NULL)) {
+	for (size_t from = 0; ; ) {
+		/* Search only what is new (and the byte before it). */
+		if (d.s && (end = strstr(d.s + from, "\n\n")))
+			break;
+		from = d.len ? d.len - 1 : 0;
 		n = read_retry(fd, buf, sizeof(buf));
 		if (n <= 0 || d.len > ENV_MAX) {
 			res_fail(r, RES_DATAERR, "queue file has no complete envelope");
@@ -146,13 +150,16 @@ queue_env_read(int fd, struct queue_env *e, off_t *data_offset, struct result *r
 		}
 		*sp = '\0';
 		val = sp + 1;
-		if (!strcmp(p, "account"))           e->account = xstrdup(val);
-		else if (!strcmp(p, "host"))         e->host = xstrdup(val);
-		else if (!strcmp(p, "port"))         e->port = xstrdup(val);
-		else if (!strcmp(p, "tls"))          e->tls = xstrdup(val);
-		else if (!strcmp(p, "user"))         e->user = xstrdup(val);
-		else if (!strcmp(p, "passwordeval")) e->passwordeval = xstrdup(val);
-		else if (!strcmp(p, "sender"))       e->sender = xstrdup(val);
+		char **one = !strcmp(p, "account") ? &e->account : !strcmp(p, "host") ? &e->host :
+			     !strcmp(p, "port") ? &e->port : !strcmp(p, "tls") ? &e->tls :
+			     !strcmp(p, "user") ? &e->user :
+			     !strcmp(p, "passwordeval") ? &e->passwordeval :
+			     !strcmp(p, "sender") ? &e->sender : NULL;
+		if (one && *one) {      /* mailout writes each of these once */
+			res_fail(r, RES_DATAERR, "envelope line \"%s\" repeated", p);
+			goto out;
+		}
+		if (one)                             *one = xstrdup(val);
 		else if (!strcmp(p, "rcpt"))         addr_list_add(&e->rcpts, val);
 		else if (!strcmp(p, "created"))      e->created = (time_t)atoll(val);
 		p = nl + 1;

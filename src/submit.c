@@ -580,7 +580,9 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		return res_fail(r, RES_UNAVAILABLE, "%s refused the message at %s: %s", where,
 				stage_name(stage), reply);
 	}
-	if (code < 0 || c == CURLE_WEIRD_SERVER_REPLY || c == CURLE_FTP_WEIRD_SERVER_REPLY) {
+	/* A code outside 2xx-5xx, or no code at all, is not SMTP. */
+	if (code < 0 || code >= 600 || c == CURLE_WEIRD_SERVER_REPLY ||
+	    c == CURLE_FTP_WEIRD_SERVER_REPLY) {
 		r->smtp_code = 0;
 		if (code < 0 || !*reply)
 			return res_fail(r, RES_PROTOCOL, "%s broke the SMTP protocol at %s: %s",

@@ -90,6 +90,27 @@ main(void)
 	ok(r.cls == RES_CONFIG && strstr(r.text, ":2:"), "malformed line: file:line (%s)", r.text);
 	free(s);
 
+	/* 15 levels of four aliases, each naming the four of the next level:
+	 * 4^15 paths, but each alias needs expanding only once. */
+	{
+		struct dynbuf d = { 0 };
+		for (int l = 0; l < 15; l++)
+			for (int i = 0; i < 4; i++) {
+				db_printf(&d, "l%dx%d: ", l, i);
+				for (int k = 0; k < 4; k++)
+					if (l < 14)
+						db_printf(&d, "%sl%dx%d", k ? ", " : "", l + 1, k);
+					else
+						db_printf(&d, "%sa%d@x.org", k ? ", " : "", k);
+				db_addc(&d, '\n');
+			}
+		set_file(db_str(&d));
+		db_free(&d);
+		s = expand("l0x0", &r);
+		is_str(s, "a0@x.org,a1@x.org,a2@x.org,a3@x.org",
+		       "a fan-out of aliases is expanded once per alias, not per path");
+		free(s);
+	}
 	unlink(path);
 	s = expand("root", &r);
 	is_str(s, "root", "a missing file means no expansion");

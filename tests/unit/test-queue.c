@@ -42,6 +42,25 @@ test_envelope_round_trip(void)
 	ok(ftruncate(fd, 20) == 0, "truncate");
 	ok(queue_env_read(fd, &back, &off, &r) < 0 && r.cls == RES_DATAERR,
 	   "an incomplete envelope is a data error");
+	/* A repeated envelope line is refused (it leaked the first value). */
+	db_reset(&d);
+	db_adds(&d, "mailout-envelope 1\naccount a\naccount b\nsender s@x\nrcpt r@x\n\nbody\r\n");
+	ok(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 && write_all(fd, d.s, d.len) == 0,
+	   "write an envelope with a repeated line");
+	ok(queue_env_read(fd, &back, &off, &r) < 0 && r.cls == RES_DATAERR &&
+	   strstr(r.text, "repeated"), "a repeated envelope line is a data error");
+
+	/* The blank line that ends the envelope, across the 8 KiB reads. */
+	db_reset(&d);
+	db_adds(&d, "mailout-envelope 1\nsender s@x\n");
+	while (d.len < 8191)
+		db_adds(&d, "rcpt r@x\n");
+	db_adds(&d, "\nbody\r\n");
+	ok(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 && write_all(fd, d.s, d.len) == 0,
+	   "write a long envelope");
+	ok(queue_env_read(fd, &back, &off, &r) == 0 && (size_t)off == d.len - strlen("body\r\n"),
+	   "an envelope end that straddles two reads is found");
+	queue_env_free(&back);
 	close(fd);
 	unlink(path);
 	db_free(&d);
