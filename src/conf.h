@@ -102,7 +102,7 @@ int conf_key_index(const char *key);
 void conf_set_by_command_line(struct account *a, const char *key);
 
 /*
- * Check an account as a whole, once defaults, inherit and the command-line
+ * (account.c) Check an account as a whole, once defaults, inherit and the command-line
  * settings are applied: with check_auth, that authentication has what it
  * needs (a user unless auth = external; password or passwordeval for the
  * mechanisms that take a secret; a client certificate for external); and,
@@ -150,7 +150,7 @@ int conf_parse_queue(const char *s);
 int conf_auth_enabled(const struct account *a);
 
 /*
- * The account's secret: password, or the first line of passwordeval's
+ * (account.c) The account's secret: password, or the first line of passwordeval's
  * output (run with /bin/sh -c, stdin /dev/null, stderr passed through).
  * Returns a malloc'd string to release with free_secret(), or NULL with
  * RES_CONFIG (no secret configured, command failed) in *r.
