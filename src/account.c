@@ -12,8 +12,6 @@
  */
 #include "config.h"
 
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -25,6 +23,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "lazylib.h"
 #include "log.h"
 #include "util.h"
 
@@ -133,14 +132,14 @@ first_cert(const gnutls_datum_t *d, gnutls_x509_crt_t *crt, char *err, size_t n)
 		snprintf(err, n, "no PEM certificate in it (-----BEGIN CERTIFICATE-----)");
 		return -1;
 	}
-	if ((rc = gnutls_x509_crt_init(crt)) < 0) {
+	if ((rc = sym_gnutls_x509_crt_init(crt)) < 0) {
 		*crt = NULL;
-		snprintf(err, n, "GnuTLS: %s", gnutls_strerror(rc));
+		snprintf(err, n, "GnuTLS: %s", sym_gnutls_strerror(rc));
 		return -1;
 	}
-	if ((rc = gnutls_x509_crt_import(*crt, d, GNUTLS_X509_FMT_PEM)) < 0) {
-		snprintf(err, n, "its certificate cannot be read: %s", gnutls_strerror(rc));
-		gnutls_x509_crt_deinit(*crt);
+	if ((rc = sym_gnutls_x509_crt_import(*crt, d, GNUTLS_X509_FMT_PEM)) < 0) {
+		snprintf(err, n, "its certificate cannot be read: %s", sym_gnutls_strerror(rc));
+		sym_gnutls_x509_crt_deinit(*crt);
 		*crt = NULL;
 		return -1;
 	}
@@ -173,12 +172,12 @@ check_client_cert(const struct account *a, struct result *r)
 			 "DEFAULTS AND ACCOUNTS)", keyfile, err);
 		goto out;
 	}
-	if ((e = gnutls_x509_privkey_init(&key)) < 0) {
+	if ((e = sym_gnutls_x509_privkey_init(&key)) < 0) {
 		key = NULL;
-		res_fail(r, RES_OSERR, "GnuTLS: %s", gnutls_strerror(e));
+		res_fail(r, RES_OSERR, "GnuTLS: %s", sym_gnutls_strerror(e));
 		goto out;
 	}
-	e = gnutls_x509_privkey_import2(key, a->tls_key_file ? &kd : &cd,
+	e = sym_gnutls_x509_privkey_import2(key, a->tls_key_file ? &kd : &cd,
 					 GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (e < 0) {
 		int encrypted = e == GNUTLS_E_DECRYPTION_FAILED ||
@@ -196,8 +195,8 @@ check_client_cert(const struct account *a, struct result *r)
 				 "a file of its own)");
 		goto out;
 	}
-	if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, id1, &n1) >= 0 &&
-	    gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, id2, &n2) >= 0 &&
+	if (sym_gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, id1, &n1) >= 0 &&
+	    sym_gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, id2, &n2) >= 0 &&
 	    (n1 != n2 || memcmp(id1, id2, n1) != 0)) {
 		key_fail(a, keykey, r, "%s %s: the private key does not belong to the "
 			 "certificate in tls_cert_file %s (see mailout.conf(5), DEFAULTS AND "
@@ -207,9 +206,9 @@ check_client_cert(const struct account *a, struct result *r)
 	rc = 0;
 out:
 	if (crt)
-		gnutls_x509_crt_deinit(crt);
+		sym_gnutls_x509_crt_deinit(crt);
 	if (key)
-		gnutls_x509_privkey_deinit(key);
+		sym_gnutls_x509_privkey_deinit(key);
 	free_tls_file(&cd);
 	free_tls_file(&kd);
 	return rc;
@@ -251,6 +250,8 @@ conf_check_account(const struct account *a, int check_auth, struct result *r)
 		return key_fail(a, "tls_key_file", r, "tls_key_file is set but tls_cert_file is "
 				"not: set both, the client certificate and its key (see "
 				"mailout.conf(5), DEFAULTS AND ACCOUNTS)");
+	if ((a->tls_trust_file || a->tls_cert_file) && lazy_gnutls(r) < 0)
+		return -1;
 	if (a->tls_trust_file) {
 		gnutls_datum_t d = { 0 };
 		gnutls_x509_crt_t crt;
@@ -265,7 +266,7 @@ conf_check_account(const struct account *a, int check_auth, struct result *r)
 					"mailout.conf(5), DEFAULTS AND ACCOUNTS)",
 					a->tls_trust_file, err);
 		}
-		gnutls_x509_crt_deinit(crt);
+		sym_gnutls_x509_crt_deinit(crt);
 		free_tls_file(&d);
 	}
 	if (a->tls_cert_file && check_client_cert(a, r) < 0)

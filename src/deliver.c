@@ -141,9 +141,7 @@ deliver_remote(const struct delivery *d, const struct addr_list *remote,
 		return;
 	}
 	if (!*session) {
-		if (submit_global_init() < 0)
-			res_fail(&r, RES_SOFTWARE, "cannot initialise libcurl");
-		else
+		if (submit_global_init(&r) == 0)
 			*session = submit_new(d->acct, &r);
 	}
 	if (*session && lseek(d->fd, d->start, SEEK_SET) == d->start &&

@@ -7,11 +7,10 @@
  */
 #include "config.h"
 
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <string.h>
 #include <time.h>
 
+#include "lazylib.h"
 #include "mime.h"
 #include "serverinfo.h"
 #include "submit.h"
@@ -44,7 +43,7 @@ cert_pin(gnutls_x509_crt_t crt, char *pin, size_t len)
 	size_t dlen = sizeof(digest);
 	struct dynbuf b = { 0 };
 
-	if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, digest, &dlen) < 0)
+	if (sym_gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, digest, &dlen) < 0)
 		return -1;
 	mime_base64(&b, digest, dlen);
 	snprintf(pin, len, "sha256//%s", db_str(&b));
@@ -57,11 +56,13 @@ cert_parse(const char *pem)
 {
 	gnutls_x509_crt_t crt;
 	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
+	struct result r;
 
-	if (gnutls_x509_crt_init(&crt) < 0)
+	/* Loaded already by the probe that fetched the certificate. */
+	if (lazy_gnutls(&r) < 0 || sym_gnutls_x509_crt_init(&crt) < 0)
 		return NULL;
-	if (gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) < 0) {
-		gnutls_x509_crt_deinit(crt);
+	if (sym_gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) < 0) {
+		sym_gnutls_x509_crt_deinit(crt);
 		return NULL;
 	}
 	return crt;
@@ -81,25 +82,25 @@ print_cert(FILE *out, size_t index, const char *pem)
 		fprintf(out, "    (cannot parse)\n");
 		return;
 	}
-	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
+	if (sym_gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
 		fprintf(out, "    %-12s %s\n", "subject:", dn.data);
-		gnutls_free(dn.data);
+		lazy_gnutls_free(dn.data);
 	}
-	if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) >= 0) {
+	if (sym_gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) >= 0) {
 		fprintf(out, "    %-12s %s\n", "issuer:", dn.data);
-		gnutls_free(dn.data);
+		lazy_gnutls_free(dn.data);
 	}
-	print_time(out, "not before:", gnutls_x509_crt_get_activation_time(crt));
-	print_time(out, "not after:", gnutls_x509_crt_get_expiration_time(crt));
+	print_time(out, "not before:", sym_gnutls_x509_crt_get_activation_time(crt));
+	print_time(out, "not after:", sym_gnutls_x509_crt_get_expiration_time(crt));
 	len = sizeof(digest);
-	if (gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, digest, &len) >= 0) {
+	if (sym_gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, digest, &len) >= 0) {
 		fprintf(out, "    %-12s ", "SHA-256:");
 		print_hex(out, digest, len);
 		fputc('\n', out);
 	}
 	if (cert_pin(crt, pin, sizeof(pin)) == 0)
 		fprintf(out, "    %-12s %s\n", "tls_pin:", pin);
-	gnutls_x509_crt_deinit(crt);
+	sym_gnutls_x509_crt_deinit(crt);
 }
 
 /* 1 when the relay's own key is one of the pins in tls_pin
@@ -121,7 +122,7 @@ pin_matches(const char *tls_pin, const char *leaf_pem)
 				match = 1;
 		}
 	}
-	gnutls_x509_crt_deinit(crt);
+	sym_gnutls_x509_crt_deinit(crt);
 	return match;
 }
 

@@ -20,7 +20,7 @@
 #include "config.h"
 
 #include <curl/curl.h>
-#include <gnutls/gnutls.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lazylib.h"
 #include "log.h"
 #include "submit.h"
 #include "util.h"
@@ -80,10 +81,63 @@ struct submit {
 	enum abort_reason abort;
 };
 
-int
-submit_global_init(void)
+/* ---- libcurl, loaded on first use (lazylib.h) ---- */
+
+static __typeof__(curl_global_init) *sym_curl_global_init;
+static __typeof__(curl_easy_init) *sym_curl_easy_init;
+static __typeof__(curl_easy_setopt) *sym_curl_easy_setopt;
+static __typeof__(curl_easy_perform) *sym_curl_easy_perform;
+static __typeof__(curl_easy_getinfo) *sym_curl_easy_getinfo;
+static __typeof__(curl_easy_strerror) *sym_curl_easy_strerror;
+static __typeof__(curl_easy_cleanup) *sym_curl_easy_cleanup;
+static __typeof__(curl_slist_append) *sym_curl_slist_append;
+static __typeof__(curl_slist_free_all) *sym_curl_slist_free_all;
+static __typeof__(curl_version_info) *sym_curl_version_info;
+
+/*
+ * curl_global_init() calls libssh2_init(0) when libcurl is built with SCP
+ * and SFTP, as Debian's is, and that initialises OpenSSL: error strings,
+ * engines, providers, about a million instructions, 7% of a whole small
+ * send.  mailout never speaks SSH (CURLOPT_PROTOCOLS_STR is smtp,smtps),
+ * so it takes libssh2's first, counted reference itself with the flag
+ * that leaves the crypto library alone; libcurl's call then only counts.
+ */
+#define MO_LIBSSH2_INIT_NO_CRYPTO 0x0001   /* libssh2.h's LIBSSH2_INIT_NO_CRYPTO */
+
+static void
+skip_ssh_crypto_init(void *curl)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	int (*ssh2_init)(int);
+
+	*(void **)&ssh2_init = dlsym(curl, "libssh2_init");
+	if (ssh2_init)
+		ssh2_init(MO_LIBSSH2_INIT_NO_CRYPTO);
+}
+
+int
+submit_global_init(struct result *r)
+{
+#define SYM(f) { #f, (void **)&sym_##f }
+	static const struct lazy_sym syms[] = {
+		SYM(curl_global_init), SYM(curl_easy_init), SYM(curl_easy_setopt),
+		SYM(curl_easy_perform), SYM(curl_easy_getinfo), SYM(curl_easy_strerror),
+		SYM(curl_easy_cleanup), SYM(curl_slist_append), SYM(curl_slist_free_all),
+		SYM(curl_version_info),
+	};
+#undef SYM
+	static int done;
+	void *h;
+
+	if (done)
+		return 0;
+	if (!(h = lazy_open(MO_LIBCURL_SONAME, syms, sizeof(syms) / sizeof(syms[0]), r)) ||
+	    lazy_gnutls(r) < 0)
+		return -1;
+	skip_ssh_crypto_init(h);
+	if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
+	done = 1;
+	return 0;
 }
 
 /* ---- following the dialogue ---- */
@@ -206,12 +260,12 @@ probe_tls_desc(struct submit *s, CURL *h)
 	const struct curl_tlssessioninfo *ti = NULL;
 	char *d;
 
-	if (curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
+	if (sym_curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
 	    ti->backend != CURLSSLBACKEND_GNUTLS || !ti->internals)
 		return;
-	if ((d = gnutls_session_get_desc((gnutls_session_t)ti->internals))) {
+	if ((d = sym_gnutls_session_get_desc((gnutls_session_t)ti->internals))) {
 		s->probe->tls_desc = xstrdup(d);
-		gnutls_free(d);
+		lazy_gnutls_free(d);
 	}
 }
 
@@ -313,7 +367,7 @@ login_options(const struct account *a)
 }
 
 #define SETOPT(opt, val) do { \
-		if (curl_easy_setopt(s->h, opt, val) != CURLE_OK) { \
+		if (sym_curl_easy_setopt(s->h, opt, val) != CURLE_OK) { \
 			res_fail(r, RES_SOFTWARE, "libcurl refused option %s", #opt); \
 			goto fail; \
 		} \
@@ -341,7 +395,7 @@ submit_new(const struct account *a, struct result *r)
 	s->url = xasprintf("%s://%s%s%s:%ld/%s", a->tls == TLS_SMTPS ? "smtps" : "smtp",
 			   v6 ? "[" : "", host, v6 ? "]" : "", conf_port(a),
 			   a->domain ? a->domain : host_fqdn());
-	s->h = curl_easy_init();
+	s->h = sym_curl_easy_init();
 	if (!s->h) {
 		res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
 		goto fail;
@@ -386,7 +440,7 @@ submit_new(const struct account *a, struct result *r)
 	SETOPT(CURLOPT_PROXY, a->proxy ? a->proxy : "");
 	if (a->source_ip) {
 		char *iface = xasprintf("host!%s", a->source_ip);
-		CURLcode c = curl_easy_setopt(s->h, CURLOPT_INTERFACE, iface);
+		CURLcode c = sym_curl_easy_setopt(s->h, CURLOPT_INTERFACE, iface);
 		free(iface);
 		if (c != CURLE_OK) {
 			res_fail(r, RES_SOFTWARE, "libcurl refused option CURLOPT_INTERFACE");
@@ -464,7 +518,7 @@ static int
 classify(struct submit *s, CURLcode c, struct result *r)
 {
 	const char *where = s->a->host;
-	const char *err = s->errbuf[0] ? s->errbuf : curl_easy_strerror(c);
+	const char *err = s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(c);
 	/* The first refusal decides, else the last reply. */
 	const char *reply = s->fail_code ? db_str(&s->fail_reply) : db_str(&s->reply);
 	int code = s->fail_code ? s->fail_code : s->code;
@@ -626,7 +680,7 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	int rc = -1;
 
 	for (size_t i = 0; i < env->rcpts->n; i++) {
-		struct curl_slist *n = curl_slist_append(rcpts, env->rcpts->v[i]);
+		struct curl_slist *n = sym_curl_slist_append(rcpts, env->rcpts->v[i]);
 		if (!n) {
 			res_fail(r, RES_OSERR, "out of memory");
 			goto out;
@@ -635,7 +689,7 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	}
 	if (env->dsn_notify || env->dsn_ret || env->dsn_envid)
 		log_info("DSN requests (-N/-R/-V) dropped: libcurl %s cannot pass them on",
-			 curl_version_info(CURLVERSION_NOW)->version);
+			 sym_curl_version_info(CURLVERSION_NOW)->version);
 	s->fd = fd;
 	s->read_eof = 0;
 	s->abort = AB_NONE;
@@ -651,12 +705,12 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	/* A new connection starts at the greeting; a reused one at MAIL. */
 	s->stage = ST_CONNECT;
 	/* libcurl strips one pair of <> itself; "" gives MAIL FROM:<>. */
-	if (curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, env->sender) != CURLE_OK ||
-	    curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpts) != CURLE_OK) {
+	if (sym_curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, env->sender) != CURLE_OK ||
+	    sym_curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpts) != CURLE_OK) {
 		res_fail(r, RES_SOFTWARE, "libcurl refused the envelope");
 		goto out;
 	}
-	c = curl_easy_perform(s->h);
+	c = sym_curl_easy_perform(s->h);
 	if (c == CURLE_OK) {
 		r->smtp_code = s->code;
 		snprintf(r->reply, sizeof(r->reply), "%s", db_str(&s->reply));
@@ -664,9 +718,9 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	} else {
 		classify(s, c, r);
 	}
-	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
+	sym_curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
 out:
-	curl_slist_free_all(rcpts);
+	sym_curl_slist_free_all(rcpts);
 	s->fd = -1;
 	return rc;
 }
@@ -695,7 +749,7 @@ submit_free(struct submit *s)
 	if (!s)
 		return;
 	if (s->h)
-		curl_easy_cleanup(s->h);
+		sym_curl_easy_cleanup(s->h);
 	free_secret(s->secret);
 	free(s->url);
 	db_free(&s->reply);
@@ -729,18 +783,18 @@ probe_once(struct submit *s, struct submit_probe *p, int verify)
 	s->code = 0;
 	s->fail_code = 0;
 	s->errbuf[0] = '\0';
-	curl_easy_setopt(s->h, CURLOPT_UPLOAD, 0L);
-	curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, "NOOP");
-	curl_easy_setopt(s->h, CURLOPT_NOBODY, 0L);
-	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(s->h, CURLOPT_CERTINFO, 1L);
+	sym_curl_easy_setopt(s->h, CURLOPT_UPLOAD, 0L);
+	sym_curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, "NOOP");
+	sym_curl_easy_setopt(s->h, CURLOPT_NOBODY, 0L);
+	sym_curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, discard);
+	sym_curl_easy_setopt(s->h, CURLOPT_CERTINFO, 1L);
 	/* The trust store alone decides "verified"; serverinfo.c compares
 	 * the key with tls_pin itself. */
-	curl_easy_setopt(s->h, CURLOPT_PINNEDPUBLICKEY, NULL);
-	curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-	curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-	c = curl_easy_perform(s->h);
-	if (s->a->tls != TLS_OFF && curl_easy_getinfo(s->h, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
+	sym_curl_easy_setopt(s->h, CURLOPT_PINNEDPUBLICKEY, NULL);
+	sym_curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+	sym_curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+	c = sym_curl_easy_perform(s->h);
+	if (s->a->tls != TLS_OFF && sym_curl_easy_getinfo(s->h, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
 	    ci && ci->num_of_certs > 0) {
 		for (size_t i = 0; i < p->ncerts; i++)
 			free(p->certs[i]);
@@ -767,16 +821,14 @@ submit_probe(const struct account *a, struct submit_probe *p, struct result *r)
 	/* Inspect only: no credentials are fetched or sent. */
 	conf_account_copy(&plain, a);
 	plain.auth = AUTH_OFF;
-	if (submit_global_init() < 0) {
-		res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
+	if (submit_global_init(r) < 0)
 		goto out;
-	}
 	if (!(s = submit_new(&plain, r)))
 		goto out;
 	c = probe_once(s, p, 1);
 	if (c == CURLE_PEER_FAILED_VERIFICATION) {
 		str_copy(p->verify_error, sizeof(p->verify_error),
-			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(c));
+			 s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(c));
 		c = probe_once(s, p, 0);
 	} else if (c == CURLE_OK && a->tls != TLS_OFF) {
 		p->verified = 1;

@@ -21,9 +21,10 @@ struct submit_envelope {
 	const char *dsn_notify, *dsn_ret, *dsn_envid; /* dropped on libcurl < 8.16 */
 };
 
-/* Initialise libcurl once per process (call before anything else that
- * may start threads). 0 or -1. */
-int submit_global_init(void);
+/* Load libcurl and GnuTLS (lazylib.h) and initialise libcurl, once per
+ * process; call before anything else that may start threads.  0, or -1
+ * with *r set (RES_TEMPFAIL when a library cannot be loaded). */
+int submit_global_init(struct result *r);
 
 /*
  * Prepare a session for account a (not copied: must outlive the session).
