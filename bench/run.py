@@ -3,12 +3,17 @@
 smtp-sink on loopback, with smtp-source as the limit.  Usage:
 
     bench/run.py [--mailout PATH] [--rounds N] [--quick]     (or: make bench)
+                 [--also NAME=PATH]... [--smtp-only-libcurl]
+
+--also adds another mailout binary to the small-message row (say, a build
+against another libcurl); --smtp-only-libcurl builds one against libcurl
+with nothing but SMTP (bench/smtp-only-libcurl.sh) and adds it.
 
 Every row runs the tools interleaved, round after round, and prints medians
 and ratios.  Needs: postfix (smtp-sink, smtp-source); msmtp and curl are used
 when installed.  Nothing here asserts a time: it measures.
 """
-import argparse, os, platform, shutil, socket, statistics, subprocess, sys, tempfile, time
+import argparse, os, pwd, platform, shutil, socket, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
@@ -128,8 +133,17 @@ def main():
     ap.add_argument("--mailout", default=os.path.join(HERE, "..", "src", "mailout"))
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--quick", action="store_true", help="fewer rounds, smaller queue")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
+                    help="another mailout binary for the small-message row")
+    ap.add_argument("--smtp-only-libcurl", action="store_true",
+                    help="build mailout against an SMTP-only libcurl and add it")
     a = ap.parse_args()
     mo = os.path.abspath(a.mailout)
+    also = dict(x.split("=", 1) for x in a.also)
+    if a.smtp_only_libcurl:
+        out = subprocess.run([os.path.join(HERE, "smtp-only-libcurl.sh")], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout.split()
+        also["mailout, SMTP-only libcurl"] = out[-1]
     rounds = 5 if a.quick else a.rounds
     work = tempfile.mkdtemp(prefix="mailout-bench.")
     port = free_port()
@@ -150,12 +164,24 @@ def main():
         with open(small, "wb") as f:
             f.write(b"From: a@bench.invalid\nTo: b@bench.invalid\nSubject: small\n\nhello\n")
         tools = send_tools(mo, conf, port, small)
-        samples = {k: [] for k in tools}
+        for name, path in also.items():
+            tools[name] = [os.path.abspath(path)] + tools["mailout"][1:]
+        # Modes that need no relay, so load neither libcurl nor GnuTLS:
+        # --version, the queue listing, and local delivery on the embedded
+        # default (no configuration file: HOME is the work directory, and
+        # MAIL an mbox in it).
+        lean = {"mailout --version": ([mo, "--version"], None, env),
+                "mailout -bp (empty queue)": ([mo, "-C", conf, "-bp"], None, env)}
+        if not os.path.exists("/etc/mailout.conf"):
+            local_env = dict(env, MAIL=os.path.join(work, "mbox"))
+            lean["mailout, local delivery"] = ([mo, pwd.getpwuid(os.getuid()).pw_name], small, local_env)
+        samples = {k: [] for k in list(tools) + list(lean)}
         for _ in range(rounds * 3):
             for k, argv in tools.items():
                 samples[k].append(timed_with_rss(argv, None if k == "curl CLI" else small, env))
-        vers = [timed_with_rss([mo, "--version"]) for _ in range(rounds * 3)]
-        rows = [median_row(k, v) for k, v in samples.items()] + [median_row("mailout --version", vers)]
+            for k, (argv, stdin, e) in lean.items():
+                samples[k].append(timed_with_rss(argv, stdin, e))
+        rows = [median_row(k, v) for k, v in samples.items()]
         show("one small message, whole process (median)", rows)
         t0 = time.perf_counter()
         subprocess.run([SOURCE, "-s", "1", "-m", "%d" % (rounds * 10), "127.0.0.1:%d" % port],
