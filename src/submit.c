@@ -593,7 +593,9 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		if (code >= 400 && code < 500)
 			return res_fail(r, RES_TEMPFAIL, "%s: authentication failed for now: %s",
 					where, reply);
-		if (code == 235 || !s->auth_offered)
+		/* 235 with a failure, no AUTH offered, or a code outside
+		 * 2xx-5xx: not a verdict on the credentials (below). */
+		if (code == 235 || !s->auth_offered || code < 200 || code >= 600)
 			break;
 		return res_fail(r, RES_NOPERM, "%s refused the credentials of account \"%s\"%s%s",
 				where, s->a->name, code > 0 ? ": " : "", code > 0 ? reply : "");

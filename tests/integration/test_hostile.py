@@ -614,6 +614,8 @@ def test_overlong_reply_after_the_dot_is_not_a_duplicate(mailout, raw_relay):
 @pytest.mark.parametrize("stage,reply", [
     ("greeting", b"999 bogus greeting\r\n"),
     ("greeting", b"xyz no code at all\r\n"),
+    ("ehlo", b"999 bogus\r\n"),
+    ("auth", b"999 bogus\r\n"),
     ("mail", b"999 bogus\r\n"),
     ("rcpt", b"999 bogus\r\n"),
     ("data", b"999 bogus\r\n"),
