@@ -26,26 +26,13 @@
 
 /*
  * De-duplication index.  Once a list's capacity reaches ADDR_LIST_INDEX_MIN,
- * the block that holds v[0..cap) also holds, right after it, an
- * open-addressing hash table of 2 * cap slots (cap is a power of two, so
- * the load factor stays at or below 1/2).  A slot holds 1 + the index in v
- * of an address, or 0 when empty; entries are never removed.  The table
- * lives in v's block rather than in new struct fields so that the
- * three-field views other modules build ({ v, 1, 1 }, see deliver.c) keep
- * their exact meaning: a list whose cap is below the threshold has no
- * table and is searched linearly, which for at most 8 entries costs less
- * than hashing.
+ * l->index is an open-addressing hash table of 2 * cap slots (cap is a
+ * power of two, so the load factor stays at or below 1/2).  A slot holds
+ * 1 + the index in v of an address, or 0 when empty; entries are never
+ * removed.  Below the threshold there is no table and the list is searched
+ * linearly, which for at most 8 entries costs less than hashing.
  */
 #define ADDR_LIST_INDEX_MIN 16
-
-static size_t *
-list_index(const struct addr_list *l, size_t *nslots)
-{
-	if (l->cap < ADDR_LIST_INDEX_MIN || !l->v)
-		return NULL;
-	*nslots = 2 * l->cap;
-	return (size_t *)(void *)(l->v + l->cap);
-}
 
 static int
 ascii_lower(int c)
@@ -110,27 +97,30 @@ index_slot(size_t *slots, size_t nslots, char *const *v, const char *a)
 static void
 list_reindex(struct addr_list *l)
 {
-	size_t nslots, *slots = list_index(l, &nslots);
-
-	if (!slots)
+	if (!l->index)
 		return;
-	memset(slots, 0, nslots * sizeof(*slots));
+	memset(l->index, 0, 2 * l->cap * sizeof(*l->index));
 	for (size_t k = 0; k < l->n; k++)
-		*index_slot(slots, nslots, l->v, l->v[k]) = k + 1;
+		*index_slot(l->index, 2 * l->cap, l->v, l->v[k]) = k + 1;
 }
 
 /* Make room for one more entry (the index is rebuilt for the new size). */
 static void
 list_grow(struct addr_list *l)
 {
-	size_t cap = l->cap ? l->cap * 2 : 8, bytes;
+	size_t cap = l->cap ? l->cap * 2 : 8;
 
-	bytes = cap * sizeof(*l->v);
-	if (cap >= ADDR_LIST_INDEX_MIN)
-		bytes += 2 * cap * sizeof(size_t);
-	l->v = xrealloc(l->v, bytes);
+	l->v = xrealloc(l->v, cap * sizeof(*l->v));
+	if (l->names) {
+		l->names = xrealloc(l->names, cap * sizeof(*l->names));
+		memset(l->names + l->cap, 0, (cap - l->cap) * sizeof(*l->names));
+	}
 	l->cap = cap;
-	list_reindex(l);
+	if (cap >= ADDR_LIST_INDEX_MIN) {
+		free(l->index);
+		l->index = xmalloc(2 * cap * sizeof(*l->index));
+		list_reindex(l);
+	}
 }
 
 /* Drop the entries from v[n] on (a parse that failed half-way). */
@@ -139,8 +129,13 @@ list_truncate(struct addr_list *l, size_t n)
 {
 	if (n >= l->n)
 		return;
-	for (size_t i = n; i < l->n; i++)
+	for (size_t i = n; i < l->n; i++) {
 		free(l->v[i]);
+		if (l->names) {
+			free(l->names[i]);
+			l->names[i] = NULL;
+		}
+	}
 	l->n = n;
 	list_reindex(l);
 }
@@ -148,19 +143,22 @@ list_truncate(struct addr_list *l, size_t n)
 void
 addr_list_free(struct addr_list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i]);
+		if (l->names)
+			free(l->names[i]);
+	}
 	free(l->v);
+	free(l->names);
+	free(l->index);
 	memset(l, 0, sizeof(*l));
 }
 
 int
 addr_list_contains(const struct addr_list *l, const char *a)
 {
-	size_t nslots, *slots = list_index(l, &nslots);
-
-	if (slots)
-		return *index_slot(slots, nslots, l->v, a) != 0;
+	if (l->index)
+		return *index_slot(l->index, 2 * l->cap, l->v, a) != 0;
 	for (size_t i = 0; i < l->n; i++)
 		if (addr_equal(l->v[i], a))
 			return 1;
@@ -170,22 +168,18 @@ addr_list_contains(const struct addr_list *l, const char *a)
 void
 addr_list_add_named(struct addr_list *l, const char *a, const char *name)
 {
-	size_t alen = strlen(a), nlen = name ? strlen(name) : 0, nslots;
-	size_t *slots;
-	char *s;
-
 	if (addr_list_contains(l, a))
 		return;
 	if (l->n == l->cap)
 		list_grow(l);
-	/* "addr" NUL "name" NUL: the name ("" for none) rides after the
-	 * address, invisible to everything that reads v[i] as a string. */
-	s = xmalloc(alen + 1 + nlen + 1);
-	memcpy(s, a, alen + 1);
-	memcpy(s + alen + 1, nlen ? name : "", nlen + 1);
-	l->v[l->n++] = s;
-	if ((slots = list_index(l, &nslots)))
-		*index_slot(slots, nslots, l->v, s) = l->n;
+	if (name && *name) {
+		if (!l->names)
+			l->names = xcalloc(l->cap, sizeof(*l->names));
+		l->names[l->n] = xstrdup(name);
+	}
+	l->v[l->n++] = xstrdup(a);
+	if (l->index)
+		*index_slot(l->index, 2 * l->cap, l->v, a) = l->n;
 }
 
 void
@@ -197,9 +191,7 @@ addr_list_add(struct addr_list *l, const char *a)
 const char *
 addr_list_name(const struct addr_list *l, size_t i)
 {
-	const char *name = l->v[i] + strlen(l->v[i]) + 1;
-
-	return *name ? name : NULL;
+	return l->names && i < l->n ? l->names[i] : NULL;
 }
 
 const char *

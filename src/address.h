@@ -14,15 +14,17 @@
 /*
  * A list of distinct addresses.  Build it with addr_list_add*() and
  * addr_parse_list() from { 0 }; release it with addr_list_free().
- * Adding and addr_list_contains() take constant time on average: once cap
- * reaches 16, the block v points to also holds a hash index after
- * v[cap - 1] (address.c).  A read-only view of other storage, such as
- * { &v[i], 1, 1 }, is fine for every function that does not add to it,
- * as long as its cap stays below 16.
+ * Adding and addr_list_contains() take constant time on average (a hash
+ * index once the list holds more than 8).  A read-only view of other
+ * storage, { .v = &s[i], .n = 1, .cap = 1 }, is fine for every function
+ * that does not add to it: it has no names and no index.
  */
 struct addr_list {
-	char **v;        /* bare addresses, each malloc'd (see addr_list_name()) */
+	char **v;        /* bare addresses, each malloc'd */
+	char **names;    /* names[i]: the display name of v[i] (malloc'd), or
+			  * NULL; the array is NULL until a name is stored */
 	size_t n, cap;
+	size_t *index;   /* de-duplication hash index (address.c), or NULL */
 };
 
 void addr_list_free(struct addr_list *l);
@@ -33,13 +35,8 @@ void addr_list_add(struct addr_list *l, const char *a);
  * for none) that addr_list_name() gives back. */
 void addr_list_add_named(struct addr_list *l, const char *a, const char *name);
 int addr_list_contains(const struct addr_list *l, const char *a);
-/*
- * The display name that came with l->v[i] ("Doe, John" for
- * "\"Doe, John\" <j@x>"), or NULL.  Only for entries that
- * addr_list_add(), addr_list_add_named() or addr_parse_list() stored: each
- * such string holds the name after the address's terminating NUL, so that
- * every other user of v[i] still sees the bare address.
- */
+/* The display name that came with l->v[i] ("Doe, John" for
+ * "\"Doe, John\" <j@x>"), or NULL. */
 const char *addr_list_name(const struct addr_list *l, size_t i);
 
 /*

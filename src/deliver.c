@@ -61,7 +61,7 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
 	      struct addr_list *pending, struct addr_list *delivered, struct result *total)
 {
 	for (size_t i = 0; i < local->n; i++) {
-		struct addr_list one = { &local->v[i], 1, 1 };
+		struct addr_list one = { .v = &local->v[i], .n = 1, .cap = 1 };
 		struct result r;
 		char where[4096];
 
@@ -103,7 +103,7 @@ report_refusals(const struct delivery *d, struct submit *session,
 	log_info("delivered via %s to %zu of %zu recipients", d->acct->host, ok.n, remote->n);
 	add_all(delivered, &ok);
 	for (size_t k = 0; k < nref; k++) {
-		struct addr_list one = { (char **)&ref[k].rcpt, 1, 1 };
+		struct addr_list one = { .v = (char **)&ref[k].rcpt, .n = 1, .cap = 1 };
 
 		res_clear(&r);
 		r.smtp_code = ref[k].code;

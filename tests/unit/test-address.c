@@ -163,11 +163,13 @@ main(void)
 			snprintf(a, sizeof(a), "r%d@x.org", i);
 			addr_list_add(&big, a);
 		}
-		struct addr_list one = { &big.v[0], 1, 1 }, mid = { &big.v[20], 1, 1 };
+		struct addr_list one = { .v = &big.v[0], .n = 1, .cap = 1 };
+		struct addr_list mid = { .v = &big.v[20], .n = 1, .cap = 1 };
 		ok(addr_list_contains(&one, "r0@X.org") && !addr_list_contains(&one, "r1@x.org"),
 		   "a one-entry view of an indexed list sees only its entry");
 		ok(addr_list_contains(&mid, "r20@x.org") && !addr_list_contains(&mid, "r0@x.org"),
 		   "a view in the middle too");
+		ok(addr_list_name(&one, 0) == NULL, "a view has no display names");
 		struct addr_list copy = { 0 };
 		for (size_t i = 0; i < big.n; i++)
 			addr_list_add(&copy, big.v[i]);
@@ -175,6 +177,35 @@ main(void)
 		   addr_list_contains(&copy, "r39@X.ORG"), "a copy made by adding keeps every entry");
 		addr_list_free(&copy);
 		addr_list_free(&big);
+	}
+	{
+		/* Display names next to unnamed entries, through growth (the
+		 * index starts at 16) and a parse that fails half-way. */
+		struct addr_list l = { 0 };
+		char a[32], n[32];
+		int good = 1;
+
+		addr_list_add(&l, "first@x.org");
+		for (int i = 0; i < 40; i++) {
+			snprintf(a, sizeof(a), "r%d@x.org", i);
+			snprintf(n, sizeof(n), "Name %d", i);
+			addr_list_add_named(&l, a, i % 3 ? n : NULL);
+		}
+		for (int i = 0; i < 40; i++) {
+			const char *got = addr_list_name(&l, (size_t)i + 1);
+			snprintf(n, sizeof(n), "Name %d", i);
+			if (i % 3 ? !got || strcmp(got, n) != 0 : got != NULL)
+				good = 0;
+		}
+		ok(good && addr_list_name(&l, 0) == NULL, "names stay with their entries as "
+		   "the list grows");
+		const char *half = "\"Late\" <late@x.org>, bad address";
+		ok(addr_parse_list(half, strlen(half), &l, err, sizeof(err)) < 0 && l.n == 41 && addr_list_name(&l, 39) &&
+		   strcmp(addr_list_name(&l, 39), "Name 38") == 0,
+		   "a failed parse drops only its own entries and names");
+		addr_list_add_named(&l, "late@x.org", "Late");
+		is_str(addr_list_name(&l, 41), "Late", "and the slot it used is clean for the next");
+		addr_list_free(&l);
 	}
 
 	ok(addr_check("a@x.org", err, sizeof(err)) == 0, "check: plain address");
