@@ -178,7 +178,7 @@ check_client_cert(const struct account *a, struct result *r)
 		goto out;
 	}
 	e = sym_gnutls_x509_privkey_import2(key, a->tls_key_file ? &kd : &cd,
-					 GNUTLS_X509_FMT_PEM, NULL, 0);
+					    GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (e < 0) {
 		int encrypted = e == GNUTLS_E_DECRYPTION_FAILED ||
 				memmem((a->tls_key_file ? &kd : &cd)->data,

@@ -36,22 +36,20 @@ static gnutls_free_function *gnutls_free_var;
 void *
 lazy_open(const char *soname, const struct lazy_sym *syms, size_t n, struct result *r)
 {
-	void *h = dlopen(soname, RTLD_LAZY);
-	void *addr[64];
+	void *addr[64], *h;
 
-	if (!h) {
-		const char *e = dlerror();
-		size_t n = strlen(soname);
-
-		/* glibc says "SONAME: cannot open shared object file: ..." */
-		if (strncmp(e, soname, n) == 0 && strncmp(e + n, ": ", 2) == 0)
-			e += n + 2;
-		res_fail(r, RES_TEMPFAIL, "cannot load %s: %s", soname, e);
-		return NULL;
-	}
 	if (n > sizeof(addr) / sizeof(addr[0])) {
 		res_fail(r, RES_SOFTWARE, "too many symbols asked of %s", soname);
-		dlclose(h);
+		return NULL;
+	}
+	if (!(h = dlopen(soname, RTLD_LAZY))) {
+		const char *e = dlerror();
+		size_t len = strlen(soname);
+
+		/* glibc says "SONAME: cannot open shared object file: ..." */
+		if (strncmp(e, soname, len) == 0 && strncmp(e + len, ": ", 2) == 0)
+			e += len + 2;
+		res_fail(r, RES_TEMPFAIL, "cannot load %s: %s", soname, e);
 		return NULL;
 	}
 	/* All or nothing: the pointers are set only when every symbol is
