@@ -8,22 +8,9 @@
  * both), then the keys its own section sets.  An account in the user file
  * replaces a system account of the same name.
  *
- * libconfuse miscounts lines after comments (each comment token bumps its
- * counter more than once), so comments are blanked out here, newlines
- * kept, before the text reaches cfg_parse_buf(): the lexer never sees a
- * comment and every reported line is true.  The blanking follows
- * libconfuse's lexer: outside quoted strings "#", "//" and "/ *" start
- * comments; "..." strings take backslash escapes, '...' strings take \'
- * and \\ only.
- *
- * libconfuse keeps no line numbers for sections or options once a file is
- * parsed, and accepts a section whose closing brace is missing at the end
- * of the file.  So the blanked text is also read by a small scanner
- * (scan_layout()) that follows the same lexical rules: it records the line
- * of every account header and of every key, which later messages (inherit,
- * default_account, authentication and TLS files) name; it refuses a
- * section left open at the end of the file, and an unquoted value that
- * ends in ';' (libconfuse would keep the ';' as part of the value).
+ * libconfuse's line numbers are wrong after comments and it keeps none
+ * for sections and keys: conf-layout.c blanks comments out before
+ * parsing and records the true line of every account and key.
  */
 #include "config.h"
 
@@ -42,6 +29,7 @@
 
 #include "address.h"
 #include "conf.h"
+#include "conf-internal.h"
 #include "log.h"
 #include "util.h"
 
@@ -52,53 +40,6 @@
 #define CONFIG_MAX_BYTES (1024 * 1024)
 
 const char CONF_COMMAND_LINE[] = "the command line";
-
-/* ---- enumerations ---- */
-
-static const char *const tls_names[] = { "starttls", "smtps", "off" };
-static const char *const auth_names[] = {
-	"(unset)", "off", "on", "plain", "login", "cram-md5", "xoauth2",
-	"oauthbearer", "external"
-};
-static const char *const queue_names[] = { "never", "onfail", "always" };
-
-static int
-lookup(const char *const *names, size_t n, const char *s, size_t first)
-{
-	for (size_t i = first; i < n; i++)
-		if (strcasecmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *conf_tls_name(enum tls_mode m) { return tls_names[m]; }
-const char *conf_auth_name(enum auth_mode m) { return auth_names[m]; }
-const char *conf_queue_name(enum queue_mode m) { return queue_names[m]; }
-
-int
-conf_parse_tls(const char *s)
-{
-	return lookup(tls_names, 3, s, 0);
-}
-
-int
-conf_parse_auth(const char *s)
-{
-	int v = lookup(auth_names, 9, s, 1);
-
-	/* libconfuse booleans spelled the other ways */
-	if (v < 0 && (!strcasecmp(s, "true") || !strcasecmp(s, "yes")))
-		v = AUTH_ON;
-	if (v < 0 && (!strcasecmp(s, "false") || !strcasecmp(s, "no")))
-		v = AUTH_OFF;
-	return v;
-}
-
-int
-conf_parse_queue(const char *s)
-{
-	return lookup(queue_names, 3, s, 0);
-}
 
 /* ---- libconfuse callbacks: every check that needs a line number ---- */
 
@@ -127,32 +68,13 @@ cb_enum(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
-/* Decimal only: libconfuse would read "025" as octal 21. */
-static int
-parse_decimal(const char *s, long max, long *out)
-{
-	long v = 0;
-
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s))
-			return -1;
-		v = v * 10 + (*s - '0');
-		if (v > max)
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 static int
 cb_number(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	long v;
 	long max = strcmp(opt->name, "port") == 0 ? 65535 : 86400;
 
-	if (parse_decimal(value, max, &v) < 0 || v == 0) {
+	if (conf_parse_decimal(value, max, &v) < 0 || v == 0) {
 		cfg_error(cfg, "invalid value '%s' for '%s' (a decimal number from 1 to %ld)",
 			  value, opt->name, max);
 		return -1;
@@ -161,89 +83,15 @@ cb_number(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
-/* "5d", "12h", "30m", "90s", "2w" or plain seconds. */
-static int
-parse_duration(const char *s, long *out)
-{
-	char *end;
-	long v, mult = 1;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno)
-		return -1;
-	if (*end) {
-		switch (tolower((unsigned char)*end)) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 86400; break;
-		case 'w': mult = 7 * 86400; break;
-		default: return -1;
-		}
-		if (end[1])
-			return -1;
-	}
-	if (v <= 0 || v > 365L * 86400 / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
-}
-
 static int
 cb_duration(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	if (parse_duration(value, (long *)result) < 0) {
+	if (conf_parse_duration(value, (long *)result) < 0) {
 		cfg_error(cfg, "invalid value '%s' for '%s' (like 5d, 12h, 30m)",
 			  value, opt->name);
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * The proxy schemes libcurl takes for an SMTP connection.  Anything else
- * would be refused by libcurl only when connecting, which looks like a
- * temporary failure and would keep the message queued for days.
- */
-static const char *const proxy_schemes[] = {
-	"http", "https", "socks4", "socks4a", "socks5", "socks5h"
-};
-
-/* 0 when the proxy URL has a scheme libcurl uses; else -1 with the reason
- * (never the URL itself: it may hold a password). */
-static int
-check_proxy(const char *url, char *err, size_t n)
-{
-	const char *sep = strstr(url, "://");
-	size_t len = sep ? (size_t)(sep - url) : 0;
-
-	if (!*url)
-		return 0;       /* empty: no proxy */
-	if (!sep) {
-		snprintf(err, n, "'proxy' must be a URL with a scheme, such as "
-			 "socks5h://127.0.0.1:1080");
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(proxy_schemes) / sizeof(proxy_schemes[0]); i++) {
-		const char *host = sep + 3, *end = host + strcspn(host, "/?#");
-
-		if (len != strlen(proxy_schemes[i]) || strncasecmp(url, proxy_schemes[i], len))
-			continue;
-		for (const char *p = host; p < end; p++)      /* after user:password@ */
-			if (*p == '@')
-				host = p + 1;
-		if (host == end || *host == ':') {
-			snprintf(err, n, "'proxy' names no host");
-			return -1;
-		}
-		return 0;
-	}
-	snprintf(err, n, "'proxy': unknown scheme '%.*s' (one of: http, https, socks4, "
-		 "socks4a, socks5, socks5h)", (int)(len > 20 ? 20 : len), url);
-	return -1;
 }
 
 /* Set by v_string when a section sets `password`; checked per file. */
@@ -297,7 +145,7 @@ v_string(cfg_t *cfg, cfg_opt_t *opt)
 				return -1;
 			}
 		} else if (strcmp(name, "proxy") == 0) {
-			if (check_proxy(s, err, sizeof(err)) < 0) {
+			if (conf_check_proxy(s, err, sizeof(err)) < 0) {
 				cfg_error(cfg, "%s", err);
 				return -1;
 			}
@@ -450,240 +298,6 @@ on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 		 cfg ? cfg->line : 0, msg);
 }
 
-/* Blank out comments, keeping newlines (see the top of this file). */
-static void
-blank_comments(char *s)
-{
-	for (char *p = s; *p; ) {
-		if (*p == '"' || *p == '\'') {
-			char q = *p++;
-			while (*p && *p != q) {
-				if (*p == '\\' && p[1] &&
-				    (q == '"' || p[1] == '\\' || p[1] == '\''))
-					p++;
-				p++;
-			}
-			if (*p)
-				p++;
-		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-			while (*p && *p != '\n')
-				*p++ = ' ';
-		} else if (p[0] == '/' && p[1] == '*') {
-			while (*p && !(p[0] == '*' && p[1] == '/')) {
-				if (*p != '\n')
-					*p = ' ';
-				p++;
-			}
-			if (*p) {
-				p[0] = p[1] = ' ';
-				p += 2;
-			}
-		} else {
-			p++;
-		}
-	}
-}
-
-/* ---- the layout of a file: lines of sections and keys ---- */
-
-#define SEC_TOP (-1)        /* outside any section */
-#define SEC_DEFAULTS (-2)   /* the defaults section(s) */
-#define SEC_OTHER (-3)      /* anything else (libconfuse refused it already) */
-
-struct keyline {
-	int sec;            /* SEC_TOP, SEC_DEFAULTS, or the n-th account section */
-	char key[32];
-	int line;
-};
-
-struct layout {
-	int *acct_line;     /* line of each account header, in file order */
-	size_t nacct;
-	struct keyline *keys;
-	size_t nkeys;
-};
-
-static void
-layout_free(struct layout *l)
-{
-	free(l->acct_line);
-	free(l->keys);
-	memset(l, 0, sizeof(*l));
-}
-
-/* The line where sec last set key, or 0. */
-static int
-layout_line(const struct layout *l, int sec, const char *key)
-{
-	int line = 0;
-
-	for (size_t i = 0; l && i < l->nkeys; i++)
-		if (l->keys[i].sec == sec && strcmp(l->keys[i].key, key) == 0)
-			line = l->keys[i].line;
-	return line;
-}
-
-enum tok { T_EOF, T_WORD, T_STR, T_LBRACE, T_RBRACE, T_EQ, T_PLUSEQ, T_OTHER };
-
-struct token {
-	enum tok type;
-	const char *s;      /* T_WORD, T_STR: the text (quotes included) */
-	size_t n;
-	int line;
-};
-
-/* libconfuse's unquoted-string characters (comments are blanked already). */
-static int
-is_word_char(char ch)
-{
-	return ch && !strchr(" #\"'\t\n\r={}()+,*", ch);
-}
-
-/* The next token of blanked text, as libconfuse's lexer splits it. */
-static struct token
-next_token(const char **pp, int *line)
-{
-	const char *p = *pp;
-	struct token t = { T_EOF, NULL, 0, 0 };
-
-	for (; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
-		if (*p == '\n')
-			(*line)++;
-	t.line = *line;
-	t.s = p;
-	if (!*p) {
-		*pp = p;
-		return t;
-	}
-	if (*p == '"' || *p == '\'') {
-		char q = *p++;
-		while (*p && *p != q) {
-			if (*p == '\\' && p[1])
-				p++;
-			if (*p == '\n')
-				(*line)++;
-			p++;
-		}
-		if (*p)
-			p++;
-		t.type = T_STR;
-	} else if (p[0] == '$' && p[1] == '{' && strchr(p, '}')) {
-		p = strchr(p, '}') + 1;      /* ${VAR}: an environment variable */
-		t.type = T_STR;
-	} else if (is_word_char(*p)) {
-		while (is_word_char(*p))
-			p++;
-		t.type = T_WORD;
-	} else if (p[0] == '+' && p[1] == '=') {
-		p += 2;
-		t.type = T_PLUSEQ;
-	} else {
-		t.type = *p == '{' ? T_LBRACE : *p == '}' ? T_RBRACE : *p == '=' ? T_EQ : T_OTHER;
-		p++;
-	}
-	t.n = (size_t)(p - t.s);
-	*pp = p;
-	return t;
-}
-
-static int
-tok_is(const struct token *t, const char *word)
-{
-	return t->type == T_WORD && t->n == strlen(word) && !strncmp(t->s, word, t->n);
-}
-
-/*
- * Read the layout of a parsed file's (blanked) text into *l: the line of
- * every account header and key.  Refuses a section still open at the end
- * of the text and an unquoted value ending in ';'.  Returns 0, or -1 with
- * RES_CONFIG.
- */
-static int
-scan_layout(const char *name, const char *text, struct layout *l, struct result *r)
-{
-	struct frame { int list, sec, line; const char *title; size_t tlen; } stack[16];
-	struct token prev2 = { T_EOF, 0, 0, 0 }, prev = { T_EOF, 0, 0, 0 }, t;
-	const char *p = text;
-	const char *key = NULL;
-	size_t depth = 0, keylen = 0, cap = 0;
-	int line = 1, sec = SEC_TOP;
-
-	memset(l, 0, sizeof(*l));
-	for (;;) {
-		t = next_token(&p, &line);
-		if (t.type == T_EOF)
-			break;
-		if (t.type == T_EQ || t.type == T_PLUSEQ) {
-			if (prev.type == T_WORD) {
-				if (l->nkeys == cap) {
-					cap = cap ? cap * 2 : 32;
-					l->keys = xrealloc(l->keys, cap * sizeof(*l->keys));
-				}
-				l->keys[l->nkeys].sec = sec;
-				l->keys[l->nkeys].line = prev.line;
-				snprintf(l->keys[l->nkeys].key, sizeof(l->keys[0].key), "%.*s",
-					 (int)prev.n, prev.s);
-				l->nkeys++;
-				key = prev.s;
-				keylen = prev.n;
-			}
-		} else if (t.type == T_WORD && t.s[t.n - 1] == ';' &&
-			   (prev.type == T_EQ || prev.type == T_PLUSEQ ||
-			    (depth && stack[depth - 1].list && prev.type != T_WORD &&
-			     prev.type != T_STR))) {
-			return res_fail(r, RES_CONFIG,
-					"%s:%d: the unquoted value of '%.*s' ends in ';', which would "
-					"become part of it: remove the ';' (nothing separates settings "
-					"in mailout.conf), or put the value in quotes if the ';' belongs "
-					"to it (see mailout.conf(5), Syntax)", name, t.line,
-					(int)(key ? keylen : 1), key ? key : "?");
-		} else if (t.type == T_LBRACE) {
-			struct frame f = { 0, SEC_OTHER, t.line, NULL, 0 };
-
-			if (depth == sizeof(stack) / sizeof(stack[0]))
-				return res_fail(r, RES_CONFIG, "%s:%d: braces nested too deeply",
-						name, t.line);
-			if (prev.type == T_EQ || prev.type == T_PLUSEQ) {
-				f.list = 1;
-				f.sec = sec;
-			} else if (depth == 0 && tok_is(&prev, "defaults")) {
-				f.sec = SEC_DEFAULTS;
-				f.line = prev.line;
-				f.title = "defaults";
-				f.tlen = 8;
-			} else if (depth == 0 && tok_is(&prev2, "account") &&
-				   (prev.type == T_WORD || prev.type == T_STR)) {
-				f.sec = (int)l->nacct;
-				f.line = prev2.line;
-				f.title = prev.s;
-				f.tlen = prev.n;
-				l->acct_line = xrealloc(l->acct_line,
-							(l->nacct + 1) * sizeof(int));
-				l->acct_line[l->nacct++] = prev2.line;
-			}
-			stack[depth++] = f;
-			sec = f.sec;
-		} else if (t.type == T_RBRACE) {
-			if (depth)
-				depth--;
-			sec = depth ? stack[depth - 1].sec : SEC_TOP;
-		}
-		prev2 = prev;
-		prev = t;
-	}
-	for (size_t i = 0; i < depth; i++) {
-		if (stack[i].list)
-			continue;
-		return res_fail(r, RES_CONFIG,
-				"%s:%d: section %s%.*s is not closed: a '}' is missing before the "
-				"end of the file (see mailout.conf(5), Syntax)", name, stack[i].line,
-				stack[i].title && stack[i].sec >= 0 ? "account " : "",
-				(int)(stack[i].title ? (stack[i].tlen > 64 ? 64 : stack[i].tlen) : 1),
-				stack[i].title ? stack[i].title : "?");
-	}
-	return 0;
-}
-
 struct parsed {
 	char *name;
 	cfg_t *cfg;
@@ -700,7 +314,7 @@ parse_text(struct parsed *p, const char *name, char *text, struct result *r)
 
 	cfg_set_error_function(cfg, on_cfg_error);
 	set_validators(cfg);
-	blank_comments(text);
+	conf_blank_comments(text);
 	parse_error[0] = '\0';
 	parse_name = name;
 	file_has_password = 0;
@@ -710,8 +324,8 @@ parse_text(struct parsed *p, const char *name, char *text, struct result *r)
 		cfg_free(cfg);
 		return -1;
 	}
-	if (scan_layout(name, text, &p->layout, r) < 0) {
-		layout_free(&p->layout);
+	if (conf_scan_layout(name, text, &p->layout, r) < 0) {
+		conf_layout_free(&p->layout);
 		cfg_free(cfg);
 		return -1;
 	}
@@ -773,7 +387,7 @@ parse_file(const char *path, int optional, struct parsed *out, struct result *r)
 			 "(see mailout.conf(5), SECRETS)", path, path);
 		cfg_free(out->cfg);
 		out->cfg = NULL;
-		layout_free(&out->layout);
+		conf_layout_free(&out->layout);
 		goto done;
 	}
 	rc = 1;
@@ -808,7 +422,7 @@ overlay(struct account *a, cfg_t *sec, const char *file, const struct layout *l,
 		if (!opt || !(opt->flags & CFGF_MODIFIED))
 			continue;
 		a->where[i].file = file;
-		a->where[i].line = layout_line(l, id, k->name);
+		a->where[i].line = conf_layout_line(l, id, k->name);
 		switch (k->type) {
 		case K_STR: {
 			const char *v = cfg_opt_getnstr(opt, 0);
@@ -950,7 +564,7 @@ resolve(struct build *b, struct asec *s, struct result *r)
 {
 	struct account a;
 	const char *parent;
-	int line = layout_line(s->layout, s->id, "inherit");
+	int line = conf_layout_line(s->layout, s->id, "inherit");
 
 	if (s->state == 2)
 		return 0;
@@ -1087,7 +701,7 @@ build_config(struct config *c, struct parsed *files, size_t nfiles, struct resul
 	if (c->default_account && !conf_find(c, c->default_account)) {
 		res_fail(r, RES_CONFIG, "%s:%d: default_account \"%s\" is not defined "
 			 "(see mailout.conf(5), ACCOUNT SELECTION)", c->files[dfile],
-			 layout_line(&files[dfile].layout, SEC_TOP, "default_account"),
+			 conf_layout_line(&files[dfile].layout, SEC_TOP, "default_account"),
 			 c->default_account);
 		goto fail;
 	}
@@ -1164,7 +778,7 @@ conf_load(struct config *c, const char *explicit_file, struct result *r)
 done:
 	for (size_t i = 0; i < n; i++) {
 		cfg_free(p[i].cfg);
-		layout_free(&p[i].layout);
+		conf_layout_free(&p[i].layout);
 	}
 	free(paths[0]);
 	free(paths[1]);
@@ -1187,7 +801,7 @@ conf_load_buf(struct config *c, const char *name, const char *text, struct resul
 		return -1;
 	rc = load_parsed(c, &p, 1, r);
 	cfg_free(p.cfg);
-	layout_free(&p.layout);
+	conf_layout_free(&p.layout);
 	return rc;
 }
 

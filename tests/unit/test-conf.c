@@ -1,5 +1,6 @@
 /* Unit tests for conf.c: schema, defaults/inherit, account choice, true line
- * numbers after comments, permissions, secrets. */
+ * numbers after comments, permissions, secrets; and the pieces of
+ * conf-layout.c and conf-values.c on their own. */
 #include "config.h"
 
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf-internal.h"
 #include "tap.h"
 #include "util.h"
 
@@ -79,6 +81,62 @@ write_file(const char *dir, const char *name, const char *text, mode_t mode)
 	fclose(f);
 	chmod(p, mode);
 	return p;
+}
+
+/* conf-values.c and conf-layout.c on their own, without libconfuse. */
+static void
+test_internals(void)
+{
+	long v = -1;
+	char err[200], text[200];
+	const char *blanked = text;
+	struct layout l;
+	struct result lr = { 0 };
+
+	ok(conf_parse_duration("5d", &v) == 0 && v == 5 * 86400, "duration 5d");
+	ok(conf_parse_duration("90", &v) == 0 && v == 90, "duration in plain seconds");
+	ok(conf_parse_duration("2W", &v) == 0 && v == 14 * 86400, "duration 2W");
+	ok(conf_parse_duration("0", &v) < 0 && conf_parse_duration("5x", &v) < 0 &&
+	   conf_parse_duration("5dd", &v) < 0 && conf_parse_duration("d", &v) < 0 &&
+	   conf_parse_duration("-5d", &v) < 0 && conf_parse_duration("366d", &v) < 0 &&
+	   conf_parse_duration("99999999999999999999", &v) < 0,
+	   "durations refused: zero, bad unit, trailing text, no number, sign, over a year, overflow");
+	ok(conf_parse_decimal("025", 65535, &v) == 0 && v == 25, "025 is decimal 25, not octal");
+	ok(conf_parse_decimal("", 65535, &v) < 0 && conf_parse_decimal("65536", 65535, &v) < 0 &&
+	   conf_parse_decimal("-1", 65535, &v) < 0 && conf_parse_decimal("0x19", 65535, &v) < 0,
+	   "numbers refused: empty, over the maximum, signed, hexadecimal");
+	ok(conf_check_proxy("", err, sizeof(err)) == 0 &&
+	   conf_check_proxy("socks5h://u:pw@h:1080", err, sizeof(err)) == 0 &&
+	   conf_check_proxy("HTTP://proxy", err, sizeof(err)) == 0, "proxy URLs accepted");
+	ok(conf_check_proxy("ftp://u:secret@h", err, sizeof(err)) < 0 && strstr(err, "ftp") &&
+	   !strstr(err, "secret"), "an unknown proxy scheme is named, the password is not: %s", err);
+	ok(conf_check_proxy("http://u:secret@:8080", err, sizeof(err)) < 0 && !strstr(err, "secret"),
+	   "a proxy URL without a host: %s", err);
+
+	snprintf(text, sizeof(text), "a = \"x#y\" # c1\n/* c2\nc3 */ b = 'p//q' // c4\n");
+	conf_blank_comments(text);
+	is_str(blanked, "a = \"x#y\"     \n     \n      b = 'p//q'      \n",
+	       "comments blanked, newlines and quoted text kept");
+
+	snprintf(text, sizeof(text), "x = 1\n\naccount \"a\" {\n  host = \"h\"\n"
+		 "  senders = { \"*@a\" }\n}\ndefaults {\n port = 2\n}\n");
+	ok(conf_scan_layout("t.conf", text, &l, &lr) == 0 && l.nacct == 1 && l.acct_line[0] == 3,
+	   "the line of an account header");
+	is_int(conf_layout_line(&l, SEC_TOP, "x"), 1, "a top-level key's line");
+	is_int(conf_layout_line(&l, 0, "host"), 4, "a key's line in the first account");
+	is_int(conf_layout_line(&l, 0, "senders"), 5, "a list key's line");
+	is_int(conf_layout_line(&l, SEC_DEFAULTS, "port"), 8, "a key's line in defaults");
+	is_int(conf_layout_line(&l, 0, "port"), 0, "a key the account does not set: 0");
+	is_int(conf_layout_line(NULL, 0, "host"), 0, "no layout: 0");
+	conf_layout_free(&l);
+	ok(conf_scan_layout("t.conf", "account \"a\" {\n host = \"h\"\n", &l, &lr) < 0 &&
+	   strstr(lr.text, "t.conf:1:") && strstr(lr.text, "not closed"),
+	   "a section left open: %s", lr.text);
+	conf_layout_free(&l);
+	ok(conf_scan_layout("t.conf", "\nqueue = always;\n", &l, &lr) < 0 &&
+	   strstr(lr.text, "t.conf:2:") && strstr(lr.text, "';'"),
+	   "an unquoted value ending in ';': %s", lr.text);
+	conf_layout_free(&l);
 }
 
 int
@@ -287,5 +345,6 @@ main(void)
 	free(p);
 	rmdir(dir);
 	conf_free(&c);
+	test_internals();
 	return done_testing();
 }

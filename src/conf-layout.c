@@ -1,0 +1,238 @@
+/*
+ * conf-layout.c - what libconfuse does not tell about a configuration file.
+ *
+ * libconfuse miscounts lines after comments (each comment token bumps its
+ * counter more than once), so conf_blank_comments() blanks comments out,
+ * newlines kept, before the text reaches cfg_parse_buf(): the lexer never
+ * sees a comment and every line it reports is true.  The blanking follows
+ * libconfuse's lexer: outside quoted strings "#", "//" and "/ *" start
+ * comments; "..." strings take backslash escapes, '...' strings take \'
+ * and \\ only.
+ *
+ * libconfuse keeps no line numbers for sections or options once a file is
+ * parsed, and accepts a section whose closing brace is missing at the end
+ * of the file.  So the blanked text is also read by a small scanner
+ * (conf_scan_layout()) that follows the same lexical rules: it records the
+ * line of every account header and of every key, which later messages
+ * (inherit, default_account, authentication and TLS files) name; it
+ * refuses a section left open at the end of the file, and an unquoted
+ * value that ends in ';' (libconfuse would keep the ';' as part of the
+ * value).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf-internal.h"
+#include "util.h"
+
+void
+conf_blank_comments(char *s)
+{
+	for (char *p = s; *p; ) {
+		if (*p == '"' || *p == '\'') {
+			char q = *p++;
+			while (*p && *p != q) {
+				if (*p == '\\' && p[1] &&
+				    (q == '"' || p[1] == '\\' || p[1] == '\''))
+					p++;
+				p++;
+			}
+			if (*p)
+				p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p && *p != '\n')
+				*p++ = ' ';
+		} else if (p[0] == '/' && p[1] == '*') {
+			while (*p && !(p[0] == '*' && p[1] == '/')) {
+				if (*p != '\n')
+					*p = ' ';
+				p++;
+			}
+			if (*p) {
+				p[0] = p[1] = ' ';
+				p += 2;
+			}
+		} else {
+			p++;
+		}
+	}
+}
+
+/* ---- the layout of a file: lines of sections and keys ---- */
+
+void
+conf_layout_free(struct layout *l)
+{
+	free(l->acct_line);
+	free(l->keys);
+	memset(l, 0, sizeof(*l));
+}
+
+int
+conf_layout_line(const struct layout *l, int sec, const char *key)
+{
+	int line = 0;
+
+	for (size_t i = 0; l && i < l->nkeys; i++)
+		if (l->keys[i].sec == sec && strcmp(l->keys[i].key, key) == 0)
+			line = l->keys[i].line;
+	return line;
+}
+
+enum tok { T_EOF, T_WORD, T_STR, T_LBRACE, T_RBRACE, T_EQ, T_PLUSEQ, T_OTHER };
+
+struct token {
+	enum tok type;
+	const char *s;      /* T_WORD, T_STR: the text (quotes included) */
+	size_t n;
+	int line;
+};
+
+/* libconfuse's unquoted-string characters (comments are blanked already). */
+static int
+is_word_char(char ch)
+{
+	return ch && !strchr(" #\"'\t\n\r={}()+,*", ch);
+}
+
+/* The next token of blanked text, as libconfuse's lexer splits it. */
+static struct token
+next_token(const char **pp, int *line)
+{
+	const char *p = *pp;
+	struct token t = { T_EOF, NULL, 0, 0 };
+
+	for (; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+		if (*p == '\n')
+			(*line)++;
+	t.line = *line;
+	t.s = p;
+	if (!*p) {
+		*pp = p;
+		return t;
+	}
+	if (*p == '"' || *p == '\'') {
+		char q = *p++;
+		while (*p && *p != q) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (*p == '\n')
+				(*line)++;
+			p++;
+		}
+		if (*p)
+			p++;
+		t.type = T_STR;
+	} else if (p[0] == '$' && p[1] == '{' && strchr(p, '}')) {
+		p = strchr(p, '}') + 1;      /* ${VAR}: an environment variable */
+		t.type = T_STR;
+	} else if (is_word_char(*p)) {
+		while (is_word_char(*p))
+			p++;
+		t.type = T_WORD;
+	} else if (p[0] == '+' && p[1] == '=') {
+		p += 2;
+		t.type = T_PLUSEQ;
+	} else {
+		t.type = *p == '{' ? T_LBRACE : *p == '}' ? T_RBRACE : *p == '=' ? T_EQ : T_OTHER;
+		p++;
+	}
+	t.n = (size_t)(p - t.s);
+	*pp = p;
+	return t;
+}
+
+static int
+tok_is(const struct token *t, const char *word)
+{
+	return t->type == T_WORD && t->n == strlen(word) && !strncmp(t->s, word, t->n);
+}
+
+int
+conf_scan_layout(const char *name, const char *text, struct layout *l, struct result *r)
+{
+	struct frame { int list, sec, line; const char *title; size_t tlen; } stack[16];
+	struct token prev2 = { T_EOF, 0, 0, 0 }, prev = { T_EOF, 0, 0, 0 }, t;
+	const char *p = text;
+	const char *key = NULL;
+	size_t depth = 0, keylen = 0, cap = 0;
+	int line = 1, sec = SEC_TOP;
+
+	memset(l, 0, sizeof(*l));
+	for (;;) {
+		t = next_token(&p, &line);
+		if (t.type == T_EOF)
+			break;
+		if (t.type == T_EQ || t.type == T_PLUSEQ) {
+			if (prev.type == T_WORD) {
+				if (l->nkeys == cap) {
+					cap = cap ? cap * 2 : 32;
+					l->keys = xrealloc(l->keys, cap * sizeof(*l->keys));
+				}
+				l->keys[l->nkeys].sec = sec;
+				l->keys[l->nkeys].line = prev.line;
+				snprintf(l->keys[l->nkeys].key, sizeof(l->keys[0].key), "%.*s",
+					 (int)prev.n, prev.s);
+				l->nkeys++;
+				key = prev.s;
+				keylen = prev.n;
+			}
+		} else if (t.type == T_WORD && t.s[t.n - 1] == ';' &&
+			   (prev.type == T_EQ || prev.type == T_PLUSEQ ||
+			    (depth && stack[depth - 1].list && prev.type != T_WORD &&
+			     prev.type != T_STR))) {
+			return res_fail(r, RES_CONFIG,
+					"%s:%d: the unquoted value of '%.*s' ends in ';', which would "
+					"become part of it: remove the ';' (nothing separates settings "
+					"in mailout.conf), or put the value in quotes if the ';' belongs "
+					"to it (see mailout.conf(5), Syntax)", name, t.line,
+					(int)(key ? keylen : 1), key ? key : "?");
+		} else if (t.type == T_LBRACE) {
+			struct frame f = { 0, SEC_OTHER, t.line, NULL, 0 };
+
+			if (depth == sizeof(stack) / sizeof(stack[0]))
+				return res_fail(r, RES_CONFIG, "%s:%d: braces nested too deeply",
+						name, t.line);
+			if (prev.type == T_EQ || prev.type == T_PLUSEQ) {
+				f.list = 1;
+				f.sec = sec;
+			} else if (depth == 0 && tok_is(&prev, "defaults")) {
+				f.sec = SEC_DEFAULTS;
+				f.line = prev.line;
+				f.title = "defaults";
+				f.tlen = 8;
+			} else if (depth == 0 && tok_is(&prev2, "account") &&
+				   (prev.type == T_WORD || prev.type == T_STR)) {
+				f.sec = (int)l->nacct;
+				f.line = prev2.line;
+				f.title = prev.s;
+				f.tlen = prev.n;
+				l->acct_line = xrealloc(l->acct_line,
+							(l->nacct + 1) * sizeof(int));
+				l->acct_line[l->nacct++] = prev2.line;
+			}
+			stack[depth++] = f;
+			sec = f.sec;
+		} else if (t.type == T_RBRACE) {
+			if (depth)
+				depth--;
+			sec = depth ? stack[depth - 1].sec : SEC_TOP;
+		}
+		prev2 = prev;
+		prev = t;
+	}
+	for (size_t i = 0; i < depth; i++) {
+		if (stack[i].list)
+			continue;
+		return res_fail(r, RES_CONFIG,
+				"%s:%d: section %s%.*s is not closed: a '}' is missing before the "
+				"end of the file (see mailout.conf(5), Syntax)", name, stack[i].line,
+				stack[i].title && stack[i].sec >= 0 ? "account " : "",
+				(int)(stack[i].title ? (stack[i].tlen > 64 ? 64 : stack[i].tlen) : 1),
+				stack[i].title ? stack[i].title : "?");
+	}
+	return 0;
+}
