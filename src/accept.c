@@ -39,6 +39,36 @@ check_text(const char *what, const char *s, struct result *r)
 	return 0;
 }
 
+/*
+ * -f and -r take what Postfix's sendmail takes: a bare address, or one in
+ * angle brackets, or "Name <address>" (Postfix parses the argument as an
+ * RFC 822 address and keeps the address).  Leaves j->sender_in a bare
+ * address (a copy in j->sender_arg when it had to be taken apart), or ""
+ * for the null sender.  Returns 0, or -1 with RES_USAGE.
+ */
+static int
+sender_argument(struct job *j, struct result *r)
+{
+	struct addr_list l = { 0 };
+	char err[256], err2[256];
+	int n;
+
+	if (!j->sender_in || !*j->sender_in || addr_check(j->sender_in, err, sizeof(err)) == 0)
+		return 0;
+	if (has_line_break(j->sender_in))
+		return res_fail(r, RES_USAGE, "sender: the address contains a line break");
+	n = addr_parse_list(j->sender_in, strlen(j->sender_in), &l, err2, sizeof(err2));
+	if (n != 1) {
+		addr_list_free(&l);
+		return res_fail(r, RES_USAGE, "sender: %s", n > 1 ? "give one address" : err);
+	}
+	free(j->sender_arg);
+	j->sender_arg = xstrdup(l.v[0]);
+	j->sender_in = j->sender_arg;
+	addr_list_free(&l);
+	return 0;
+}
+
 int
 accept_choose_account(struct job *j, struct result *r)
 {
@@ -46,6 +76,8 @@ accept_choose_account(struct job *j, struct result *r)
 	const struct account *base;
 	long port;
 
+	if (sender_argument(j, r) < 0)
+		return -1;
 	if (check_text("--host", o->host, r) < 0 || check_text("--user", o->user, r) < 0 ||
 	    check_text("--passwordeval", o->passwordeval, r) < 0)
 		return -1;
@@ -221,7 +253,7 @@ accept_message(struct job *j, struct result *r)
 	struct msg_fix fix = { 0 };
 	struct addr_list pending = { 0 };
 	struct submit *session = NULL;
-	char *dir = NULL, *from_addr = NULL, *env = NULL, err[256];
+	char *dir = NULL, *from_addr = NULL, *env = NULL;
 	int qmode = j->cfg->queue, in_queue, rc = -1;
 
 	res_clear(r);
@@ -229,8 +261,8 @@ accept_message(struct job *j, struct result *r)
 		return res_fail(r, RES_USAGE, "--queue: one of never, onfail, always");
 	if (check_text("-F", o->fullname, r) < 0)
 		return -1;
-	if (j->sender_in && *j->sender_in && addr_check(j->sender_in, err, sizeof(err)) < 0)
-		return res_fail(r, RES_USAGE, "sender: %s", err);
+	if (sender_argument(j, r) < 0)
+		return -1;
 
 	msg_init(&j->msg, j->in_fd, j->ignore_dots);
 	if (msg_read_headers(&j->msg, r) < 0)
@@ -341,6 +373,7 @@ accept_free(struct job *j)
 	addr_list_free(&j->delivered);
 	conf_account_free(&j->adhoc);
 	free(j->sender);
+	free(j->sender_arg);
 	memset(j, 0, sizeof(*j));
 	j->msg.fd = -1;
 }

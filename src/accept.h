@@ -24,6 +24,8 @@ struct job {
 	int ignore_dots;               /* -i */
 	int read_recipients;           /* -t */
 	const char *sender_in;         /* -f or MAIL FROM; NULL: not given */
+	char *sender_arg;              /* sender_in as a bare address, when -f gave
+	                                  "<addr>" or "Name <addr>" (owned) */
 	struct addr_list rcpts;        /* operands or RCPT TO */
 
 	/* Filled in by accept_message(). */

@@ -119,11 +119,19 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 		}
 		/* --from and mailx -r: an address, or "Name <address>" */
 		if (o->from) {
-			int n = has_line_break(o->from) ? -1 :
-				addr_parse_list(o->from, strlen(o->from), from, err, sizeof(err));
-			if (n != 1) {
-				res_fail(r, RES_USAGE, "--from: %s", n < 0 ? err :
-					 "give one address, or \"Name <address>\"");
+			const char *opt = o->personality == PERS_MAILX ? "-r" : "--from";
+			const char *why = NULL;
+			int n;
+
+			if (has_line_break(o->from))
+				why = "the address contains a line break";
+			else if ((n = addr_parse_list(o->from, strlen(o->from), from, err,
+						      sizeof(err))) < 0)
+				why = err;
+			else if (n != 1)
+				why = "give one address, or \"Name <address>\"";
+			if (why) {
+				res_fail(r, RES_USAGE, "%s: %s", opt, why);
 				goto out;
 			}
 			from_addr = from->v[0];

@@ -185,6 +185,18 @@ def test_subject_with_a_line_break_is_refused(server, send):
     assert res.rc == EX_USAGE and server.received_nothing(), res
 
 
+@pytest.mark.parametrize("argv0,opt", [("mailout", "--from"), ("mailx", "-r")])
+def test_from_with_a_line_break_is_refused_and_said_why(server, mailout, argv0, opt):
+    """The refusal names the option the caller used and the reason (it
+    once printed "--from: " and then whatever was on the stack)."""
+    from mailout_run import relay_config
+    conf = mailout.write_config(relay_config(server))
+    res = mailout.run([opt, "a@example.com\nBcc: x@evil.example", "-s", "x", TO], b"body\n",
+                      env={"MAILOUT_CONFIG": str(conf)}, argv0=argv0)
+    assert res.rc == EX_USAGE and server.received_nothing(), res
+    assert res.stderr == "mailout: %s: the address contains a line break\n" % opt, res
+
+
 # ---- header folding (RFC 5322 2.1.1 and 2.2.3) ----
 
 def header_lines(m):

@@ -103,10 +103,24 @@ def test_existing_headers_are_kept_byte_for_byte(server, send):
 
 
 @pytest.mark.parametrize("arg,want", [(["-f", ""], "<>"), (["-f", "<>"], "<>"),
-                                      (["-r", "r@example.com"], "r@example.com")])
+                                      (["-r", "r@example.com"], "r@example.com"),
+                                      (["-f<b@example.com>"], "b@example.com"),
+                                      (["-f", "Bounce <b@example.com>"], "b@example.com"),
+                                      (["-r", '"A, B" <r@example.com>'], "r@example.com")])
 def test_sender_options(server, send, arg, want):
+    """-f and -r take what Postfix's sendmail takes: an address, bare or in
+    angle brackets, or with a display name (the address is kept)."""
     res = send(server, arg + ["x@example.com"], full_message())
     assert res.rc == EX_OK and server.messages[0].mail_from == want, res
+
+
+@pytest.mark.parametrize("value,why", [("a@example.com, b@example.com", "give one address"),
+                                       ("<a@example.com", "invalid"),
+                                       ("Name <>", "")])
+def test_sender_option_that_is_not_one_address(server, send, value, why):
+    res = send(server, ["-f", value, "x@example.com"], full_message())
+    assert res.rc == EX_USAGE and server.received_nothing(), res
+    assert re.search(r"^mailout: sender: \S", res.stderr, re.M) and why in res.stderr, res
 
 
 def test_read_envelope_from_and_account_from(server, send):
