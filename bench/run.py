@@ -69,8 +69,8 @@ def run(argv, stdin_path=None, env=None):
 def run_bare(argv, stdin_path=None, env=None):
     """Run once without GNU time in between (it costs a fork and an exec of
     its own, which matters at a few milliseconds): spawned directly, timed
-    from spawn to reaping.  Returns (seconds, 0, exit status); the peak RSS
-    of the same command comes from run()."""
+    from spawn to reaping.  Returns (seconds, minor page faults, exit
+    status); the peak RSS of the same command comes from run()."""
     fd = os.open(stdin_path or os.devnull, os.O_RDONLY)
     null = os.open(os.devnull, os.O_WRONLY)
     acts = [(os.POSIX_SPAWN_DUP2, fd, 0), (os.POSIX_SPAWN_DUP2, null, 1),
@@ -78,21 +78,22 @@ def run_bare(argv, stdin_path=None, env=None):
     path = shutil.which(argv[0]) or argv[0]
     t0 = time.perf_counter()
     pid = os.posix_spawn(path, argv, env if env is not None else os.environ, file_actions=acts)
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
     dt = time.perf_counter() - t0
     os.close(fd)
     os.close(null)
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.stderr.write("warning: %s exited %d\n" % (argv[0], code))
-    return dt, 0, code
+    return dt, usage.ru_minflt, code
 
 
 def timed_with_rss(argv, stdin_path=None, env=None):
-    """The time of a bare run and the peak RSS of a run under GNU time."""
-    dt, _, code = run_bare(argv, stdin_path, env)
+    """The time and page faults of a bare run, and the peak RSS of a run
+    under GNU time: (seconds, peak RSS in KiB, exit status, page faults)."""
+    dt, faults, code = run_bare(argv, stdin_path, env)
     _, rss, _ = run(argv, stdin_path, env)
-    return dt, rss, code
+    return dt, rss, code, faults
 
 
 def send_tools(mo, conf, port, path, mailout_args=()):
@@ -110,18 +111,22 @@ def send_tools(mo, conf, port, path, mailout_args=()):
 
 
 def median_row(name, samples):
+    """(name, median seconds, peak RSS, median page faults or None)."""
     t = statistics.median(s[0] for s in samples)
     rss = max(s[1] for s in samples)
-    return name, t, rss
+    faults = statistics.median(s[3] for s in samples) if len(samples[0]) > 3 else None
+    return name, t, rss, faults
 
 
 def show(title, rows, size=None, unit="ms"):
     print("\n== %s" % title)
-    base = {n: t for n, t, _ in rows}
-    for name, t, rss in rows:
+    base = {r[0]: r[1] for r in rows}
+    for name, t, rss, faults in rows:
         extra = ""
         if size:
             extra = "  %7.1f MiB/s" % (size / MIB / t)
+        if faults is not None:
+            extra += "  %5.0f page faults" % faults
         if "msmtp" in base and name != "msmtp":
             extra += "  (%.2f x msmtp)" % (t / base["msmtp"])
         shown = t * 1000 if unit == "ms" else t
@@ -176,13 +181,18 @@ def main():
             local_env = dict(env, MAIL=os.path.join(work, "mbox"))
             lean["mailout, local delivery"] = ([mo, pwd.getpwuid(os.getuid()).pw_name], small, local_env)
         samples = {k: [] for k in list(tools) + list(lean)}
+        empty = []       # the machine's floor: a process that does nothing
         for _ in range(rounds * 3):
             for k, argv in tools.items():
                 samples[k].append(timed_with_rss(argv, None if k == "curl CLI" else small, env))
             for k, (argv, stdin, e) in lean.items():
                 samples[k].append(timed_with_rss(argv, stdin, e))
+            empty.append(run_bare(["true"]))
         rows = [median_row(k, v) for k, v in samples.items()]
         show("one small message, whole process (median)", rows)
+        print("  floor: an empty process (true): %.2f ms, %.0f page faults"
+              % (statistics.median(x[0] for x in empty) * 1000,
+                 statistics.median(x[1] for x in empty)))
         t0 = time.perf_counter()
         subprocess.run([SOURCE, "-s", "1", "-m", "%d" % (rounds * 10), "127.0.0.1:%d" % port],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
