@@ -149,3 +149,19 @@ conf_check_proxy(const char *url, char *err, size_t n)
 		 "socks4a, socks5, socks5h)", (int)(len > 20 ? 20 : len), url);
 	return -1;
 }
+
+int
+conf_proxy_display(const char *url, char *buf, size_t n)
+{
+	/* The last '@' anywhere after the scheme: a password may hold '/',
+	 * '#' or '@' that its writer did not percent-encode, and a proxy URL
+	 * has no path worth showing. */
+	const char *sep = strstr(url, "://");
+	const char *host = sep ? sep + 3 : url;
+	const char *at = strrchr(host, '@');
+	const char *start = at ? at + 1 : host;
+	size_t len = strcspn(start, "/?#");
+
+	snprintf(buf, n, "%.*s%.*s", (int)(host - url), url, (int)len, start);
+	return at != NULL;
+}

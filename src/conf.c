@@ -907,6 +907,8 @@ show_str(FILE *out, const char *key, const char *v)
 void
 conf_show(FILE *out, const struct config *c, const struct account *a)
 {
+	char proxy[512];
+
 	fprintf(out, "configuration files: ");
 	if (c->nfiles == 0)
 		fprintf(out, "none (embedded default: local delivery)\n");
@@ -948,7 +950,11 @@ conf_show(FILE *out, const struct config *c, const struct account *a)
 	fprintf(out, "  %-16s = %s\n", "rewrite_from", a->rewrite_from ? "on" : "off");
 	show_str(out, "domain", a->domain);
 	fprintf(out, "  %-16s = %ld\n", "timeout", a->timeout);
-	show_str(out, "proxy", a->proxy);
+	if (a->proxy && conf_proxy_display(a->proxy, proxy, sizeof(proxy)))
+		fprintf(out, "  %-16s = \"%s\" (its user name and password not shown)\n",
+			"proxy", proxy);
+	else
+		show_str(out, "proxy", a->proxy);
 	show_str(out, "source_ip", a->source_ip);
 	fprintf(out, "  %-16s = %s\n", "partial_delivery", a->partial_delivery ? "on" : "off");
 	fprintf(out, "(see mailout.conf(5) for every key)\n");

@@ -138,6 +138,13 @@ void conf_account_copy(struct account *dst, const struct account *src);
 long conf_port(const struct account *a);
 
 /* Names for printing. */
+/*
+ * The proxy URL url as it may be shown (messages, --show-config): scheme,
+ * host and port, without the user name, the password and any path.
+ * Writes it to buf (n bytes); returns 1 when credentials were left out.
+ */
+int conf_proxy_display(const char *url, char *buf, size_t n);
+
 const char *conf_tls_name(enum tls_mode m);
 const char *conf_auth_name(enum auth_mode m);
 const char *conf_queue_name(enum queue_mode m);

@@ -498,21 +498,6 @@ stage_name(enum stage st)
 	return "?";
 }
 
-/* The proxy URL without any user name or password, for messages. */
-static void
-proxy_display(const char *url, char *buf, size_t n)
-{
-	const char *sep = strstr(url, "://");
-	const char *host = sep ? sep + 3 : url;
-	const char *end = host + strcspn(host, "/?#");
-	const char *at = memchr(host, '@', (size_t)(end - host));
-
-	if (at)
-		snprintf(buf, n, "%.*s%.*s", (int)(host - url), url, (int)(end - at - 1), at + 1);
-	else
-		snprintf(buf, n, "%.*s", (int)(end - url), url);
-}
-
 /* Turn a libcurl code plus what the dialogue showed into a result. */
 static int
 classify(struct submit *s, CURLcode c, struct result *r)
@@ -554,7 +539,7 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		return res_fail(r, dns_class(s->a->host) == RES_NOHOST ? RES_NOHOST : RES_TEMPFAIL,
 				"cannot resolve relay host %s: %s", where, err);
 	case CURLE_COULDNT_RESOLVE_PROXY:
-		proxy_display(s->a->proxy ? s->a->proxy : "", proxy, sizeof(proxy));
+		conf_proxy_display(s->a->proxy ? s->a->proxy : "", proxy, sizeof(proxy));
 		return res_fail(r, RES_TEMPFAIL, "cannot resolve proxy %s (for relay %s): %s",
 				proxy, where, err);
 	case CURLE_COULDNT_CONNECT:
@@ -562,12 +547,12 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		 * was not even tried. */
 		if (!s->a->proxy || !*s->a->proxy)
 			break;
-		proxy_display(s->a->proxy, proxy, sizeof(proxy));
+		conf_proxy_display(s->a->proxy, proxy, sizeof(proxy));
 		return res_fail(r, RES_TEMPFAIL, "cannot connect to proxy %s (for relay %s): %s",
 				proxy, where, err);
 	case CURLE_PROXY:
 		/* The proxy answered, but could not (or would not) reach the relay. */
-		proxy_display(s->a->proxy ? s->a->proxy : "", proxy, sizeof(proxy));
+		conf_proxy_display(s->a->proxy ? s->a->proxy : "", proxy, sizeof(proxy));
 		return res_fail(r, RES_TEMPFAIL, "proxy %s could not connect to relay %s: %s",
 				proxy, where, err);
 	case CURLE_PEER_FAILED_VERIFICATION:

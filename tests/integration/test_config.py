@@ -388,6 +388,22 @@ def test_proxy_refusing_the_connection_is_named_and_temporary(server, send, refu
     assert "Proxy-Pw" not in res.stderr, res
 
 
+@pytest.mark.parametrize("proxy,shown", [
+    ("socks5h://puser:Proxy-Pw9@127.0.0.1:1080", '"socks5h://127.0.0.1:1080"'),
+    ("http://puser:Pro/xy#P@w9@proxy.example:3128/", '"http://proxy.example:3128"'),
+    ("socks5://127.0.0.1:1080", '"socks5://127.0.0.1:1080"')])
+def test_show_config_hides_the_proxy_credentials(mailout, proxy, shown):
+    """--show-config masks secrets (SPEC 1.2), the proxy's password too,
+    also one with '/', '#' or '@' its writer did not percent-encode."""
+    conf = mailout.write_config('account "a" {\n  host = "relay.example"\n'
+                                '  proxy = "%s"\n}\n' % proxy)
+    res, keys = show(mailout, ["-C", str(conf)])
+    assert res.rc == EX_OK, res
+    assert keys["proxy"].startswith(shown), res
+    assert "puser" not in res.stdout and "Pw9" not in res.stdout and "Pro" not in res.stdout, res
+    assert ("not shown" in keys["proxy"]) == ("@" in proxy), res
+
+
 def test_proxy_that_cannot_reach_the_relay_is_named(refused_port, send, socks):
     proxy = socks()
     res = send(refused_port, [RCPT], full_message(),
