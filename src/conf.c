@@ -284,18 +284,49 @@ set_validators(cfg_t *cfg)
 
 /* ---- parsing one file ---- */
 
-/* Error text from libconfuse's error callback, with our file name. */
+/* Error text from libconfuse's error callback, with our file name; the
+ * text being parsed, to tell whether the failing line sets a secret. */
 static char parse_error[512];
 static const char *parse_name;
+static const char *parse_text_now;
+
+/* "password" or "passwordeval" when line (1-based) of text sets it, else NULL. */
+static const char *
+line_sets_secret(const char *text, int line)
+{
+	const char *p = text, *key;
+	size_t n;
+
+	for (int i = 1; p && i < line; i++)
+		if ((p = strchr(p, '\n')))
+			p++;
+	if (!p)
+		return NULL;
+	p += strspn(p, " \t");
+	n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+	key = n == 8 && !strncmp(p, "password", 8) ? "password" :
+	      n == 12 && !strncmp(p, "passwordeval", 12) ? "passwordeval" : NULL;
+	p += n;
+	p += strspn(p, " \t");
+	return key && (*p == '=' || (p[0] == '+' && p[1] == '=')) ? key : NULL;
+}
 
 static void
 on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char msg[400];
+	int line = cfg ? cfg->line : 0;
+	const char *secret = parse_text_now ? line_sets_secret(parse_text_now, line) : NULL;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	snprintf(parse_error, sizeof(parse_error), "%s:%d: %s", parse_name,
-		 cfg ? cfg->line : 0, msg);
+	/* libconfuse quotes the token it choked on, which on such a line
+	 * is likely part of the secret (an unquoted password with a space:
+	 * "no such option 'rest-of-it'"). */
+	if (secret)
+		snprintf(msg, sizeof(msg), "cannot read the value of '%s' (not shown): put it in "
+			 "double quotes", secret);
+	else
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(parse_error, sizeof(parse_error), "%s:%d: %s", parse_name, line, msg);
 }
 
 struct parsed {
@@ -317,8 +348,10 @@ parse_text(struct parsed *p, const char *name, char *text, struct result *r)
 	conf_blank_comments(text);
 	parse_error[0] = '\0';
 	parse_name = name;
+	parse_text_now = text;
 	file_has_password = 0;
 	rc = cfg_parse_buf(cfg, text);
+	parse_text_now = NULL;
 	if (rc != CFG_SUCCESS) {
 		res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))", parse_error[0] ? parse_error : name);
 		cfg_free(cfg);
