@@ -485,9 +485,10 @@ session_for(struct run *run, const struct queue_env *e, struct result *r)
 }
 
 static void
-log_queue_event(const char *id, const struct queue_env *e, off_t size, const char *what,
-		const struct result *r)
+log_queue_event(const struct config *c, const char *id, const struct queue_env *e, off_t size,
+		const char *what, const struct result *r)
 {
+	const struct account *a = e->account ? conf_find(c, e->account) : NULL;
 	struct dynbuf rc = { 0 };
 	struct log_entry le;
 
@@ -497,7 +498,19 @@ log_queue_event(const char *id, const struct queue_env *e, off_t size, const cha
 		db_adds(&rc, e->rcpts.v[i]);
 	}
 	memset(&le, 0, sizeof(le));
-	le.host = e->host;
+	/* The relay it was meant for, as configured: its account's, or the
+	 * --host settings kept in the envelope. */
+	if (a) {
+		le.host = a->host;
+		le.tls = a->host && a->tls != TLS_OFF;
+		le.auth = a->host && conf_auth_enabled(a);
+		le.user = le.auth ? a->user : NULL;
+	} else {
+		le.host = e->host;
+		le.tls = e->host && !(e->tls && strcmp(e->tls, "off") == 0);
+		le.auth = e->host && e->user;
+		le.user = e->user;
+	}
 	le.from = *e->sender ? e->sender : "<>";
 	le.recipients = db_str(&rc);
 	le.mailsize = (long long)size;
@@ -577,7 +590,7 @@ process(struct run *run, const char *id)
 				      st.last_error[0] ? st.last_error : "none");
 		res_fail(&r, RES_TEMPFAIL, "%s", why);
 		log_err("%s: %s", id, why);
-		log_queue_event(id, &e, sb.st_size - off, why, &r);
+		log_queue_event(run->c, id, &e, sb.st_size - off, why, &r);
 		give_up(run, id, path, &st, why);
 		free(why);
 		res_merge(&run->worst, &r);
