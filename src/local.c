@@ -10,6 +10,10 @@
  *
  * Maildir: the message is written to tmp/UNIQUE, fsync'd, then linked to
  * new/UNIQUE and the directory fsync'd.
+ *
+ * Both leave out the message's own Return-Path and Content-Length header
+ * fields, as Postfix does (see dropped_fields), and look a user name up as
+ * given, then folded to lower case, as Postfix's local(8) does.
  */
 #include "config.h"
 
@@ -51,61 +55,172 @@ local_is_local(const char *addr)
 	       strcasecmp(d, host_fqdn()) == 0;
 }
 
-/* Copy the spool file (CRLF) to out with LF line endings; quote "From "
- * at the start of lines when mbox is set.  Returns 0 or -1 (errno). */
-static int
-copy_lf(int in, int out, int mbox)
+/* ---- the copy written to a mailbox ---- */
+
+/* CRLF -> LF conversion, quoting "From " at the start of lines as
+ * ">From " when mbox is set.  State carries across calls of lf_putc(). */
+struct lf_conv {
+	int mbox;
+	int pending_cr;   /* a CR was seen and not yet written */
+	int at_bol;       /* at the start of a line */
+	size_t matched;   /* bytes of "From " matched at a line start */
+};
+
+static const char from_line[] = "From ";
+
+static void
+lf_putc(struct lf_conv *c, char ch, struct dynbuf *ob)
 {
-	static const char from[] = "From ";
+	if (c->mbox && (c->at_bol || c->matched)) {
+		if (ch == from_line[c->matched]) {
+			c->at_bol = 0;
+			if (++c->matched == 5) {
+				db_adds(ob, ">From ");
+				c->matched = 0;
+			}
+			return;
+		}
+		db_add(ob, from_line, c->matched);
+		c->matched = 0;
+	}
+	if (c->pending_cr) {
+		c->pending_cr = 0;
+		if (ch == '\n') {
+			db_addc(ob, '\n');
+			c->at_bol = 1;
+			return;
+		}
+		db_addc(ob, '\r');
+	}
+	if (ch == '\r') {
+		c->pending_cr = 1;
+		c->at_bol = 0;
+		return;
+	}
+	db_addc(ob, ch);
+	c->at_bol = ch == '\n';
+}
+
+/* At the end of the message: write what is held back. */
+static void
+lf_finish(struct lf_conv *c, struct dynbuf *ob)
+{
+	db_add(ob, from_line, c->matched);
+	if (c->pending_cr)
+		db_addc(ob, '\r');
+}
+
+/*
+ * Header fields of the message that local delivery drops, as Postfix does:
+ * its cleanup(8) removes them from every message (message_drop_headers,
+ * whose default names both), and local(8) writes its own Return-Path.
+ * Kept, they would give the mailbox a second Return-Path, and a stale
+ * Content-Length makes mbox readers that trust it cut the message short or
+ * run it into the next one.  The relay still gets them (SPEC 3).
+ */
+static const char *const dropped_fields[] = { "Return-Path", "Content-Length" };
+
+/* Longest start of a header line held back until its colon decides; a
+ * longer one cannot name a dropped field. */
+#define FIELD_HOLD 64
+
+/* Drops the fields above from the header section of the spool (CRLF, a
+ * field's continuation lines start with a space or a tab, an empty line
+ * ends it), passing every other byte on to an lf_conv unchanged. */
+struct hdr_filter {
+	int in_body;      /* past the empty line that ends the header section */
+	int at_bol;       /* at the start of a line */
+	int dropping;     /* the current field, continuation lines too, goes */
+	size_t held;      /* bytes of a field's first line held back in name */
+	char name[FIELD_HOLD];
+};
+
+/* 1 when the held "Name" (with any spaces or tabs before the colon, which
+ * RFC 5322's obsolete syntax allows and message.c accepts) is dropped. */
+static int
+is_dropped_field(const char *name, size_t len)
+{
+	while (len && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+		len--;
+	for (size_t i = 0; i < sizeof(dropped_fields) / sizeof(dropped_fields[0]); i++)
+		if (strlen(dropped_fields[i]) == len &&
+		    strncasecmp(name, dropped_fields[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* One byte of the header section (or, once past it, of the body). */
+static void
+hdr_putc(struct hdr_filter *h, struct lf_conv *c, char ch, struct dynbuf *ob)
+{
+	if (h->in_body) {
+		lf_putc(c, ch, ob);
+		return;
+	}
+	if (h->held) {
+		/* A field's name: hold it until the colon says which field
+		 * this is (or the line or the hold ends without one). */
+		if (ch != ':' && ch != '\r' && ch != '\n' && h->held < sizeof(h->name)) {
+			h->name[h->held++] = ch;
+			return;
+		}
+		h->dropping = ch == ':' && is_dropped_field(h->name, h->held);
+		for (size_t i = 0; !h->dropping && i < h->held; i++)
+			lf_putc(c, h->name[i], ob);
+		h->held = 0;
+	} else if (h->at_bol) {
+		h->at_bol = 0;
+		if (ch == '\r' || ch == '\n') {
+			h->in_body = 1;      /* the empty line: kept, the body follows */
+			lf_putc(c, ch, ob);
+			return;
+		}
+		if (ch != ' ' && ch != '\t') {
+			h->name[0] = ch;     /* a new field */
+			h->held = 1;
+			return;
+		}
+		/* a continuation line goes (or stays) with its field */
+	}
+	if (ch == '\n')
+		h->at_bol = 1;
+	if (!h->dropping)
+		lf_putc(c, ch, ob);
+}
+
+/* At the end of a message that ended inside its header section. */
+static void
+hdr_finish(struct hdr_filter *h, struct lf_conv *c, struct dynbuf *ob)
+{
+	for (size_t i = 0; i < h->held; i++)
+		lf_putc(c, h->name[i], ob);
+	h->held = 0;
+}
+
+/* Copy the spool file (CRLF) to out as the mailbox holds it: the dropped
+ * header fields left out, LF line endings, "From " at the start of lines
+ * quoted when mbox is set.  Returns 0 or -1 (errno). */
+static int
+copy_message(int in, int out, int mbox)
+{
 	char ibuf[65536];
 	struct dynbuf ob = { 0 };
-	int pending_cr = 0, at_bol = 1;
-	size_t matched = 0;   /* bytes of "From " matched at a line start */
+	struct hdr_filter h = { .at_bol = 1 };
+	struct lf_conv c = { .mbox = mbox, .at_bol = 1 };
 	ssize_t n;
 
 	while ((n = read_retry(in, ibuf, sizeof(ibuf))) != 0) {
 		if (n < 0)
 			goto fail;
 		db_reserve(&ob, (size_t)n + 8);
-		for (ssize_t i = 0; i < n; i++) {
-			char c = ibuf[i];
-
-			if (mbox && (at_bol || matched)) {
-				if (c == from[matched]) {
-					at_bol = 0;
-					if (++matched == 5) {
-						db_adds(&ob, ">From ");
-						matched = 0;
-					}
-					continue;
-				}
-				db_add(&ob, from, matched);
-				matched = 0;
-			}
-			if (pending_cr) {
-				pending_cr = 0;
-				if (c == '\n') {
-					db_addc(&ob, '\n');
-					at_bol = 1;
-					continue;
-				}
-				db_addc(&ob, '\r');
-			}
-			if (c == '\r') {
-				pending_cr = 1;
-				at_bol = 0;
-				continue;
-			}
-			db_addc(&ob, c);
-			at_bol = c == '\n';
-		}
+		for (ssize_t i = 0; i < n; i++)
+			hdr_putc(&h, &c, ibuf[i], &ob);
 		if (write_all(out, ob.s, ob.len) < 0)
 			goto fail;
 		db_reset(&ob);
 	}
-	db_add(&ob, from, matched);
-	if (pending_cr)
-		db_addc(&ob, '\r');
+	hdr_finish(&h, &c, &ob);
+	lf_finish(&c, &ob);
 	if (ob.len && write_all(out, ob.s, ob.len) < 0)
 		goto fail;
 	db_free(&ob);
@@ -220,7 +335,7 @@ deliver_mbox(const char *path, const struct passwd *pw, const char *sender, int 
 	strftime(stamp, sizeof(stamp), "%a %b %e %H:%M:%S %Y", &tm);
 	line = xasprintf("From %s %s\n", *sender ? sender : "MAILER-DAEMON", stamp);
 	if (write_all(fd, line, strlen(line)) < 0 || write_return_path(fd, sender) < 0 ||
-	    lseek(in, start, SEEK_SET) != start || copy_lf(in, fd, 1) < 0 ||
+	    lseek(in, start, SEEK_SET) != start || copy_message(in, fd, 1) < 0 ||
 	    write_all(fd, "\n", 1) < 0 || fsync(fd) != 0) {
 		int e = errno;
 		if (ftruncate(fd, oldsize) != 0)
@@ -282,7 +397,7 @@ deliver_maildir(const char *dir, const struct passwd *pw, const char *sender, in
 		goto out;
 	}
 	if (write_return_path(fd, sender) < 0 || lseek(in, start, SEEK_SET) != start ||
-	    copy_lf(in, fd, 0) < 0 || fsync(fd) != 0) {
+	    copy_message(in, fd, 0) < 0 || fsync(fd) != 0) {
 		res_fail(r, RES_IOERR, "cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
@@ -312,6 +427,34 @@ is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/*
+ * The password entry of a local user name.  Postfix's local(8) folds the
+ * recipient to lower case before looking it up (the local part of an
+ * address is case-insensitive in practice, and aliases.c matches names that
+ * way too); the name as given is tried first, so that an account with
+ * capitals in its name still gets its mail.  ASCII only: user names are.
+ */
+static struct passwd *
+lookup_user(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+	char *lower;
+	int folded = 0;
+
+	if (pw)
+		return pw;
+	lower = xstrdup(name);
+	for (char *p = lower; *p; p++)
+		if (*p >= 'A' && *p <= 'Z') {
+			*p = (char)(*p - 'A' + 'a');
+			folded = 1;
+		}
+	if (folded)
+		pw = getpwnam(lower);
+	free(lower);
+	return pw;
+}
+
 int
 local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *where,
 	      size_t wherelen, struct result *r)
@@ -322,13 +465,13 @@ local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *w
 	struct passwd *pw;
 	int rc = -1;
 
-	pw = getpwnam(user);
+	pw = lookup_user(user);
 	if (!pw) {
 		/* "user+extension" */
 		char *plus = strchr(user, '+');
 		if (plus) {
 			*plus = '\0';
-			pw = getpwnam(user);
+			pw = lookup_user(user);
 		}
 	}
 	if (!pw) {

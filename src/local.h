@@ -6,7 +6,9 @@
  * /var/mail/USER (created owned by that user when running as root).
  * mbox: "From " line, ">From " quoting, fcntl and dotlock locks, fsync.
  * Maildir: written in tmp/, fsync'd, renamed into new/.
- * Mailbox lines end in LF (the spool's CRLF is converted).
+ * Mailbox lines end in LF (the spool's CRLF is converted).  The message's
+ * own Return-Path and Content-Length header fields are left out (a
+ * Return-Path with the envelope sender comes first instead).
  */
 #ifndef MAILOUT_LOCAL_H
 #define MAILOUT_LOCAL_H
@@ -22,9 +24,11 @@ int local_is_local(const char *addr);
 
 /*
  * Deliver the message in fd (from offset start to EOF) to the local recipient
- * rcpt.  sender "" means the null sender.  On success the mailbox path is
- * copied to where.  Returns 0, or -1 with RES_NOUSER (unknown user),
- * RES_CANTCREAT, RES_IOERR or RES_TEMPFAIL (lock timeout).
+ * rcpt.  Its user name is looked up as given, then folded to lower case;
+ * when neither exists, the same without a "+extension".  sender "" means
+ * the null sender.  On success the mailbox path is copied to where.
+ * Returns 0, or -1 with RES_NOUSER (unknown user), RES_CANTCREAT,
+ * RES_IOERR or RES_TEMPFAIL (lock timeout).
  */
 int local_deliver(const char *rcpt, const char *sender, int fd, off_t start,
 		  char *where, size_t wherelen, struct result *r);

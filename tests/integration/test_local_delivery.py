@@ -1,0 +1,193 @@
+"""SPEC 7 local delivery, where Postfix's local(8) settles what SPEC leaves open.
+
+- User names: the name as given is looked up first, then folded to lower
+  case (local(8) folds the recipient before its lookup), also with a
+  "+extension"; a name no user has, in any case, is still exit 67.  (That an
+  account with capitals in its name wins over the folded name is checked in
+  tests/unit/test-local.c, with a password database of its own.)
+- The message's own Return-Path and Content-Length header fields are dropped
+  from the copy written to an mbox or a Maildir (Postfix's
+  message_drop_headers; local(8) writes its own Return-Path): folded
+  continuation lines with them, any case, whitespace before the colon; body
+  lines of that form stay, and everything else is kept byte for byte.  The
+  relay still gets the message as it was (SPEC 3).
+
+The tests run on the embedded default (no configuration) as the invoking
+user, whose mbox is $MAIL (mailout_run) and whose Maildir is $HOME/Maildir.
+"""
+
+import pytest
+
+from mailout_run import EX_NOUSER, EX_OK, crlf, login_name
+
+ME = login_name()
+SENDER = "sender@example.com"
+NO_CONFIG = {"MAILOUT_CONFIG": None}
+
+
+def deliver(mailout, rcpt, msg, *args):
+    return mailout.run(["-f", SENDER, *args, rcpt], msg, env=NO_CONFIG)
+
+
+def make_maildir(mailout):
+    for sub in ("cur", "new", "tmp"):
+        (mailout.home / "Maildir" / sub).mkdir(parents=True, exist_ok=True)
+    return mailout.home / "Maildir" / "new"
+
+
+def mbox_messages(mailout):
+    """The messages of the mbox, each without its "From " line and the blank
+    line that ends it."""
+    box = mailout.mbox.read_bytes()
+    assert box.startswith(b"From "), box[:200]
+    parts = box[:-1].split(b"\nFrom ")     # no body line starts with "From " (quoted)
+    return [p.split(b"\n", 1)[1] for p in parts]
+
+
+# ---- finding 1: user names in any case ----
+
+@pytest.mark.parametrize("rcpt", [ME.upper(), ME.capitalize() + "@localhost",
+                                  ME.upper() + "@LOCALHOST", ME.upper() + "+Ext",
+                                  ME.capitalize() + "+Some.Ext@localhost"])
+def test_user_name_in_other_case_reaches_the_same_mbox(mailout, rcpt):
+    assert ME != ME.upper(), "the invoking user's name has no letter to fold"
+    res = deliver(mailout, ME, b"Subject: lower\n\none\n")
+    assert res.rc == EX_OK, res
+    res = deliver(mailout, rcpt, b"Subject: folded\n\ntwo\n", "-v")
+    assert res.rc == EX_OK, res
+    assert "delivered to {} for {}".format(mailout.mbox, rcpt) in res.stderr, res
+    msgs = mbox_messages(mailout)
+    assert len(msgs) == 2 and b"Subject: folded\n" in msgs[1], msgs
+
+
+def test_user_name_in_other_case_reaches_the_same_maildir(mailout):
+    new = make_maildir(mailout)
+    res = deliver(mailout, ME.upper() + "@localhost", b"Subject: md\n\nx\n")
+    assert res.rc == EX_OK, res
+    files = list(new.iterdir())
+    assert len(files) == 1 and b"Subject: md\n" in files[0].read_bytes()
+    assert not mailout.mbox.exists()
+
+
+@pytest.mark.parametrize("rcpt", ["no-such-user-xyz", "NO-SUCH-USER-XYZ", "No-Such-User-Xyz",
+                                  "NO-SUCH-USER-XYZ+ext", "No-Such-User-Xyz@localhost"])
+def test_unknown_user_in_any_case_is_67(mailout, rcpt):
+    res = deliver(mailout, rcpt, b"Subject: x\n\nx\n")
+    assert res.rc == EX_NOUSER and '"{}"'.format(rcpt) in res.stderr, res
+    assert not mailout.mbox.exists()
+
+
+# ---- finding 2: the message's own Return-Path and Content-Length ----
+
+KEPT_HEAD = (b"From: a@example.com\n"
+             b"To: b@example.com\n"
+             b"Subject: drop\n"
+             b"Date: Mon, 02 Jan 2023 03:04:05 +0000\n"
+             b"Message-ID: <drop.1@example.com>\n")
+BODY = (b"Return-Path: <body@x>\n"
+        b"Content-Length: 3\n"
+        b"\n"
+        b"return-path: <body2@x>\n")
+
+# (id, the message as given, the message as the mailbox must hold it, after
+# mailout's own Return-Path line)
+CASES = [
+    ("plain",
+     b"Return-Path: <old@x>\n" + KEPT_HEAD + b"Content-Length: 3\n\n" + BODY,
+     KEPT_HEAD + b"\n" + BODY),
+    ("folded-and-case",
+     b"RETURN-PATH:\n <old@x>\n" + KEPT_HEAD[:20] + b"content-LENGTH:\n\t3\n   \n"
+     + KEPT_HEAD[20:] + b"X-After: kept\n\n" + BODY,
+     KEPT_HEAD[:20] + KEPT_HEAD[20:] + b"X-After: kept\n\n" + BODY),
+    ("space-before-colon-and-several",
+     KEPT_HEAD + b"Return-Path : <a@x>\nReturn-Path:<b@x>\nContent-Length\t: 3\n"
+     b"X-Last: kept\n\n" + BODY,
+     KEPT_HEAD + b"X-Last: kept\n\n" + BODY),
+    ("similar-names-kept",
+     KEPT_HEAD + b"X-Return-Path: <k@x>\nReturn-Path-X: k\nContent-Length2: 3\n"
+     b"Content-Lengt: 3\nReturn-Path: <old@x>\n\n" + BODY,
+     KEPT_HEAD + b"X-Return-Path: <k@x>\nReturn-Path-X: k\nContent-Length2: 3\n"
+     b"Content-Lengt: 3\n\n" + BODY),
+    ("last-header",
+     KEPT_HEAD + b"Content-Length: 3\n folded\n\n" + BODY,
+     KEPT_HEAD + b"\n" + BODY),
+]
+
+
+def case_ids():
+    return [c[0] for c in CASES]
+
+
+@pytest.mark.parametrize("given,want", [c[1:] for c in CASES], ids=case_ids())
+def test_mbox_drops_own_return_path_and_content_length(mailout, given, want):
+    res = deliver(mailout, ME, given)
+    assert res.rc == EX_OK, res
+    [got] = mbox_messages(mailout)
+    assert got == b"Return-Path: <" + SENDER.encode() + b">\n" + want, got
+
+
+@pytest.mark.parametrize("given,want", [c[1:] for c in CASES], ids=case_ids())
+def test_maildir_drops_own_return_path_and_content_length(mailout, given, want):
+    new = make_maildir(mailout)
+    res = deliver(mailout, ME, given)
+    assert res.rc == EX_OK, res
+    [f] = list(new.iterdir())
+    assert f.read_bytes() == b"Return-Path: <" + SENDER.encode() + b">\n" + want
+
+
+def test_dropping_leaves_one_return_path_the_envelope_sender(mailout):
+    res = deliver(mailout, ME, CASES[1][1])
+    assert res.rc == EX_OK, res
+    [got] = mbox_messages(mailout)
+    head = got.split(b"\n\n", 1)[0].lower()
+    assert head.count(b"return-path") == 1 and b"content-length" not in head, got
+    assert head.startswith(b"return-path: <sender@example.com>\n"), got
+
+
+def test_null_sender_return_path(mailout):
+    res = mailout.run(["-f", "<>", ME], CASES[0][1], env=NO_CONFIG)
+    assert res.rc == EX_OK, res
+    [got] = mbox_messages(mailout)
+    assert got == b"Return-Path: <>\n" + CASES[0][2], got
+
+
+def test_mbox_from_quoting_still_applies_to_kept_lines(mailout):
+    """A "From :" header (obsolete syntax: space before the colon) is a header
+    field that starts with "From "; mbox quotes it as it always did.  (Not
+    first: a first line starting with "From " is an mbox line, dropped.)"""
+    given = (b"Subject: q\nReturn-Path: <old@x>\nFrom : a@example.com\n"
+             b"Date: Mon, 02 Jan 2023 03:04:05 +0000\nMessage-ID: <q@x>\n\nFrom me\n")
+    res = deliver(mailout, ME, given)
+    assert res.rc == EX_OK, res
+    [got] = mbox_messages(mailout)
+    assert got.startswith(b"Return-Path: <sender@example.com>\nSubject: q\n"
+                          b">From : a@example.com\nDate: "), got
+    assert got.count(b"Return-Path") == 1 and got.endswith(b"\n\n>From me\n"), got
+
+
+@pytest.mark.parametrize("shift", [-13, -12, -11, -6, -1, 0, 1, 2])
+def test_field_name_across_a_read_block(mailout, shift):
+    """local.c reads the spool in 64 KiB blocks: a dropped field whose name,
+    colon or line end straddles a block boundary is still dropped whole, and
+    a kept one kept whole."""
+    pad = b"X-Pad: " + b"a" * (65536 + shift - len(b"X-Pad: ") - 2) + b"\n"
+    given = pad + b"Return-Path: <old@x>\nX-Keep: k\nContent-Length: 3\n" + KEPT_HEAD + b"\nbody\n"
+    new = make_maildir(mailout)
+    res = deliver(mailout, ME, given)
+    assert res.rc == EX_OK, res
+    [f] = list(new.iterdir())
+    assert f.read_bytes() == (b"Return-Path: <sender@example.com>\n" + pad + b"X-Keep: k\n"
+                              + KEPT_HEAD + b"\nbody\n")
+
+
+def test_relay_gets_the_headers_unchanged(server, send):
+    """SPEC 3: only local delivery drops them; a relay gets the message as
+    given (it has every header mailout would add, so it adds none)."""
+    given = CASES[1][1]
+    res = send(server, ["-f", SENDER, "rcpt@example.com"], given)
+    assert res.rc == EX_OK, res
+    assert len(server.messages) == 1
+    m = server.messages[0]
+    assert m.data == crlf(given)
+    assert m.headers("Return-Path") == [b"RETURN-PATH:\r\n <old@x>"]
+    assert m.headers("Content-Length") == [b"content-LENGTH:\r\n\t3\r\n   "]
