@@ -13,6 +13,7 @@
 #include "accept.h"
 #include "aliases.h"
 #include "deliver.h"
+#include "local.h"
 #include "log.h"
 #include "queue.h"
 #include "submit.h"
@@ -291,8 +292,12 @@ accept_message(struct job *j, struct result *r)
 	}
 	if (aliases_expand(j->cfg->aliases, &j->rcpts, &j->expanded, r) < 0)
 		goto out;
-	/* Refuse before accepting anything when nobody can take remote mail. */
+	/* Refuse before accepting anything when nobody can take remote mail,
+	 * or, unless partial_delivery allows the others to get it, when a
+	 * local recipient is no user of this host. */
 	if (deliver_check_relay(j->acct, &j->expanded, r) < 0)
+		goto out;
+	if (!(j->acct && j->acct->partial_delivery) && local_check_users(&j->expanded, r) < 0)
 		goto out;
 
 	/* The From header: the sender, or for the null sender who we are. */

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "local.h"
 #include "util.h"
 
@@ -455,25 +456,44 @@ lookup_user(const char *name)
 	return pw;
 }
 
-int
-local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *where,
-	      size_t wherelen, struct result *r)
+/* The account of local recipient rcpt: its name as given or folded, then
+ * the same without a "+extension".  NULL when there is none. */
+static struct passwd *
+recipient_user(const char *rcpt)
 {
 	const char *at = strrchr(rcpt, '@');
 	char *user = at ? xstrndup(rcpt, (size_t)(at - rcpt)) : xstrdup(rcpt);
-	char *maildir = NULL, *mbox = NULL, *delivered = NULL;
-	struct passwd *pw;
-	int rc = -1;
+	struct passwd *pw = lookup_user(user);
 
-	pw = lookup_user(user);
 	if (!pw) {
-		/* "user+extension" */
 		char *plus = strchr(user, '+');
 		if (plus) {
 			*plus = '\0';
 			pw = lookup_user(user);
 		}
 	}
+	free(user);
+	return pw;
+}
+
+int
+local_check_users(const struct addr_list *rcpts, struct result *r)
+{
+	for (size_t i = 0; i < rcpts->n; i++)
+		if (local_is_local(rcpts->v[i]) && !recipient_user(rcpts->v[i]))
+			return res_fail(r, RES_NOUSER, "unknown local user \"%s\"", rcpts->v[i]);
+	return 0;
+}
+
+int
+local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *where,
+	      size_t wherelen, struct result *r)
+{
+	char *maildir = NULL, *mbox = NULL, *delivered = NULL;
+	struct passwd *pw;
+	int rc = -1;
+
+	pw = recipient_user(rcpt);
 	if (!pw) {
 		res_fail(r, RES_NOUSER, "unknown local user \"%s\"", rcpt);
 		goto out;
@@ -514,7 +534,6 @@ local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *w
 	if (rc == 0)
 		snprintf(where, wherelen, "%s", delivered);
 out:
-	free(user);
 	free(maildir);
 	free(mbox);
 	free(delivered);

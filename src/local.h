@@ -22,6 +22,13 @@
  * host's name or fully qualified name. */
 int local_is_local(const char *addr);
 
+struct addr_list;
+
+/* Refuse (RES_NOUSER, naming it) the first recipient of rcpts that is
+ * local but no user of this host, found as local_deliver() would.
+ * Returns 0 or -1. */
+int local_check_users(const struct addr_list *rcpts, struct result *r);
+
 /*
  * Deliver the message in fd (from offset start to EOF) to the local recipient
  * rcpt.  Its user name is looked up as given, then folded to lower case;

@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "aliases.h"
+#include "local.h"
 #include "log.h"
 #include "smtpd.h"
 #include "util.h"
@@ -245,6 +247,26 @@ read_data(struct conn *c, int fd, int *write_failed)
 	return rc;
 }
 
+/*
+ * 1 when rcpt, after aliases, is a local name that no user of this host
+ * has (the reason in *r): refused at RCPT, as an MTA does, so that the
+ * client knows before it sends the message, and the other recipients'
+ * 250 at the final dot does not hide it.  An aliases file that cannot be
+ * read is left for the final dot to report.
+ */
+static int
+unknown_local(const struct conn *c, const char *rcpt, struct result *r)
+{
+	struct addr_list one = { .v = (char **)&rcpt, .n = 1, .cap = 1 }, expanded = { 0 };
+	int unknown;
+
+	res_clear(r);
+	unknown = aliases_expand(c->c->aliases, &one, &expanded, r) == 0 &&
+		  local_check_users(&expanded, r) < 0;
+	addr_list_free(&expanded);
+	return unknown;
+}
+
 /* Run the pipeline on the received message and answer the final dot. */
 static int
 finish_message(struct conn *c, int fd)
@@ -362,6 +384,7 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 		int crlf, got = read_line(&c, &line, CMD_MAX, &crlf);
 		char *cmd = line.s, *arg;
 		char err[256];
+		struct result ur;
 		int bad;
 
 		if (got == 0)
@@ -419,6 +442,9 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 				free(a);
 			} else if (c.rcpts.n >= MAX_RCPTS) {
 				rc = reply(&c, "452 4.5.3 Error: too many recipients");
+				free(a);
+			} else if (unknown_local(&c, a, &ur)) {
+				rc = reply(&c, "550 5.1.1 %s", ur.text);
 				free(a);
 			} else {
 				addr_list_add(&c.rcpts, a);

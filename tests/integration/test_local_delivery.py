@@ -11,6 +11,9 @@
   continuation lines with them, any case, whitespace before the colon; body
   lines of that form stay, and everything else is kept byte for byte.  The
   relay still gets the message as it was (SPEC 3).
+- A local recipient that is no user of this host stops the message before
+  anything is delivered, as a refused recipient does (67), unless
+  partial_delivery lets the others have it; -bs refuses it at RCPT.
 
 The tests run on the embedded default (no configuration) as the invoking
 user, whose mbox is $MAIL (mailout_run) and whose Maildir is $HOME/Maildir.
@@ -18,7 +21,7 @@ user, whose mbox is $MAIL (mailout_run) and whose Maildir is $HOME/Maildir.
 
 import pytest
 
-from mailout_run import EX_NOUSER, EX_OK, crlf, login_name
+from mailout_run import EX_NOUSER, EX_OK, crlf, login_name, relay_config
 
 ME = login_name()
 SENDER = "sender@example.com"
@@ -44,7 +47,7 @@ def mbox_messages(mailout):
     return [p.split(b"\n", 1)[1] for p in parts]
 
 
-# ---- finding 1: user names in any case ----
+# ---- user names in any case ----
 
 @pytest.mark.parametrize("rcpt", [ME.upper(), ME.capitalize() + "@localhost",
                                   ME.upper() + "@LOCALHOST", ME.upper() + "+Ext",
@@ -77,7 +80,7 @@ def test_unknown_user_in_any_case_is_67(mailout, rcpt):
     assert not mailout.mbox.exists()
 
 
-# ---- finding 2: the message's own Return-Path and Content-Length ----
+# ---- the message's own Return-Path and Content-Length ----
 
 KEPT_HEAD = (b"From: a@example.com\n"
              b"To: b@example.com\n"
@@ -191,3 +194,48 @@ def test_relay_gets_the_headers_unchanged(server, send):
     assert m.data == crlf(given)
     assert m.headers("Return-Path") == [b"RETURN-PATH:\r\n <old@x>"]
     assert m.headers("Content-Length") == [b"content-LENGTH:\r\n\t3\r\n   "]
+
+
+# ---- an unknown local user among other recipients ----
+
+def test_unknown_local_user_stops_the_message_for_all(mailout):
+    """partial_delivery is off by default: like a recipient the relay
+    refuses, an unknown local user means nobody gets the message."""
+    res = deliver(mailout, "no-such-user-xyz", b"Subject: x\n\nx\n", ME)
+    assert res.rc == EX_NOUSER and '"no-such-user-xyz"' in res.stderr, res
+    assert not mailout.mbox.exists()
+
+
+@pytest.mark.parametrize("partial", ["off", "on"])
+def test_unknown_local_user_with_a_relay(mailout, server, partial):
+    """Off: nothing goes to the relay or to the local mailbox.  On: both
+    get it, and the exit status still says a recipient was refused."""
+    conf = mailout.write_config(relay_config(server, partial_delivery=partial))
+    res = mailout.run(["-f", SENDER, ME, "no-such-user-xyz", "far@example.com"],
+                      b"Subject: x\n\nx\n", config_file=conf)
+    assert res.rc == EX_NOUSER and '"no-such-user-xyz"' in res.stderr, res
+    if partial == "off":
+        assert server.received_nothing() and not mailout.mbox.exists(), res
+    else:
+        assert [m.rcpt_tos for m in server.messages] == [["far@example.com"]], res
+        assert len(mbox_messages(mailout)) == 1
+
+
+def test_bs_refuses_an_unknown_local_user_at_rcpt(mailout, server):
+    """-bs answers an unknown local user (after aliases) with 550 at RCPT,
+    so the client knows; the message goes to the others."""
+    conf = mailout.write_config(relay_config(server))
+    aliases = mailout.tmp / "aliases"
+    aliases.write_text("gone: no-such-user-xyz\nme: %s\n" % ME)
+    text = conf.read_text()
+    conf.write_text('aliases = "%s"\n' % aliases + text)
+    dialogue = ("EHLO client.example\r\nMAIL FROM:<%s>\r\nRCPT TO:<no-such-user-xyz>\r\n"
+                "RCPT TO:<No-Such-User-Xyz@localhost>\r\nRCPT TO:<gone>\r\nRCPT TO:<me>\r\n"
+                "RCPT TO:<far@example.com>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\n"
+                "QUIT\r\n" % SENDER).encode()
+    res = mailout.run(["-bs"], dialogue, config_file=conf)
+    codes = [l[:3] for l in res.stdout.splitlines()]
+    assert codes[-8:] == ["550", "550", "550", "250", "250", "354", "250", "221"], res
+    assert 'unknown local user "no-such-user-xyz"' in res.stdout, res
+    assert [m.rcpt_tos for m in server.messages] == [["far@example.com"]], res
+    assert len(mbox_messages(mailout)) == 1
