@@ -28,14 +28,22 @@ join(const struct addr_list *l)
 	return d.s ? d.s : xstrdup("");
 }
 
+/* One log line for the recipients in to: through the relay of d->acct
+ * when remote, else local delivery.  tls=, auth= and user= are the
+ * account's settings (as msmtp logs them), whether or not the session got
+ * as far as STARTTLS or AUTH. */
 static void
-log_result(const struct delivery *d, const struct addr_list *to, const char *host,
-	   int tls, int auth, const struct result *r)
+log_result(const struct delivery *d, const struct addr_list *to, int remote,
+	   const struct result *r)
 {
+	const struct account *a = remote ? d->acct : NULL;
+	int auth = a && conf_auth_enabled(a);
 	char *rcpts = join(to);
 	struct log_entry e = {
-		.host = host, .tls = tls, .auth = auth,
-		.user = host && auth ? d->acct->user : NULL,
+		.host = a ? a->host : NULL,
+		.tls = a && a->tls != TLS_OFF,
+		.auth = auth,
+		.user = auth ? a->user : NULL,
 		.from = *d->sender ? d->sender : "<>",
 		.recipients = rcpts,
 		.mailsize = (long long)d->size,
@@ -72,21 +80,21 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
 			add_all(delivered, &one);
 		} else if (res_is_temporary(&r) && pending)
 			addr_list_add(pending, local->v[i]);
-		log_result(d, &one, NULL, 0, 0, &r);
+		log_result(d, &one, 0, &r);
 		res_merge(total, &r);
 	}
 }
 
 /* Log the accepted recipients on one line and each refused one on its
- * own; queue the temporarily refused ones. */
+ * own; queue the temporarily refused ones (4xx, and a reply RCPT cannot
+ * get, which is a protocol error). */
 static void
-report_refusals(const struct delivery *d, struct submit *session,
-		const struct addr_list *remote, const struct submit_refusal *ref, size_t nref,
-		struct addr_list *pending, struct addr_list *delivered, struct result *total)
+report_refusals(const struct delivery *d, const struct addr_list *remote,
+		const struct submit_refusal *ref, size_t nref, struct addr_list *pending,
+		struct addr_list *delivered, struct result *total)
 {
 	struct addr_list ok = { 0 };
 	struct result r, worst;
-	int tls = submit_used_tls(session), auth = submit_used_auth(session);
 
 	for (size_t i = 0; i < remote->n; i++) {
 		int refused = 0;
@@ -99,22 +107,28 @@ report_refusals(const struct delivery *d, struct submit *session,
 	res_clear(&r);
 	res_clear(&worst);
 	r.smtp_code = 250;
-	log_result(d, &ok, d->acct->host, tls, auth, &r);
+	log_result(d, &ok, 1, &r);
 	log_info("delivered via %s to %zu of %zu recipients", d->acct->host, ok.n, remote->n);
 	add_all(delivered, &ok);
 	for (size_t k = 0; k < nref; k++) {
 		struct addr_list one = { .v = (char **)&ref[k].rcpt, .n = 1, .cap = 1 };
+		int code = ref[k].code;
 
 		res_clear(&r);
-		r.smtp_code = ref[k].code;
+		r.smtp_code = code > 0 ? code : 0;
 		str_copy(r.reply, sizeof(r.reply), ref[k].reply);
-		res_fail(&r, ref[k].code < 500 ? RES_TEMPFAIL : RES_NOUSER,
-			 "%s %s recipient %s: %s", d->acct->host,
-			 ref[k].code < 500 ? "deferred" : "refused", ref[k].rcpt, ref[k].reply);
+		if (code < 400 || code >= 600)
+			res_fail(&r, RES_PROTOCOL, "%s broke the SMTP protocol at RCPT TO for "
+				 "recipient %s (it said: %s)", d->acct->host, ref[k].rcpt,
+				 ref[k].reply);
+		else
+			res_fail(&r, code < 500 ? RES_TEMPFAIL : RES_NOUSER,
+				 "%s %s recipient %s: %s", d->acct->host,
+				 code < 500 ? "deferred" : "refused", ref[k].rcpt, ref[k].reply);
 		log_err("%s", r.text);
-		if (ref[k].code < 500 && pending)
+		if (res_is_temporary(&r) && pending)
 			addr_list_add(pending, ref[k].rcpt);
-		log_result(d, &one, d->acct->host, tls, auth, &r);
+		log_result(d, &one, 1, &r);
 		res_merge(&worst, &r);
 	}
 	/* Each refusal was reported above; the total names how many. */
@@ -151,8 +165,7 @@ deliver_remote(const struct delivery *d, const struct addr_list *remote,
 
 		if (nref) {
 			/* partial_delivery: the message went to the others. */
-			report_refusals(d, *session, remote, ref, nref, pending, delivered,
-					total);
+			report_refusals(d, remote, ref, nref, pending, delivered, total);
 			return;
 		}
 		log_info("delivered to %s via %s (%d)", remote->n == 1 ? remote->v[0]
@@ -162,8 +175,7 @@ deliver_remote(const struct delivery *d, const struct addr_list *remote,
 	if (res_is_temporary(&r) && pending)
 		for (size_t i = 0; i < remote->n; i++)
 			addr_list_add(pending, remote->v[i]);
-	log_result(d, remote, d->acct->host, *session ? submit_used_tls(*session) : 0,
-		   *session ? submit_used_auth(*session) : 0, &r);
+	log_result(d, remote, 1, &r);
 	res_merge(total, &r);
 }
 
@@ -204,7 +216,8 @@ deliver_run(const struct delivery *d, const struct addr_list *rcpts,
 int
 deliver_relay_down(const struct result *r)
 {
-	/* Temporary, and no SMTP reply code decided it: the relay is not
-	 * reachable or the connection failed. */
-	return res_is_temporary(r) && r->smtp_code == 0;
+	/* A relay that broke the protocol, or a temporary failure that no
+	 * SMTP reply code decided: the relay is not reachable, the
+	 * connection failed. */
+	return r->cls == RES_PROTOCOL || (res_is_temporary(r) && r->smtp_code == 0);
 }

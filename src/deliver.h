@@ -46,7 +46,8 @@ int deliver_check_relay(const struct account *acct, const struct addr_list *rcpt
 			struct result *r);
 
 /* 1 when a result means the relay could not be reached or talked to at
- * all (so other messages for it need not be tried in this run). */
+ * all, or broke the protocol (so other messages for it need not be tried
+ * in this run). */
 int deliver_relay_down(const struct result *r);
 
 #endif

@@ -142,6 +142,28 @@ submit_global_init(struct result *r)
 
 /* ---- following the dialogue ---- */
 
+/*
+ * Can a command at stage st get a reply with this code?  Every command may
+ * be refused (4xx, 5xx: RFC 5321 section 4.2.1); it succeeds with a 2xx,
+ * except DATA, which goes on with 354; 334 carries an AUTH challenge.
+ * Anything else (a 1xx, another 3xx, a 2xx to DATA, a code outside
+ * 100-599, no code at all) is the relay breaking the protocol.
+ */
+static int
+reply_fits(enum stage st, int code)
+{
+	if (code >= 400 && code < 600)
+		return 1;
+	switch (st) {
+	case ST_DATA:
+		return code == 354;
+	case ST_AUTH:
+		return code == 334 || (code >= 200 && code < 300);
+	default:
+		return code >= 200 && code < 300;
+	}
+}
+
 static void
 on_command(struct submit *s, const char *line, size_t n)
 {
@@ -166,6 +188,10 @@ on_command(struct submit *s, const char *line, size_t n)
 		p->nehlo = 0;
 		s->stage = ST_STARTTLS;
 	} else if (n >= 4 && strncasecmp(line, "HELO", 4) == 0) {
+		/* libcurl falls back to HELO when EHLO is refused: HELO's
+		 * reply decides, not EHLO's. */
+		if (s->fail_code && s->fail_stage == ST_EHLO)
+			s->fail_code = 0;
 		s->stage = ST_EHLO;
 	} else if (n >= 8 && strncasecmp(line, "STARTTLS", 8) == 0) {
 		s->stage = ST_STARTTLS;
@@ -229,8 +255,11 @@ on_reply_line(struct submit *s, const char *line, size_t n)
 	db_reset(&s->partial);
 	if (s->stage == ST_AUTH && s->code == 235)
 		s->auth_ok = 1;
-	/* EHLO refusals are not failures: libcurl falls back to HELO. */
-	if (s->code >= 400 && !s->fail_code && s->stage != ST_EHLO && s->stage != ST_QUIT) {
+	/* A refusal, or a reply the command cannot get (reply_fits()).
+	 * QUIT's reply decides nothing; a refused EHLO is forgotten when
+	 * libcurl falls back to HELO (on_command()). */
+	if (!s->fail_code && s->stage != ST_QUIT &&
+	    (s->code >= 400 || !reply_fits(s->stage, s->code))) {
 		s->fail_code = s->code;
 		s->fail_stage = s->stage;
 		db_reset(&s->fail_reply);
@@ -238,7 +267,9 @@ on_reply_line(struct submit *s, const char *line, size_t n)
 		free(s->fail_rcpt);
 		s->fail_rcpt = s->stage == ST_RCPT && s->rcpt ? xstrdup(s->rcpt) : NULL;
 	}
-	if (s->stage == ST_RCPT && s->code >= 400) {
+	/* Whatever is not a 2xx refuses the recipient for libcurl (with
+	 * MO_CURLOPT_ALLOWFAILS it goes on to the others). */
+	if (s->stage == ST_RCPT && s->code / 100 != 2) {
 		s->refused = xrealloc(s->refused, (s->nrefused + 1) * sizeof(*s->refused));
 		s->refused[s->nrefused].rcpt = xstrdup(s->rcpt ? s->rcpt : "?");
 		s->refused[s->nrefused].code = s->code;
@@ -513,13 +544,27 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	if (stage == ST_QUIT && !s->fail_code)
 		stage = s->before_quit;
 
-	/* Only a refusal is worth reporting as the relay's status. */
-	if (code >= 400) {
+	/* Only a refusal is worth reporting as the relay's status (a reply
+	 * that breaks the protocol is reported below). */
+	if (code >= 400 && code < 600) {
 		r->smtp_code = code;
 		snprintf(r->reply, sizeof(r->reply), "%s", reply);
 		/* 530 is "authenticate first": our settings, not the message. */
 		r->about_message = code != 530 && (stage == ST_MAIL || stage == ST_RCPT ||
 						   stage == ST_DATA || stage == ST_BODY);
+	}
+	/* A reply the command cannot get, whatever libcurl made of it (a
+	 * failed MAIL, refused credentials, a denied HELO...): the relay
+	 * broke the protocol.  Its reply is the status, as for a refusal. */
+	if (s->fail_code && !reply_fits(stage, code)) {
+		if (code < 0)
+			return res_fail(r, RES_PROTOCOL, "%s broke the SMTP protocol at %s: %s",
+					where, stage_name(stage), reply);
+		r->smtp_code = code;
+		snprintf(r->reply, sizeof(r->reply), "%s", reply);
+		return res_fail(r, RES_PROTOCOL, "%s broke the SMTP protocol at %s: reply code "
+				"%d is not valid there (it said: %s)", where, stage_name(stage),
+				code, reply);
 	}
 	switch (c) {
 	case CURLE_ABORTED_BY_CALLBACK:
@@ -710,18 +755,6 @@ out:
 	sym_curl_slist_free_all(rcpts);
 	s->fd = -1;
 	return rc;
-}
-
-int
-submit_used_tls(const struct submit *s)
-{
-	return s->a->tls != TLS_OFF;
-}
-
-int
-submit_used_auth(const struct submit *s)
-{
-	return s->auth_ok;
 }
 
 int

@@ -41,9 +41,6 @@ struct submit *submit_new(const struct account *a, struct result *r);
 int submit_message(struct submit *s, const struct submit_envelope *env,
 		   int fd, struct result *r);
 
-/* For the log: did the session use TLS / authenticate. */
-int submit_used_tls(const struct submit *s);
-int submit_used_auth(const struct submit *s);
 /* 1 when the last failure came after the final dot was sent (the relay
  * may have accepted the message). */
 int submit_after_dot(const struct submit *s);
@@ -54,7 +51,9 @@ void submit_free(struct submit *s);
  * (partial_delivery = on). */
 struct submit_refusal {
 	char *rcpt;
-	int code;               /* 4xx or 5xx */
+	int code;               /* 4xx or 5xx; any other code (-1: none) is a
+				 * reply RCPT cannot get: the relay broke the
+				 * protocol */
 	char *reply;            /* the relay's reply text */
 };
 

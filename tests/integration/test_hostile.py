@@ -22,8 +22,8 @@ import threading
 
 import pytest
 
-from mailout_run import (EX_DATAERR, EX_OK, EX_PROTOCOL, Result, account_block,
-                         assert_stderr_prefixed, conf_value, full_message)
+from mailout_run import (EX_DATAERR, EX_OK, EX_PROTOCOL, EX_UNAVAILABLE, Result,
+                         account_block, assert_stderr_prefixed, conf_value, full_message)
 
 
 # --------------------------------------------------------------------------
@@ -45,6 +45,7 @@ class RawRelay:
       long_reply  {stage: n}: at that stage, a reply line of n bytes
                   (EHLO: an extra multi-line capability; else 250 + text)
       bogus       {stage: bytes}: send these bytes instead of the reply
+                  (HELO shares "ehlo" unless "helo" is given)
       close_at    close the connection at that stage instead of replying
                   ("body": after the first DATA line arrives)
       starttls_garbage  offer STARTTLS, answer 220, then send junk that is
@@ -162,7 +163,8 @@ class RawRelay:
                     caps.append(b"AUTH PLAIN LOGIN")
                 caps.append(b"SIZE 100000000")
                 text = b"".join(b"250-" + c + b"\r\n" for c in caps[:-1])
-                if not await self._reply(w, "ehlo", text + b"250 " + caps[-1] + b"\r\n"):
+                stage = "helo" if verb == b"HELO" and "helo" in self.bogus else "ehlo"
+                if not await self._reply(w, stage, text + b"250 " + caps[-1] + b"\r\n"):
                     return
             elif verb == b"STARTTLS" and self.starttls_garbage:
                 await self._send(w, b"220 2.0.0 go ahead\r\n")
@@ -610,8 +612,14 @@ def test_overlong_reply_after_the_dot_is_not_a_duplicate(mailout, raw_relay):
     check(mailout, res, EX_OK, queued_n=0)
 
 
-@pytest.mark.parametrize("queue", ["onfail", "never"])
-@pytest.mark.parametrize("stage,reply", [
+def log_lines(mailout):
+    log = mailout.tmp / "mail.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+# A code outside 100-599 or none at all; then codes no command but DATA
+# (354) and AUTH (334) may get: a 1xx anywhere, a 3xx, and a 2xx to DATA.
+BOGUS_REPLIES = [
     ("greeting", b"999 bogus greeting\r\n"),
     ("greeting", b"xyz no code at all\r\n"),
     ("ehlo", b"999 bogus\r\n"),
@@ -620,18 +628,78 @@ def test_overlong_reply_after_the_dot_is_not_a_duplicate(mailout, raw_relay):
     ("rcpt", b"999 bogus\r\n"),
     ("data", b"999 bogus\r\n"),
     ("dot", b"999 bogus\r\n"),
-])
+] + [(stage, code + b" weird\r\n") for stage, codes in [
+    ("greeting", (b"150", b"354")),
+    ("ehlo", (b"150", b"354")),     # HELO, libcurl's fallback, gets the same
+    ("auth", (b"150", b"354")),
+    ("mail", (b"150", b"354")),
+    ("rcpt", (b"150", b"334")),
+    ("data", (b"150", b"334", b"250")),
+    ("dot", (b"150", b"354")),
+] for code in codes]
+
+
+@pytest.mark.parametrize("queue", ["onfail", "never"])
+@pytest.mark.parametrize("stage,reply", BOGUS_REPLIES)
 def test_reply_with_a_bogus_code(mailout, raw_relay, stage, reply, queue):
     """A relay that breaks the protocol: queued with queue = onfail, exit 76
     (EX_PROTOCOL) with queue = never.  After the final dot the relay may
     have kept the message: queueing it risks a duplicate, losing it is
-    worse (RFC 5321 section 4.1.1.4 leaves the client no way to know)."""
+    worse (RFC 5321 section 4.1.1.4 leaves the client no way to know).
+    Either way stderr quotes the relay, and the log line has its reply as
+    smtpstatus and smtpmsg (no status when there was no code)."""
     relay = raw_relay(bogus={stage: reply})
     res = send_relay(mailout, relay, queue=queue)
     expect_relay_failure(mailout, res, relay, queue, EX_PROTOCOL)
     assert len(relay.unanswered) == (1 if stage == "dot" else 0)
+    text = reply.decode().rstrip("\r\n")
+    assert text in res.stderr, res
+    lines = log_lines(mailout)
+    assert len(lines) == 1, lines
+    assert text in lines[0] and "exitcode=EX_PROTOCOL" in lines[0], lines[0]
+    if text[:3].isdigit():
+        assert " smtpstatus={} smtpmsg='{}' ".format(text[:3], text) in lines[0], lines[0]
+    else:
+        assert "smtpstatus=" not in lines[0], lines[0]
     if queue == "onfail":
         flush_to_good_relay(mailout, raw_relay)
+
+
+def test_a_queue_run_leaves_a_relay_that_breaks_the_protocol(mailout, raw_relay):
+    """A protocol error now carries the relay's reply as its status, and
+    still counts as the relay being down: a queue run does not try the
+    relay's other messages, and keeps them all queued (none to failed/)."""
+    relay = raw_relay(bogus={"mail": b"354 weird\r\n"})
+    for n in range(3):
+        check(mailout, send_relay(mailout, relay), EX_OK, queued_n=n + 1)
+    relay = raw_relay(bogus={"mail": b"354 weird\r\n"})
+    res = mailout.run(["-q"], config_file=hostile_config(mailout, relay), timeout=60)
+    assert relay.connections == 1, res
+    assert len(queued(mailout)) == 3, res
+    failed = mailout.tmp / "queue" / "failed"
+    assert not failed.exists() or not any(failed.iterdir()), res
+    assert "354 weird" in res.stderr, res
+    assert_no_secret(mailout, res)
+
+
+@pytest.mark.parametrize("mail,rc,text", [
+    (None, EX_OK, None),
+    (b"550 5.7.1 sender refused\r\n", EX_UNAVAILABLE, "550 5.7.1 sender refused"),
+])
+def test_a_bogus_ehlo_reply_is_superseded_by_helo(mailout, raw_relay, mail, rc, text):
+    """libcurl falls back to HELO when EHLO gets anything but a 2xx: the
+    relay that answers HELO properly gets the message (no AUTH without
+    EHLO, so no credentials here), and a later refusal decides the
+    failure, not the EHLO reply."""
+    bogus = {"ehlo": b"150 weird\r\n", "helo": b"250 raw.test.invalid\r\n"}
+    if mail:
+        bogus["mail"] = mail
+    relay = raw_relay(auth=False, bogus=bogus)
+    res = send_relay(mailout, relay, queue="never", user=None)
+    assert b"HELO" in relay.wire_in
+    check(mailout, res, rc, stderr=text)
+    assert "150" not in res.stderr, res
+    assert len(relay.messages) == (1 if rc == EX_OK else 0)
 
 
 @pytest.mark.parametrize("queue", ["onfail", "never"])

@@ -4,7 +4,9 @@ log with the relay's reply; 5xx refusals make the exit status 67 and 4xx ones
 are queued.  With it off (the default) any refusal stops the whole message."""
 import re
 
-from mailout_run import EX_NOUSER, EX_OK, full_message
+import pytest
+
+from mailout_run import EX_NOUSER, EX_OK, EX_PROTOCOL, full_message
 
 GOOD, BAD, LATER = "good@example.com", "bad@example.com", "later@example.com"
 FAULTS = {"rcpt_for": {BAD: "550 5.1.1 <bad@example.com>: no such user here",
@@ -61,3 +63,32 @@ def test_on_queues_the_temporarily_refused_recipient(smtpd, send, mailout, tmp_p
 def test_on_with_every_recipient_refused_is_a_plain_refusal(smtpd, send, tmp_path):
     srv, res, log = run(smtpd, send, tmp_path, True, [BAD])
     assert res.rc == EX_NOUSER and srv.messages == [], res
+
+
+@pytest.mark.parametrize("queue", ["never", "onfail"])
+def test_on_with_a_bogus_reply_to_one_recipient(smtpd, send, tmp_path, queue):
+    """A reply RCPT cannot get (a 1xx, a 3xx) refuses the recipient for
+    libcurl, which goes on with the others: that recipient did not get the
+    message, and the relay broke the protocol (76, or queued like a 4xx)."""
+    weird = "weird@example.com"
+    srv = smtpd("plain", rcpt_for={weird: "150 weird"})
+    log = tmp_path / "mail.log"
+    res = send(srv, [GOOD, weird], full_message(), partial_delivery=True,
+               globals_={"logfile": str(log), "queue": queue,
+                         "queue_dir": str(tmp_path / "queue")})
+    assert res.rc == (EX_PROTOCOL if queue == "never" else EX_OK), res
+    assert len(srv.messages) == 1 and srv.messages[0].rcpt_tos == [GOOD]
+    assert re.search(r"^mailout: .*weird@example\.com.*150 weird", res.stderr, re.M), res
+    lines = log.read_text().splitlines()
+    bad = [l for l in lines if "recipients=" + weird in l]
+    assert bad and "smtpstatus=150 smtpmsg='150 weird'" in bad[0] \
+        and "exitcode=EX_PROTOCOL" in bad[0], lines
+    queued = [p for p in (tmp_path / "queue" / "q").iterdir() if "." not in p.name] \
+        if (tmp_path / "queue" / "q").exists() else []
+    if queue == "never":
+        assert queued == []
+    else:
+        assert "queued as" in res.stderr, res
+        assert len(queued) == 1
+        envelope = queued[0].read_bytes().split(b"\n\n", 1)[0].decode()
+        assert "rcpt " + weird in envelope and GOOD not in envelope, envelope
