@@ -95,6 +95,7 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 {
 	struct addr_list ok = { 0 };
 	struct result r, worst;
+	char why[sizeof(worst.text)];
 
 	for (size_t i = 0; i < remote->n; i++) {
 		int refused = 0;
@@ -131,9 +132,14 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		log_result(d, &one, 1, &r);
 		res_merge(&worst, &r);
 	}
-	/* Each refusal was reported above; the total names how many. */
-	res_fail(&worst, worst.cls, "%zu of %zu recipients not accepted by %s (see above); "
-		 "the message went to the others", nref, remote->n, d->acct->host);
+	/* The total names how many, and the worst refusal's own text: it is
+	 * what -bp shows as the last error of the recipients left queued. */
+	str_copy(why, sizeof(why), worst.text);
+	if (nref == 1)
+		res_fail(&worst, worst.cls, "%s; the message went to the other recipients", why);
+	else
+		res_fail(&worst, worst.cls, "%zu of %zu recipients not accepted (%s; and %zu "
+			 "more); the message went to the others", nref, remote->n, why, nref - 1);
 	res_merge(total, &worst);
 	addr_list_free(&ok);
 }

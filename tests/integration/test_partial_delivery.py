@@ -58,6 +58,19 @@ def test_on_queues_the_temporarily_refused_recipient(smtpd, send, mailout, tmp_p
     assert len(queued) == 1
     envelope = queued[0].read_bytes().split(b"\n\n", 1)[0].decode()
     assert "rcpt later@example.com" in envelope and GOOD not in envelope, envelope
+    # -bp's last error is the relay's own reply, not a pointer to stderr.
+    conf = res.args[res.args.index("-C") + 1]
+    bp = mailout.run(["-bp"], config_file=conf)
+    assert "451 4.2.0 mailbox busy, try later" in bp.stdout, bp
+    assert "see above" not in bp.stdout, bp
+
+
+def test_on_with_several_refused_names_the_worst_and_counts(smtpd, send, tmp_path):
+    srv, res, log = run(smtpd, send, tmp_path, True, [GOOD, LATER, BAD])
+    assert res.rc == EX_NOUSER, res
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("mailout: 2 of 3 recipients not accepted (") and \
+        "550 5.1.1 <bad@example.com>" in last and "and 1 more" in last, res
 
 
 def test_on_with_every_recipient_refused_is_a_plain_refusal(smtpd, send, tmp_path):
