@@ -46,6 +46,10 @@ int conf_layout_line(const struct layout *l, int sec, const char *key);
 
 void conf_layout_free(struct layout *l);
 
+/* The line where a quoted string of blanked text starts that the end of
+ * the text leaves open, or 0 (libconfuse reports the end of the file). */
+int conf_unclosed_quote(const char *text);
+
 /* A decimal number from 0 to max into *out (libconfuse would read "025"
  * as octal 21).  Returns 0, or -1 for anything else. */
 int conf_parse_decimal(const char *s, long max, long *out);

@@ -89,6 +89,7 @@ struct token {
 	const char *s;      /* T_WORD, T_STR: the text (quotes included) */
 	size_t n;
 	int line;
+	int open;           /* T_STR: a quoted string the end of the text left open */
 };
 
 /* libconfuse's unquoted-string characters (comments are blanked already). */
@@ -103,7 +104,7 @@ static struct token
 next_token(const char **pp, int *line)
 {
 	const char *p = *pp;
-	struct token t = { T_EOF, NULL, 0, 0 };
+	struct token t = { T_EOF, NULL, 0, 0, 0 };
 
 	for (; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
 		if (*p == '\n')
@@ -125,6 +126,8 @@ next_token(const char **pp, int *line)
 		}
 		if (*p)
 			p++;
+		else
+			t.open = 1;
 		t.type = T_STR;
 	} else if (p[0] == '$' && p[1] == '{' && strchr(p, '}')) {
 		p = strchr(p, '}') + 1;      /* ${VAR}: an environment variable */
@@ -155,7 +158,7 @@ int
 conf_scan_layout(const char *name, const char *text, struct layout *l, struct result *r)
 {
 	struct frame { int list, sec, line; const char *title; size_t tlen; } stack[16];
-	struct token prev2 = { T_EOF, 0, 0, 0 }, prev = { T_EOF, 0, 0, 0 }, t;
+	struct token prev2 = { .type = T_EOF }, prev = { .type = T_EOF }, t;
 	const char *p = text;
 	const char *key = NULL;
 	size_t depth = 0, keylen = 0, cap = 0;
@@ -235,4 +238,20 @@ conf_scan_layout(const char *name, const char *text, struct layout *l, struct re
 				stack[i].title ? stack[i].title : "?");
 	}
 	return 0;
+}
+
+int
+conf_unclosed_quote(const char *text)
+{
+	const char *p = text;
+	int line = 1;
+
+	for (;;) {
+		struct token t = next_token(&p, &line);
+
+		if (t.type == T_EOF)
+			return 0;
+		if (t.open)
+			return t.line;
+	}
 }

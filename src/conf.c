@@ -353,7 +353,16 @@ parse_text(struct parsed *p, const char *name, char *text, struct result *r)
 	rc = cfg_parse_buf(cfg, text);
 	parse_text_now = NULL;
 	if (rc != CFG_SUCCESS) {
-		res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))", parse_error[0] ? parse_error : name);
+		/* libconfuse notices a missing closing quote only at the end
+		 * of the file, and says so there. */
+		int open = conf_unclosed_quote(text);
+
+		if (open)
+			res_fail(r, RES_CONFIG, "%s:%d: a quoted value starts here and is never "
+				 "closed: its closing quote is missing (see mailout.conf(5), Syntax)", name, open);
+		else
+			res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))",
+				 parse_error[0] ? parse_error : name);
 		cfg_free(cfg);
 		return -1;
 	}

@@ -137,6 +137,12 @@ test_internals(void)
 	   strstr(lr.text, "t.conf:2:") && strstr(lr.text, "';'"),
 	   "an unquoted value ending in ';': %s", lr.text);
 	conf_layout_free(&l);
+
+	is_int(conf_unclosed_quote("a = \"x\\\"y\" b = 'p\\\\' c = \"\"\n"), 0,
+	       "closed strings, escaped quotes and backslashes inside: no unclosed quote");
+	is_int(conf_unclosed_quote("a = \"x\"\n\nb = \"open\nc = 1\n"), 3,
+	       "an unclosed double quote: the line it opens on");
+	is_int(conf_unclosed_quote("a = 'x\\'\n"), 1, "an escaped closing quote closes nothing");
 }
 
 int
@@ -180,6 +186,8 @@ main(void)
 	   conf_port(conf_find(&c, "o")) == 25, "default ports 587/465/25");
 
 	fails_at("\n\nbogus = 1\n", 3, "unknown key, true line");
+	fails_at("account \"a\" {\n  host = \"h\"\n  password = \"abc\n}\n", 3,
+		 "a quote never closed, at the line it opens (libconfuse: the end of the file)");
 	fails_at("# one\n# two\n# three\nbogus = 1\n", 4, "true line after # comments");
 	fails_at("// one\n// two\nbogus = 1\n", 3, "true line after // comments");
 	fails_at("/* one\n two\n three */\nbogus = 1\n", 4, "true line after a block comment");
