@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -223,7 +224,14 @@ on_command(struct submit *s, const char *line, size_t n)
 static void
 on_reply_line(struct submit *s, const char *line, size_t n)
 {
-	int last = n < 4 || line[3] != '-';
+	/* The line ends a reply when libcurl says so (smtp_endofresp()):
+	 * three digits, then a space or nothing.  libcurl reads past any
+	 * other line, a "DDD-" continuation or one that is no reply at all,
+	 * and waits for the line that ends the reply: its text is kept with
+	 * that reply's, and it decides nothing on its own. */
+	int digits = n >= 3 && isdigit((unsigned char)line[0]) &&
+		     isdigit((unsigned char)line[1]) && isdigit((unsigned char)line[2]);
+	int last = digits && (n == 3 || line[3] == ' ');
 	const char *text = n > 4 ? line + 4 : "";
 	size_t tlen = n > 4 ? n - 4 : 0;
 
@@ -238,18 +246,23 @@ on_reply_line(struct submit *s, const char *line, size_t n)
 		p->ehlo = xrealloc(p->ehlo, (p->nehlo + 1) * sizeof(char *));
 		p->ehlo[p->nehlo++] = xstrndup(line, n);
 	}
+	if (!digits) {
+		/* No reply code at all.  Should nothing valid follow, this
+		 * line is what the relay said (classify(): not SMTP). */
+		s->code = -1;
+		db_reset(&s->reply);
+		db_add(&s->reply, line, n);
+		return;
+	}
 	if (s->partial.len)
 		db_addc(&s->partial, ' ');
 	db_add(&s->partial, line, n);
 	if (!last)
 		return;
-	/* A complete reply. */
-	s->code = 0;
-	if (n >= 3 && line[0] >= '1' && line[0] <= '9' && line[1] >= '0' && line[1] <= '9' &&
-	    line[2] >= '0' && line[2] <= '9')
-		s->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-	else
-		s->code = -1;   /* not an SMTP reply */
+	/* A complete reply; a code under 100 is no SMTP reply code. */
+	s->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if (s->code < 100)
+		s->code = -1;
 	db_reset(&s->reply);
 	db_add(&s->reply, s->partial.s, s->partial.len);
 	db_reset(&s->partial);

@@ -22,7 +22,7 @@ import threading
 
 import pytest
 
-from mailout_run import (EX_DATAERR, EX_OK, EX_PROTOCOL, EX_UNAVAILABLE, Result,
+from mailout_run import (EX_DATAERR, EX_NOUSER, EX_OK, EX_PROTOCOL, EX_UNAVAILABLE, Result,
                          account_block, assert_stderr_prefixed, conf_value, full_message)
 
 
@@ -700,6 +700,35 @@ def test_a_bogus_ehlo_reply_is_superseded_by_helo(mailout, raw_relay, mail, rc, 
     check(mailout, res, rc, stderr=text)
     assert "150" not in res.stderr, res
     assert len(relay.messages) == (1 if rc == EX_OK else 0)
+
+
+@pytest.mark.parametrize("stage,reply", [
+    ("greeting", b"hello there\r\n220 raw.test.invalid ESMTP\r\n"),
+    ("mail", b"just a moment\r\n250 2.1.0 ok\r\n"),
+    ("rcpt", b"hmm\r\n250 2.1.5 ok\r\n"),
+    ("dot", b"one more thing\r\n250 2.0.0 queued\r\n")])
+def test_a_line_without_a_code_before_the_reply_is_read_past(mailout, raw_relay, stage, reply):
+    """libcurl reads past a line that has no reply code and takes the
+    reply that follows it, so mailout does too: delivered once, nothing
+    queued (the line was once taken for a refused recipient, queued and
+    sent again by the next run)."""
+    relay = raw_relay(bogus={stage: reply})
+    res = send_relay(mailout, relay)
+    check(mailout, res, EX_OK, queued_n=0)
+    # (the relay files a message whose final reply it scripted as unanswered)
+    assert len(relay.messages if stage != "dot" else relay.unanswered) == 1
+    lines = log_lines(mailout)
+    assert len(lines) == 1 and "recipients=rcpt@example.com " in lines[0] and \
+        "exitcode=EX_OK" in lines[0], lines
+
+
+def test_a_line_without_a_code_does_not_hide_a_later_refusal(mailout, raw_relay):
+    """A greeting with a line of chatter before the 220, then a recipient
+    refused for good: the refusal decides (67, not queued), not the chatter."""
+    relay = raw_relay(bogus={"greeting": b"hello there\r\n220 raw.test.invalid ESMTP\r\n",
+                             "rcpt": b"550 5.1.1 no such user\r\n"})
+    res = send_relay(mailout, relay)
+    check(mailout, res, EX_NOUSER, queued_n=0, stderr="550 5.1.1 no such user")
 
 
 @pytest.mark.parametrize("queue", ["onfail", "never"])
