@@ -121,7 +121,7 @@ static const char *const proxy_schemes[] = {
 int
 conf_check_proxy(const char *url, char *err, size_t n)
 {
-	const char *sep = strstr(url, "://");
+	const char *sep = strstr(url, "://"), *at;
 	size_t len = sep ? (size_t)(sep - url) : 0;
 
 	if (!*url)
@@ -129,6 +129,17 @@ conf_check_proxy(const char *url, char *err, size_t n)
 	if (!sep) {
 		snprintf(err, n, "'proxy' must be a URL with a scheme, such as "
 			 "socks5h://127.0.0.1:1080");
+		return -1;
+	}
+	/* libcurl takes the authority to end at the first '/', '?', '#' (and
+	 * refuses a space), so such a character in an unencoded password
+	 * would make it quote the whole URL, password and all, in its error
+	 * message. */
+	at = strrchr(sep + 3, '@');
+	if (at && strcspn(sep + 3, "/?# ") < (size_t)(at - (sep + 3))) {
+		snprintf(err, n, "'proxy': a '/', '?', '#' or space comes before its last '@': "
+			 "percent-encode it in the user name or password (%%2F, %%3F, %%23, %%20); "
+			 "a proxy URL has no path");
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(proxy_schemes) / sizeof(proxy_schemes[0]); i++) {

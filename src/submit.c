@@ -542,12 +542,29 @@ stage_name(enum stage st)
 	return "?";
 }
 
+/* 1 when text holds the password of the proxy URL (the text between its
+ * user name's ':' and the last '@'). */
+static int
+quotes_proxy_password(const char *proxy, const char *text)
+{
+	const char *user = proxy ? strstr(proxy, "://") : NULL, *at, *colon;
+
+	if (!user || !(at = strrchr(user + 3, '@')))
+		return 0;
+	user += 3;
+	colon = memchr(user, ':', (size_t)(at - user));
+	return colon && at > colon + 1 &&
+	       memmem(text, strlen(text), colon + 1, (size_t)(at - colon - 1)) != NULL;
+}
+
 /* Turn a libcurl code plus what the dialogue showed into a result. */
 static int
 classify(struct submit *s, CURLcode c, struct result *r)
 {
 	const char *where = s->a->host;
-	const char *err = s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(c);
+	/* libcurl's own text, unless it quotes the proxy's password. */
+	const char *err = s->errbuf[0] && !quotes_proxy_password(s->a->proxy, s->errbuf)
+			  ? s->errbuf : sym_curl_easy_strerror(c);
 	/* The first refusal decides, else the last reply. */
 	const char *reply = s->fail_code ? db_str(&s->fail_reply) : db_str(&s->reply);
 	int code = s->fail_code ? s->fail_code : s->code;

@@ -390,11 +390,11 @@ def test_proxy_refusing_the_connection_is_named_and_temporary(server, send, refu
 
 @pytest.mark.parametrize("proxy,shown", [
     ("socks5h://puser:Proxy-Pw9@127.0.0.1:1080", '"socks5h://127.0.0.1:1080"'),
-    ("http://puser:Pro/xy#P@w9@proxy.example:3128/", '"http://proxy.example:3128"'),
+    ("http://puser:Pro%2Fxy%23P@w9@proxy.example:3128", '"http://proxy.example:3128"'),
     ("socks5://127.0.0.1:1080", '"socks5://127.0.0.1:1080"')])
 def test_show_config_hides_the_proxy_credentials(mailout, proxy, shown):
     """--show-config masks secrets (SPEC 1.2), the proxy's password too,
-    also one with '/', '#' or '@' its writer did not percent-encode."""
+    also one with an '@' its writer did not percent-encode."""
     conf = mailout.write_config('account "a" {\n  host = "relay.example"\n'
                                 '  proxy = "%s"\n}\n' % proxy)
     res, keys = show(mailout, ["-C", str(conf)])
@@ -402,6 +402,22 @@ def test_show_config_hides_the_proxy_credentials(mailout, proxy, shown):
     assert keys["proxy"].startswith(shown), res
     assert "puser" not in res.stdout and "Pw9" not in res.stdout and "Pro" not in res.stdout, res
     assert ("not shown" in keys["proxy"]) == ("@" in proxy), res
+
+
+@pytest.mark.parametrize("proxy", ["http://user:Pro/xy-Pw9@127.0.0.1:1",
+                                   "socks5h://user:Pro?xy-Pw9@127.0.0.1:1",
+                                   "socks5h://user:Pro#xy-Pw9@127.0.0.1:1",
+                                   "socks5h://user:Pro xy-Pw9@127.0.0.1:1",
+                                   "http://proxy.example:3128/?x=a@b"])
+def test_proxy_with_an_unencoded_delimiter_before_the_at_is_refused(mailout, proxy):
+    """libcurl would end the authority at that character and quote the
+    whole URL, password included, in its error (then on stderr, in the
+    log and in -bp): refused where it is written, without the password."""
+    conf = mailout.write_config('account "a" {\n  host = "relay.example"\n'
+                                '  proxy = "%s"\n}\n' % proxy)
+    res = mailout.run(["--show-config"], config_file=conf)
+    assert res.rc == EX_CONFIG and ":3: 'proxy': a '/', '?', '#' or space" in res.stderr, res
+    assert "Pw9" not in res.stderr + res.stdout, res
 
 
 def test_proxy_that_cannot_reach_the_relay_is_named(refused_port, send, socks):

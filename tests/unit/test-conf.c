@@ -112,6 +112,10 @@ test_internals(void)
 	   !strstr(err, "secret"), "an unknown proxy scheme is named, the password is not: %s", err);
 	ok(conf_check_proxy("http://u:secret@:8080", err, sizeof(err)) < 0 && !strstr(err, "secret"),
 	   "a proxy URL without a host: %s", err);
+	ok(conf_check_proxy("http://u:se/cret@h:8080", err, sizeof(err)) < 0 &&
+	   !strstr(err, "cret") && conf_check_proxy("http://h:8080/?a=b@c", err, sizeof(err)) < 0 &&
+	   conf_check_proxy("http://u:se%2Fcret@h:8080", err, sizeof(err)) == 0,
+	   "a '/' before the last '@' is refused (libcurl would quote the URL), %%2F is not");
 
 	snprintf(text, sizeof(text), "a = \"x#y\" # c1\n/* c2\nc3 */ b = 'p//q' // c4\n");
 	conf_blank_comments(text);
