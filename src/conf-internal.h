@@ -50,6 +50,11 @@ void conf_layout_free(struct layout *l);
  * the text leaves open, or 0 (libconfuse reports the end of the file). */
 int conf_unclosed_quote(const char *text);
 
+/* "password" or "passwordeval" when line of blanked text holds that key,
+ * its '=' or its value (whose text an error message must not quote),
+ * else NULL. */
+const char *conf_secret_on_line(const char *text, int line);
+
 /* A decimal number from 0 to max into *out (libconfuse would read "025"
  * as octal 21).  Returns 0, or -1 for anything else. */
 int conf_parse_decimal(const char *s, long max, long *out);

@@ -255,3 +255,30 @@ conf_unclosed_quote(const char *text)
 			return t.line;
 	}
 }
+
+const char *
+conf_secret_on_line(const char *text, int line)
+{
+	struct token prev = { .type = T_EOF }, t;
+	const char *p = text, *key = NULL;
+	int l = 1;
+
+	for (;;) {
+		t = next_token(&p, &l);
+		if (t.type == T_EOF)
+			return NULL;
+		/* The line of the value after a secret's '=' */
+		if (key) {
+			if (t.line <= line && line <= l)
+				return key;
+			key = NULL;
+		}
+		if ((t.type == T_EQ || t.type == T_PLUSEQ) && prev.type == T_WORD &&
+		    (tok_is(&prev, "password") || tok_is(&prev, "passwordeval"))) {
+			key = tok_is(&prev, "password") ? "password" : "passwordeval";
+			if (prev.line == line || t.line == line)
+				return key;
+		}
+		prev = t;
+	}
+}

@@ -290,33 +290,12 @@ static char parse_error[512];
 static const char *parse_name;
 static const char *parse_text_now;
 
-/* "password" or "passwordeval" when line (1-based) of text sets it, else NULL. */
-static const char *
-line_sets_secret(const char *text, int line)
-{
-	const char *p = text, *key;
-	size_t n;
-
-	for (int i = 1; p && i < line; i++)
-		if ((p = strchr(p, '\n')))
-			p++;
-	if (!p)
-		return NULL;
-	p += strspn(p, " \t");
-	n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
-	key = n == 8 && !strncmp(p, "password", 8) ? "password" :
-	      n == 12 && !strncmp(p, "passwordeval", 12) ? "passwordeval" : NULL;
-	p += n;
-	p += strspn(p, " \t");
-	return key && (*p == '=' || (p[0] == '+' && p[1] == '=')) ? key : NULL;
-}
-
 static void
 on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char msg[400];
 	int line = cfg ? cfg->line : 0;
-	const char *secret = parse_text_now ? line_sets_secret(parse_text_now, line) : NULL;
+	const char *secret = parse_text_now ? conf_secret_on_line(parse_text_now, line) : NULL;
 
 	/* libconfuse quotes the token it choked on, which on such a line
 	 * is likely part of the secret (an unquoted password with a space:

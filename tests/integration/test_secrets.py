@@ -228,15 +228,17 @@ def test_leak_detector_finds_each_form():
     assert not leaks(b"AUTH PLAIN\n--> [redacted]\n" + b64("unrelated text here").encode())
 
 
-@pytest.mark.parametrize("line,key", [
-    ("password = Sekr1tX Sekr2tY", "password"),            # unquoted, with a space
-    ("  password=Sekr1tX}Sekr2tY", "password"),
-    ("passwordeval = pass show Sekr2tY", "passwordeval")])
-def test_a_password_line_that_does_not_parse_is_not_quoted(mailout, line, key):
+@pytest.mark.parametrize("line,key,at", [
+    ("password = Sekr1tX Sekr2tY", "password", 4),            # unquoted, with a space
+    ("  password=Sekr1tX}Sekr2tY", "password", 4),
+    ("passwordeval = pass show Sekr2tY", "passwordeval", 4),
+    ('user = "u" password = Sekr1tX Sekr2tY', "password", 4),  # not first on its line
+    ("password =\n   Sekr1tX Sekr2tY", "password", 5)])      # the value on the next line
+def test_a_password_line_that_does_not_parse_is_not_quoted(mailout, line, key, at):
     """libconfuse names the token it choked on; on a password line that is
     part of the secret, so the message names the key and line instead."""
     conf = mailout.write_config('account "a" {\n  host = "relay.example"\n\n%s\n}\n' % line)
     res = mailout.run(["--show-config"], config_file=conf)
     assert res.rc == 78, res
     assert "Sekr" not in res.stderr + res.stdout, res
-    assert ("%s:4: cannot read the value of '%s'" % (conf, key)) in res.stderr, res
+    assert ("%s:%d: cannot read the value of '%s'" % (conf, at, key)) in res.stderr, res

@@ -147,6 +147,15 @@ test_internals(void)
 	is_int(conf_unclosed_quote("a = \"x\"\n\nb = \"open\nc = 1\n"), 3,
 	       "an unclosed double quote: the line it opens on");
 	is_int(conf_unclosed_quote("a = 'x\\'\n"), 1, "an escaped closing quote closes nothing");
+	ok(conf_secret_on_line("a = 1 password = x y\nb = 2\n", 1) &&
+	   !conf_secret_on_line("a = 1 password = x y\nb = 2\n", 2),
+	   "a password set after another key on its line");
+	ok(conf_secret_on_line("passwordeval =\n \"a\nb\"\nc = 1\n", 3) &&
+	   !strcmp(conf_secret_on_line("passwordeval =\n \"a\nb\"\n", 2), "passwordeval") &&
+	   !conf_secret_on_line("passwordeval =\n \"a\nb\"\nc = 1\n", 4),
+	   "every line a secret's value spans, and no further");
+	ok(!conf_secret_on_line("password_hint = 1\npasswords = 2\n", 1) &&
+	   !conf_secret_on_line("password_hint = 1\npasswords = 2\n", 2), "other keys");
 }
 
 int
