@@ -430,6 +430,32 @@ struct run {
 	struct result worst;
 };
 
+/* The account of a message queued with --host: the `defaults` section with
+ * the settings its envelope kept.  Free with conf_account_free(). */
+static void
+envelope_account(const struct config *c, const struct queue_env *e, struct account *a)
+{
+	conf_account_from_defaults(c, a);
+	if (e->host) {
+		free(a->host);
+		a->host = xstrdup(e->host);
+	}
+	if (e->port)
+		a->port = atol(e->port);
+	if (e->tls && conf_parse_tls(e->tls) >= 0)
+		a->tls = (enum tls_mode)conf_parse_tls(e->tls);
+	if (e->user) {
+		free(a->user);
+		a->user = xstrdup(e->user);
+	}
+	if (e->passwordeval) {
+		free_secret(a->password);
+		a->password = NULL;
+		free(a->passwordeval);
+		a->passwordeval = xstrdup(e->passwordeval);
+	}
+}
+
 static struct session *
 session_for(struct run *run, const struct queue_env *e, struct result *r)
 {
@@ -459,25 +485,7 @@ session_for(struct run *run, const struct queue_env *e, struct result *r)
 				free(key);
 				return &run->sess[i];
 			}
-		conf_account_from_defaults(run->c, &a);
-		if (e->host) {
-			free(a.host);
-			a.host = xstrdup(e->host);
-		}
-		if (e->port)
-			a.port = atol(e->port);
-		if (e->tls && conf_parse_tls(e->tls) >= 0)
-			a.tls = (enum tls_mode)conf_parse_tls(e->tls);
-		if (e->user) {
-			free(a.user);
-			a.user = xstrdup(e->user);
-		}
-		if (e->passwordeval) {
-			free_secret(a.password);
-			a.password = NULL;
-			free(a.passwordeval);
-			a.passwordeval = xstrdup(e->passwordeval);
-		}
+		envelope_account(run->c, e, &a);
 	}
 	run->sess = xrealloc(run->sess, (run->nsess + 1) * sizeof(*run->sess));
 	run->sess[run->nsess] = (struct session){ .key = key, .acct = a };
@@ -489,6 +497,7 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 		const char *what, const struct result *r)
 {
 	const struct account *a = e->account ? conf_find(c, e->account) : NULL;
+	struct account adhoc = { 0 };
 	struct dynbuf rc = { 0 };
 	struct log_entry le;
 
@@ -498,18 +507,17 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 		db_adds(&rc, e->rcpts.v[i]);
 	}
 	memset(&le, 0, sizeof(le));
-	/* The relay it was meant for, as configured: its account's, or the
-	 * --host settings kept in the envelope. */
+	/* The relay it was meant for, as a delivery would log it: its
+	 * account's, or the --host settings kept in the envelope. */
+	if (!a && !e->account) {
+		envelope_account(c, e, &adhoc);
+		a = &adhoc;
+	}
 	if (a) {
 		le.host = a->host;
 		le.tls = a->host && a->tls != TLS_OFF;
 		le.auth = a->host && conf_auth_enabled(a);
 		le.user = le.auth ? a->user : NULL;
-	} else {
-		le.host = e->host;
-		le.tls = e->host && !(e->tls && strcmp(e->tls, "off") == 0);
-		le.auth = e->host && e->user;
-		le.user = e->user;
 	}
 	le.from = *e->sender ? e->sender : "<>";
 	le.recipients = db_str(&rc);
@@ -519,6 +527,7 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 	le.exitcode = res_exit_name(r->cls);
 	log_delivery(&le);
 	db_free(&rc);
+	conf_account_free(&adhoc);
 }
 
 /* 1 when path still names the file open on fd (which *sb then describes). */

@@ -198,6 +198,24 @@ def test_queue_lifetime_moves_to_failed_and_is_logged(mailout, refused_port):
     assert "FAILED" in mailout.run(["-bp"], config_file=conf).stdout
 
 
+def test_expiry_of_a_host_message_is_logged_as_its_delivery_was(mailout, refused_port):
+    """A message queued with --host: the expiry line has the relay, TLS and
+    user a delivery attempt logs, the `defaults` section included."""
+    conf = mailout.tmp / "host.conf"
+    conf.write_text('queue_dir = "%s"\nlogfile = "%s"\nqueue_lifetime = 1s\n'
+                    'defaults {\n  tls = off\n  user = "bob"\n  password = "pw"\n}\n'
+                    % (mailout.tmp / "queue", mailout.tmp / "mail.log"))
+    os.chmod(conf, 0o600)
+    res = send_one(mailout, conf, 1, "--host", refused_port.host, "--port", str(refused_port.port))
+    assert res.rc == EX_OK and "queued as" in res.stderr, res
+    time.sleep(2.1)
+    res = mailout.run(["-q"], config_file=conf)
+    lines = (mailout.tmp / "mail.log").read_text().splitlines()
+    assert len(lines) == 2 and "expired" in lines[1], lines
+    for line in lines:
+        assert " host=%s tls=off auth=on user=bob " % refused_port.host in line, lines
+
+
 def test_periodic_run_respects_the_back_off(mailout, refused_port, smtpd):
     conf = config(mailout, refused_port)
     send_one(mailout, conf, 1)
