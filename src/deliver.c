@@ -132,14 +132,21 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		log_result(d, &one, 1, &r);
 		res_merge(&worst, &r);
 	}
-	/* The total names how many, and the worst refusal's own text: it is
+	/* The total names each refusal with the relay's reply: it is also
 	 * what -bp shows as the last error of the recipients left queued. */
 	str_copy(why, sizeof(why), worst.text);
-	if (nref == 1)
+	if (nref == 1) {
 		res_fail(&worst, worst.cls, "%s; the message went to the other recipients", why);
-	else
-		res_fail(&worst, worst.cls, "%zu of %zu recipients not accepted (%s; and %zu "
-			 "more); the message went to the others", nref, remote->n, why, nref - 1);
+	} else {
+		struct dynbuf each = { 0 };
+
+		for (size_t k = 0; k < nref; k++)
+			db_printf(&each, "%s%s: %s", k ? "; " : "", ref[k].rcpt, ref[k].reply);
+		res_fail(&worst, worst.cls, "%zu of %zu recipients not accepted by %s (%s); the "
+			 "message went to the others", nref, remote->n, d->acct->host,
+			 db_str(&each));
+		db_free(&each);
+	}
 	res_merge(total, &worst);
 	addr_list_free(&ok);
 }

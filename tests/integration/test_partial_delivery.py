@@ -69,8 +69,19 @@ def test_on_with_several_refused_names_the_worst_and_counts(smtpd, send, tmp_pat
     srv, res, log = run(smtpd, send, tmp_path, True, [GOOD, LATER, BAD])
     assert res.rc == EX_NOUSER, res
     last = res.stderr.strip().splitlines()[-1]
-    assert last.startswith("mailout: 2 of 3 recipients not accepted (") and \
-        "550 5.1.1 <bad@example.com>" in last and "and 1 more" in last, res
+    assert last.startswith("mailout: 2 of 3 recipients not accepted by ") and \
+        "later@example.com: 451 4.2.0 mailbox busy" in last and \
+        "bad@example.com: 550 5.1.1 <bad@example.com>" in last, res
+
+
+def test_mixed_refusals_leave_the_queued_recipient_its_own_reply(smtpd, send, mailout,
+                                                                tmp_path):
+    """-bp's last error for the recipient left queued (451) is not only the
+    other one's permanent refusal (550)."""
+    srv, res, log = run(smtpd, send, tmp_path, True, [GOOD, BAD, LATER], queue="onfail")
+    assert res.rc == EX_NOUSER and "queued as" in res.stderr, res
+    bp = mailout.run(["-bp"], config_file=res.args[res.args.index("-C") + 1])
+    assert "451 4.2.0 mailbox busy, try later" in bp.stdout, bp
 
 
 def test_on_with_every_recipient_refused_is_a_plain_refusal(smtpd, send, tmp_path):
