@@ -51,20 +51,21 @@ static int
 sender_argument(struct job *j, struct result *r)
 {
 	struct addr_list l = { 0 };
-	char err[256], err2[256];
+	char err[256];
 	int n;
 
 	if (!j->sender_in || !*j->sender_in || addr_check(j->sender_in, err, sizeof(err)) == 0)
 		return 0;
 	if (has_line_break(j->sender_in))
 		return res_fail(r, RES_USAGE, "sender: the address contains a line break");
-	n = addr_parse_list(j->sender_in, strlen(j->sender_in), &l, err2, sizeof(err2));
-	if (n != 1) {
+	n = addr_parse_list(j->sender_in, strlen(j->sender_in), &l, err, sizeof(err));
+	if (n != 1 && !(n == 0 && strstr(j->sender_in, "<>"))) {
 		addr_list_free(&l);
-		return res_fail(r, RES_USAGE, "sender: %s", n > 1 ? "give one address" : err);
+		return res_fail(r, RES_USAGE, "sender: %s", n < 0 ? err : "give one address");
 	}
+	/* "Name <>" is the null sender, as "<>" is. */
 	free(j->sender_arg);
-	j->sender_arg = xstrdup(l.v[0]);
+	j->sender_arg = xstrdup(n == 1 ? l.v[0] : "");
 	j->sender_in = j->sender_arg;
 	addr_list_free(&l);
 	return 0;

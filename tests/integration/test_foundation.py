@@ -106,7 +106,8 @@ def test_existing_headers_are_kept_byte_for_byte(server, send):
                                       (["-r", "r@example.com"], "r@example.com"),
                                       (["-f<b@example.com>"], "b@example.com"),
                                       (["-f", "Bounce <b@example.com>"], "b@example.com"),
-                                      (["-r", '"A, B" <r@example.com>'], "r@example.com")])
+                                      (["-r", '"A, B" <r@example.com>'], "r@example.com"),
+                                      (["-f", "Mail Delivery System <>"], "<>")])
 def test_sender_options(server, send, arg, want):
     """-f and -r take what Postfix's sendmail takes: an address, bare or in
     angle brackets, or with a display name (the address is kept)."""
@@ -116,7 +117,8 @@ def test_sender_options(server, send, arg, want):
 
 @pytest.mark.parametrize("value,why", [("a@example.com, b@example.com", "give one address"),
                                        ("<a@example.com", "invalid"),
-                                       ("Name <>", "")])
+                                       (",", "give one address"),
+                                       ("Name <a@@example.com>", "more than one '@'")])
 def test_sender_option_that_is_not_one_address(server, send, value, why):
     res = send(server, ["-f", value, "x@example.com"], full_message())
     assert res.rc == EX_USAGE and server.received_nothing(), res
