@@ -116,7 +116,7 @@ def test_sender_options(server, send, arg, want):
 
 
 @pytest.mark.parametrize("value,why", [("a@example.com, b@example.com", "give one address"),
-                                       ("<a@example.com", "invalid"),
+                                       ("<a@example.com", "missing '>'"),
                                        (",", "give one address"),
                                        ("Name <a@@example.com>", "more than one '@'")])
 def test_sender_option_that_is_not_one_address(server, send, value, why):
