@@ -773,6 +773,12 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 		goto out;
 	}
 	c = sym_curl_easy_perform(s->h);
+	/* libcurl takes only 250 after the final dot.  Another 2xx is still
+	 * the relay taking the message (RFC 5321 section 4.2.1: positive
+	 * completion), and queueing it would deliver it twice. */
+	if (c == CURLE_WEIRD_SERVER_REPLY && submit_after_dot(s) && !s->fail_code &&
+	    s->code / 100 == 2)
+		c = CURLE_OK;
 	if (c == CURLE_OK) {
 		r->smtp_code = s->code;
 		snprintf(r->reply, sizeof(r->reply), "%s", db_str(&s->reply));

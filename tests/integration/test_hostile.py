@@ -722,6 +722,19 @@ def test_a_line_without_a_code_before_the_reply_is_read_past(mailout, raw_relay,
         "exitcode=EX_OK" in lines[0], lines
 
 
+@pytest.mark.parametrize("reply", [b"251 2.1.5 forwarded\r\n", b"299 ok, I guess\r\n"])
+def test_another_2xx_to_the_final_dot_is_a_delivery(mailout, raw_relay, reply):
+    """libcurl wants 250 after the final dot and fails on any other code;
+    a 2xx is still the relay taking the message, so it is not queued
+    (which would deliver it twice)."""
+    relay = raw_relay(bogus={"dot": reply})
+    res = send_relay(mailout, relay)
+    check(mailout, res, EX_OK, queued_n=0)
+    assert len(relay.unanswered) == 1          # the relay got it, and said so
+    lines = log_lines(mailout)
+    assert len(lines) == 1 and "exitcode=EX_OK" in lines[0], lines
+
+
 def test_a_line_without_a_code_does_not_hide_a_later_refusal(mailout, raw_relay):
     """A greeting with a line of chatter before the 220, then a recipient
     refused for good: the refusal decides (67, not queued), not the chatter."""
