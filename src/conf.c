@@ -287,6 +287,7 @@ set_validators(cfg_t *cfg)
 /* Error text from libconfuse's error callback, with our file name; the
  * text being parsed, to tell whether the failing line sets a secret. */
 static char parse_error[512];
+static int parse_error_line;
 static const char *parse_name;
 static const char *parse_text_now;
 
@@ -306,6 +307,7 @@ on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 	else
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 	snprintf(parse_error, sizeof(parse_error), "%s:%d: %s", parse_name, line, msg);
+	parse_error_line = line;
 }
 
 struct parsed {
@@ -336,7 +338,7 @@ parse_text(struct parsed *p, const char *name, char *text, struct result *r)
 		 * of the file, and says so there. */
 		int open = conf_unclosed_quote(text);
 
-		if (open)
+		if (open && (!parse_error[0] || parse_error_line >= open))
 			res_fail(r, RES_CONFIG, "%s:%d: a quoted value starts here and is never "
 				 "closed: its closing quote is missing (see mailout.conf(5), Syntax)", name, open);
 		else

@@ -201,6 +201,8 @@ main(void)
 	fails_at("\n\nbogus = 1\n", 3, "unknown key, true line");
 	fails_at("account \"a\" {\n  host = \"h\"\n  password = \"abc\n}\n", 3,
 		 "a quote never closed, at the line it opens (libconfuse: the end of the file)");
+	fails_at("account \"a\" {\n  bogus = 1\n  password = \"abc\n}\n", 2,
+		 "an error before an unclosed quote is the one reported");
 	fails_at("# one\n# two\n# three\nbogus = 1\n", 4, "true line after # comments");
 	fails_at("// one\n// two\nbogus = 1\n", 3, "true line after // comments");
 	fails_at("/* one\n two\n three */\nbogus = 1\n", 4, "true line after a block comment");
