@@ -273,7 +273,9 @@ accept_message(struct job *j, struct result *r)
 		goto out;
 	if (j->rcpts.n == 0) {
 		res_fail(r, RES_USAGE, "no recipients: none given%s",
-			 j->read_recipients ? " and none in To, Cc or Bcc" : "");
+			 !j->read_recipients ? "" : msg_is_resent(&j->msg) ?
+			 " and none in Resent-To, Resent-Cc or Resent-Bcc" :
+			 " and none in To, Cc or Bcc");
 		goto out;
 	}
 	if (j->sender_in)

@@ -359,9 +359,15 @@ copy_delimited(struct lp *p, struct dynbuf *out, char close)
 
 /*
  * Read one mailbox or the display-name part of one, up to (not including)
- * one of ",;:" at top level or the end.  The bare text goes to word (with
- * *spaced set when white space separated two atoms), the content of
- * "<...>" to angle (*has_angle set).
+ * one of ",;:" at top level or the end, or up to what follows "<...>".
+ * The bare text goes to word (with *spaced set when white space separated
+ * two atoms), the content of "<...>" to angle (*has_angle set).
+ *
+ * Inside "<...>" white space and comments may stand only next to "." and
+ * "@" (and the "," and ":" of a source route): "<john doe@x>" is refused
+ * as "john doe@x" is, never read as johndoe@x.  Text after "<...>" other
+ * than a comment starts the next address, as if a comma stood there (what
+ * Postfix does): "Al <a@x> b@y" is two recipients, not one named "Al b@y".
  */
 static int
 read_element(struct lp *p, struct dynbuf *word, int *spaced,
@@ -379,14 +385,16 @@ read_element(struct lp *p, struct dynbuf *word, int *spaced,
 		if (p->s >= p->end)
 			return 0;
 		char c = *p->s;
-		if (c == ',' || c == ';' || c == ':')
+		if (c == ',' || c == ';' || c == ':' || *has_angle)
 			return 0;
 		if (c == '<') {
-			if (*has_angle)
-				return errf(p->err, p->errlen, "two '<' in one address%s", "");
+			const char *open = p->s;
+
 			*has_angle = 1;
 			p->s++;
 			for (;;) {
+				const char *gap = p->s;
+
 				if (skip_cfws(p) < 0)
 					return -1;
 				if (p->s >= p->end)
@@ -395,6 +403,16 @@ read_element(struct lp *p, struct dynbuf *word, int *spaced,
 				if (c == '>') {
 					p->s++;
 					break;
+				}
+				if (p->s != gap && angle->len && !strchr(".@,:", c) &&
+				    !strchr(".@,:", angle->s[angle->len - 1])) {
+					const char *close = memchr(p->s, '>', (size_t)(p->end - p->s));
+					size_t n = (size_t)((close ? close + 1 : p->end) - open);
+					char shown[84];
+
+					snprintf(shown, sizeof(shown), "%.*s", n > 80 ? 80 : (int)n, open);
+					return errf(p->err, p->errlen,
+						    "white space inside <address>: %s", shown);
 				}
 				if (c == '"' || c == '[') {
 					if (copy_delimited(p, angle, c == '"' ? '"' : ']') < 0)
@@ -558,6 +576,8 @@ addr_parse_list(const char *s, size_t len, struct addr_list *out,
 			goto fail;
 		if (p.s >= p.end)
 			break;
+		if (has_angle && !strchr(",;:", *p.s))
+			continue;   /* text after "<...>": the next address */
 		if (*p.s == ';') {
 			if (!in_group) {
 				errf(err, errlen, "';' outside a group in address list%s", "");

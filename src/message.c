@@ -270,13 +270,26 @@ continue_header(struct msg_header *h, const char *line, size_t len)
 	h->raw[h->len] = '\0';
 }
 
+/* An mbox "From " line, or one quoted as ">From ", ">>From "...: the
+ * lines of this kind before the first header are dropped, as Postfix's
+ * sendmail drops them. */
+static int
+is_from_line(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && line[i] == '>')
+		i++;
+	return len - i >= 5 && memcmp(line + i, "From ", 5) == 0;
+}
+
 int
 msg_read_headers(struct msg *m, struct result *r)
 {
 	struct msg_input *in = m->in;
 	const char *line;
 	size_t len;
-	int first = 1, rc;
+	int leading = 1, rc;
 
 	while ((rc = next_line(in, &line, &len)) > 0) {
 		size_t content = len, namelen;
@@ -285,11 +298,9 @@ msg_read_headers(struct msg *m, struct result *r)
 			content -= 2;
 		if (content == 0)
 			return 0;                       /* the blank line */
-		if (first && content >= 5 && memcmp(line, "From ", 5) == 0) {
-			first = 0;                      /* an mbox "From " line */
+		if (leading && is_from_line(line, content))
 			continue;
-		}
-		first = 0;
+		leading = 0;
 		if ((line[0] == ' ' || line[0] == '\t') && m->nh > 0) {
 			namelen = 0;                    /* continuation */
 		} else if (!(namelen = field_name_len(line, content))) {
@@ -350,16 +361,22 @@ msg_value(const struct msg_header *h, size_t *len)
 }
 
 int
+msg_is_resent(const struct msg *m)
+{
+	for (size_t i = 0; i < m->nh; i++)
+		if (m->h[i].namelen > 7 && strncasecmp(m->h[i].raw, "Resent-", 7) == 0)
+			return 1;
+	return 0;
+}
+
+int
 msg_header_recipients(const struct msg *m, struct addr_list *out, struct result *r)
 {
 	static const char *const plain[] = { "To", "Cc", "Bcc" };
 	static const char *const resent[] = { "Resent-To", "Resent-Cc", "Resent-Bcc" };
-	const char *const *names = plain;
+	const char *const *names = msg_is_resent(m) ? resent : plain;
 	char err[256];
 
-	for (size_t i = 0; i < m->nh; i++)
-		if (m->h[i].namelen > 7 && strncasecmp(m->h[i].raw, "Resent-", 7) == 0)
-			names = resent;
 	for (size_t i = 0; i < m->nh; i++) {
 		for (int k = 0; k < 3; k++) {
 			size_t len;

@@ -64,6 +64,9 @@ struct msg_header *msg_find(const struct msg *m, const char *name);
  * folding included, final CRLF excluded. */
 const char *msg_value(const struct msg_header *h, size_t *len);
 
+/* 1 when the message has a Resent- header (so -t reads Resent-To, -Cc, -Bcc). */
+int msg_is_resent(const struct msg *m);
+
 /*
  * -t: append the recipients of To, Cc and Bcc (or of Resent-To,
  * Resent-Cc and Resent-Bcc when any Resent- header exists) to out.

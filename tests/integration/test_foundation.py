@@ -85,6 +85,38 @@ def test_resent_headers_replace_to_cc_bcc(server, send):
     assert not m.headers("Resent-Bcc")
 
 
+def test_t_address_after_angle_brackets_is_a_recipient_too(server, send):
+    # Postfix reads a missing comma after "<...>"; dropping bob was silent loss.
+    res = send(server, ["-t"], message(["To: Al <al@example.com> bob@example.com",
+                                        "Subject: t"]))
+    assert res.rc == EX_OK, res
+    assert sorted(server.messages[0].rcpt_tos) == ["al@example.com", "bob@example.com"]
+
+
+@pytest.mark.parametrize("to", ["John Doe <john doe@example.com>",
+                                "Ann <ann@ex ample.com>"])
+def test_t_space_inside_angle_brackets_is_refused_not_joined(server, send, to):
+    res = send(server, ["-t"], message(["To: " + to, "Subject: t"]))
+    assert res.rc == EX_DATAERR and server.received_nothing(), res
+    assert "white space inside <address>" in res.stderr
+
+
+def test_leading_from_lines_quoted_or_not_are_dropped(server, send):
+    res = send(server, ["-t"], b">From a@b Mon Jan  1 00:00:00 2024\nFrom x@y Tue Jan  2 "
+               b"00:00:00 2024\nTo: t@example.com\nSubject: s\n\nbody\n")
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    assert m.rcpt_tos == ["t@example.com"] and m.headers("Subject") == [b"Subject: s"]
+    assert b"From a@b" not in m.data and b"From x@y" not in m.data
+
+
+def test_no_recipients_names_the_resent_headers_it_read(server, send):
+    res = send(server, ["-t"], message(["To: old@example.com", "Resent-From: me@example.com",
+                                        "Subject: r"]))
+    assert res.rc == EX_USAGE and server.received_nothing(), res
+    assert "none in Resent-To, Resent-Cc or Resent-Bcc" in res.stderr
+
+
 def test_added_headers_and_full_name(server, send):
     res = send(server, ["-F", "Backup Robot", "-f", "robot@example.com", "x@example.com"],
                message(["Subject: only a subject"]))

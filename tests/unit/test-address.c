@@ -114,6 +114,20 @@ main(void)
 	parses("<a@x.org\r\nRCPT TO:evil@x.org>", NULL, "CR LF injection inside <>");
 	parses("Joe <<j@x.org>>", NULL, "nested '<'");
 	parses("a@b@c.org", NULL, "two '@'");
+	/* White space inside <...> only next to "." "@" and a route's "," ":". */
+	parses("John Doe <john doe@x.org>", NULL, "space in <local part> refused, not joined");
+	parses("Ann <ann@ex ample.org>", NULL, "space in <domain> refused, not joined");
+	parses("<john (x) doe@y.org>", NULL, "comment between words in <> refused");
+	parses("< john . doe @ x.org >", LIST("john.doe@x.org"), "obsolete spacing inside <>");
+	parses("<@r1 , @r2 : q@w.org>", LIST("q@w.org"), "spaced source route");
+	/* Text after <...> is the next address (Postfix adds the comma). */
+	parses("Al <al@x.org> bob@x.org", LIST("al@x.org", "bob@x.org"),
+	       "address after <...> kept");
+	parses("<a@x.org><b@y.org>", LIST("a@x.org", "b@y.org"), "two <...> in a row");
+	parses("Al <a@x.org> (Al), Bo <b@y.org>", LIST("a@x.org", "b@y.org"),
+	       "comment after <...> is not an address");
+	parses("Al <a@x.org> Bo <b@y.org>", LIST("a@x.org", "b@y.org"),
+	       "name-addr after name-addr");
 	{
 		struct addr_list l = { 0 };
 		const char nul[] = "a@x.org\0b@y.org";
