@@ -140,6 +140,25 @@ def test_one_session_for_ten_messages(mailout, refused_port, smtpd):
         len(srv.connections))
 
 
+def test_delivered_messages_leave_no_file_behind(mailout, refused_port, smtpd):
+    """Delivered files go through done/, where a thread unlinks them; the
+    run waits for it, and sweeps what a killed run left there."""
+    conf = config(mailout, refused_port)
+    for n in range(30):
+        assert send_one(mailout, conf, n).rc == EX_OK
+    done = mailout.tmp / "queue" / "done"
+    done.mkdir(mode=0o700, exist_ok=True)
+    (done / "20200101T000000000000-stale").write_bytes(b"left by a killed run")
+    (done / "20200101T000000000000-stale.state").write_bytes(b"attempts 1\n")
+    srv = smtpd("plain")
+    conf = config(mailout, srv)
+    assert mailout.run(["-q"], config_file=conf).rc == EX_OK
+    assert sorted(subject_of(m) for m in srv.messages) == sorted(
+        "msg-{}".format(n) for n in range(30))
+    assert list((mailout.tmp / "queue" / "q").iterdir()) == []
+    assert list(done.iterdir()) == []
+
+
 def test_concurrent_runs_deliver_each_message_once(mailout, refused_port, smtpd):
     conf = config(mailout, refused_port)
     for n in range(20):
