@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,31 @@ out:
 	return rc;
 }
 
+/* Set when the caller started mailout with standard input closed. */
+static int stdin_was_closed;
+
+/*
+ * Descriptors 0, 1 and 2 that the caller left closed are opened on
+ * /dev/null first, as Postfix's sendmail does: otherwise the spool or
+ * queue file would get descriptor 2, and every diagnostic would be
+ * written into the message.
+ */
+static void
+open_standard_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		int n;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n != fd)
+			_exit(71);          /* EX_OSERR, with nowhere to say it */
+		if (fd == 0)
+			stdin_was_closed = 1;
+	}
+}
+
 /* sendmail mode: the message on standard input. */
 static int
 deliver(struct options *o)
@@ -207,6 +233,10 @@ deliver(struct options *o)
 	memset(&cfg, 0, sizeof(cfg));
 	res_clear(&r);
 	accept_init(&j, o, &cfg, 0);
+	if (stdin_was_closed) {
+		res_fail(&r, RES_IOERR, "standard input is closed: there is no message to read");
+		goto done;
+	}
 	if (operand_recipients(o, &j.rcpts, &r) < 0)
 		goto done;
 	/* No recipients and no -t: say so before waiting for the message. */
@@ -299,6 +329,7 @@ main(int argc, char **argv)
 	struct result r;
 	int status;
 
+	open_standard_fds();
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 	/* No core dumps, ever: a password from the configuration is in

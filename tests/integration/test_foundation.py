@@ -117,6 +117,35 @@ def test_no_recipients_names_the_resent_headers_it_read(server, send):
     assert "none in Resent-To, Resent-Cc or Resent-Bcc" in res.stderr
 
 
+@pytest.mark.parametrize("args", [["-v"], []], ids=["verbose", "plain"])
+def test_closed_stderr_never_writes_into_the_message(mailout, server, args):
+    """A caller that closed descriptor 2 (2>&-): the spool file must not get
+    it, or the transcript and diagnostics go into the message (with -v the
+    relay got 0 bytes, exit 0)."""
+    import subprocess
+    conf = mailout.write_config(relay_config(server))
+    body = "".join("line %05d\n" % i for i in range(2000))
+    p = subprocess.run([mailout.bin, "-C", str(conf)] + args + ["x@example.com"],
+                       input=("Subject: closed\n\n" + body).encode(), env=mailout.env(),
+                       stdout=subprocess.DEVNULL, timeout=30,
+                       preexec_fn=lambda: os.close(2))
+    assert p.returncode == EX_OK
+    m = server.messages[0]
+    assert m.headers("Subject") == [b"Subject: closed"]
+    assert m.data.endswith(body.replace("\n", "\r\n").encode()), m.data[-200:]
+    assert b"mailout" not in m.data.split(b"\r\n\r\n", 1)[1]
+
+
+def test_closed_stdin_is_an_error_not_an_empty_message(mailout, server):
+    import subprocess
+    conf = mailout.write_config(relay_config(server))
+    p = subprocess.run([mailout.bin, "-C", str(conf), "x@example.com"], env=mailout.env(),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
+                       preexec_fn=lambda: os.close(0))
+    assert p.returncode == 74 and server.received_nothing(), p
+    assert b"standard input is closed" in p.stderr
+
+
 def test_added_headers_and_full_name(server, send):
     res = send(server, ["-F", "Backup Robot", "-f", "robot@example.com", "x@example.com"],
                message(["Subject: only a subject"]))
