@@ -128,6 +128,28 @@ field(struct dynbuf *d, const char *key, const char *val, int quote)
 		db_addc(d, '\'');
 }
 
+/*
+ * The log's lock, waited for at most about two seconds.  Whoever holds it
+ * must never hold up a delivery: a queue run logs a message before it
+ * takes it out of the queue, and a run stuck here and then killed would
+ * send it again.  Without the lock the line still goes out in one
+ * O_APPEND write, which keeps it whole in practice.
+ */
+static int
+lock_briefly(int fd)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < 200; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 1;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
 void
 log_delivery(const struct log_entry *e)
 {
@@ -175,11 +197,13 @@ log_delivery(const struct log_entry *e)
 			db_add(&line, d.s, d.len);
 			db_addc(&line, '\n');
 			/* One write under an exclusive lock keeps concurrent lines whole. */
-			(void)flock(fd, LOCK_EX);
+			int locked = lock_briefly(fd);
+
 			if (write_all(fd, line.s, line.len) < 0)
 				log_err("warning: cannot write log file %s: %s", log_file,
 					strerror(errno));
-			(void)flock(fd, LOCK_UN);
+			if (locked)
+				(void)flock(fd, LOCK_UN);
 			close(fd);
 			db_free(&line);
 		}

@@ -159,6 +159,24 @@ def test_delivered_messages_leave_no_file_behind(mailout, refused_port, smtpd):
     assert list(done.iterdir()) == []
 
 
+def test_a_held_log_lock_does_not_hold_up_a_run(mailout, refused_port, smtpd):
+    """The log line is written before the delivered file leaves the queue;
+    a run that waited for the log's lock for ever sat on a delivered
+    message, and killing it sent the message twice."""
+    import fcntl
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    srv = smtpd("plain")
+    conf = config(mailout, srv)
+    log = mailout.tmp / "mail.log"
+    with open(log, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        res = mailout.run(["-q"], config_file=conf, timeout=20)
+    assert res.rc == EX_OK, res
+    assert [subject_of(m) for m in srv.messages] == ["msg-1"] and queued(mailout) == []
+    assert log.read_text().count("exitcode=EX_OK") == 1
+
+
 def test_concurrent_runs_deliver_each_message_once(mailout, refused_port, smtpd):
     conf = config(mailout, refused_port)
     for n in range(20):
