@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,14 +156,19 @@ default_sender(const struct job *j)
 static char *
 spool_dir(const struct job *j, int *in_queue)
 {
-	char *dir = xasprintf("%s/tmp", j->cfg->queue_dir);
+	char *dir = xasprintf("%s/tmp", j->cfg->queue_dir), why[PATH_MAX + 100];
 	const char *t;
+	int rc;
 
 	*in_queue = 1;
-	if (mkdir_p(dir, 0700) == 0 && access(dir, W_OK) == 0)
+	if ((rc = queue_dir_private(dir, why, sizeof(why))) == 0 && access(dir, W_OK) == 0)
 		return dir;
-	log_info("cannot use %s (%s); spooling in the temporary directory", dir,
-		 strerror(errno));
+	if (rc == -2)
+		log_err("warning: not using the queue: %s (it must belong to you and be "
+			"writable by no one else)", why);
+	else
+		log_info("cannot use %s (%s); spooling in the temporary directory", dir,
+			 strerror(errno));
 	free(dir);
 	*in_queue = 0;
 	t = getenv("TMPDIR");

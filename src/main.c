@@ -98,7 +98,7 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 	char *tmpdir = xasprintf("%s/tmp", cfg->queue_dir), err[256];
 	int out = -1, body = -1, rc = -1;
 
-	if (mkdir_p(tmpdir, 0700) != 0) {
+	if (queue_dir_private(tmpdir, err, sizeof(err)) != 0) {
 		free(tmpdir);
 		tmpdir = NULL;
 	}

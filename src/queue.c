@@ -51,9 +51,11 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,7 +224,7 @@ state_write(const char *path, const struct qstate *s)
 	for (const char *p = s->last_error; *p; p++)
 		db_addc(&d, (unsigned char)*p < 0x20 ? ' ' : *p);
 	db_addc(&d, '\n');
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
 		if (write_all(fd, d.s, d.len) == 0 && fsync(fd) == 0 && close(fd) == 0)
 			rc = rename(tmp, path) == 0 ? fsync_dir_of(path, 0) : -1;
@@ -254,16 +256,24 @@ queue_backoff(int attempts)
 
 /* ---- keeping a spool file ---- */
 
+/* QDIR/NAME, made if needed and checked private (queue_dir_private());
+ * NULL, with r set when given, when it cannot be used. */
 static char *
-subdir(const char *qdir, const char *name)
+subdir(const char *qdir, const char *name, struct result *r)
 {
 	char *d = xasprintf("%s/%s", qdir, name);
+	char why[PATH_MAX + 100];
+	int rc = queue_dir_private(d, why, sizeof(why));
 
-	if (mkdir_p(d, 0700) != 0) {
-		free(d);
-		return NULL;
-	}
-	return d;
+	if (rc == 0)
+		return d;
+	if (r && rc == -2)
+		res_fail(r, RES_CONFIG, "refusing to use the queue: %s (it must belong to you "
+			 "and be writable by no one else)", why);
+	else if (r)
+		res_fail(r, RES_CANTCREAT, "cannot create %s: %s", d, strerror(errno));
+	free(d);
+	return NULL;
 }
 
 /* Copy the message of fd (from data_offset) after a new envelope into a
@@ -340,10 +350,8 @@ queue_keep(const char *qdir, const char *spool_path, int fd, off_t data_offset,
 	const char *src = spool_path;
 	int newfd = -1, rc = -1;
 
-	if (!(q = subdir(qdir, "q"))) {
-		res_fail(r, RES_CANTCREAT, "cannot create %s/q: %s", qdir, strerror(errno));
+	if (!(q = subdir(qdir, "q", r)))
 		goto out;
-	}
 	if (pending) {
 		if (queue_env_read(fd, &e, &off, r) < 0)
 			goto out;
@@ -497,7 +505,7 @@ remover_main(void *arg)
 static void
 remover_start(struct remover *rm, const char *qdir)
 {
-	rm->done = subdir(qdir, "done");
+	rm->done = subdir(qdir, "done", NULL);
 	pthread_mutex_init(&rm->mu, NULL);
 	pthread_cond_init(&rm->cv, NULL);
 	rm->head = NULL;
@@ -658,8 +666,9 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 	}
 	memset(&le, 0, sizeof(le));
 	/* The relay it was meant for, as a delivery would log it: its
-	 * account's, or the --host settings kept in the envelope. */
-	if (!a && !e->account) {
+	 * account's, or the --host settings kept in the envelope (none when
+	 * the envelope could not be read: e->sender is then NULL). */
+	if (!a && !e->account && e->sender) {
 		envelope_account(c, e, &adhoc);
 		a = &adhoc;
 	}
@@ -669,7 +678,7 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 		le.auth = a->host && conf_auth_enabled(a);
 		le.user = le.auth ? a->user : NULL;
 	}
-	le.from = *e->sender ? e->sender : "<>";
+	le.from = !e->sender ? "unknown" : *e->sender ? e->sender : "<>";
 	le.recipients = db_str(&rc);
 	le.mailsize = (long long)size;
 	le.errormsg = what;
@@ -729,7 +738,14 @@ process(struct run *run, const char *id)
 	int fd, have_env = 0;
 
 	res_clear(&r);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno != ENOENT) {
+		/* Left by another user (root with this queue's configuration,
+		 * say): stuck until someone fixes it, so not in silence. */
+		res_fail(&r, RES_IOERR, "cannot open queue file %s: %s", path, strerror(errno));
+		log_err("%s", r.text);
+		res_merge(&run->worst, &r);
+	}
 	if (fd < 0)
 		goto out;                       /* delivered by another run */
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0)
@@ -738,8 +754,12 @@ process(struct run *run, const char *id)
 		goto out;                       /* removed, moved or rewritten meanwhile */
 	state_read(spath, &st);
 	if (queue_env_read(fd, &e, &off, &r) < 0) {
+		struct queue_env none = { 0 };
+
 		log_err("queue file %s: %s", path, r.text);
+		log_queue_event(run->c, id, &none, sb.st_size, r.text, &r);
 		give_up(run, id, path, &st, r.text);
+		res_merge(&run->worst, &r);
 		goto out;
 	}
 	have_env = 1;
@@ -776,9 +796,15 @@ process(struct run *run, const char *id)
 		 * with the state file a killed run may have left half-written. */
 		char *snew = xasprintf("%s.new", spath);
 
-		if (remover_take(&run->rm, path) != 0)
-			log_err("warning: cannot remove the delivered %s from the queue: %s",
-				id, strerror(errno));
+		if (remover_take(&run->rm, path) != 0) {
+			/* Emptied instead, so that no run sends it again: the
+			 * next one finds no envelope and moves it aside. */
+			log_err("%s: delivered, but cannot be removed from the queue: %s", id,
+				strerror(errno));
+			if (ftruncate(fd, 0) != 0 || fsync(fd) != 0)
+				log_err("%s: cannot empty it either (%s): it will be sent again",
+					id, strerror(errno));
+		}
 		(void)remover_take(&run->rm, spath);
 		unlink(snew);
 		free(snew);
@@ -838,7 +864,19 @@ out:
 static int
 is_message_name(const char *n)
 {
-	return n[0] != '.' && !strchr(n, '.');
+	/* YYYYMMDDTHHMMSSuuuuuu-SUFFIX (make_id()); anything else is not
+	 * mailout's, and is left alone. */
+	size_t i = 0;
+
+	for (; i < 21; i++)
+		if (i == 8 ? n[i] != 'T' : !isdigit((unsigned char)n[i]))
+			return 0;
+	if (n[i++] != '-' || !n[i])
+		return 0;
+	for (; n[i]; i++)
+		if (!isalnum((unsigned char)n[i]))
+			return 0;
+	return 1;
 }
 
 static int
@@ -913,10 +951,9 @@ queue_run(const struct config *c, int due_only, const char *only_id, struct resu
 	res_clear(r);
 	res_clear(&run.worst);
 	run.qdir = xstrdup(c->queue_dir);
-	run.q = xasprintf("%s/q", c->queue_dir);
-	run.failed = subdir(c->queue_dir, "failed");
-	if (!run.failed)
-		run.failed = xasprintf("%s/failed", c->queue_dir);
+	if (!(run.q = subdir(c->queue_dir, "q", r)) ||
+	    !(run.failed = subdir(c->queue_dir, "failed", r)))
+		goto out;
 	if (!only_id)
 		sweep_tmp(c->queue_dir);
 	if (only_id) {
@@ -981,24 +1018,37 @@ list_dir(const char *dir, int failed, FILE *out, int *count)
 		struct result r;
 		struct stat sb;
 		off_t off;
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ok;
 
-		if (fd >= 0 && fstat(fd, &sb) == 0 && queue_env_read(fd, &e, &off, &r) == 0) {
-			state_read(spath, &st);
-			age_str(age, sizeof(age), (long)(time(NULL) - e.created));
-			if (*count == 0)
-				fprintf(out, "%-24s %10s %7s %5s  %s\n", "Queue ID", "Size", "Age",
-					"Tries", "Sender/Recipients");
-			fprintf(out, "%-24s %10lld %7s %5d  %s%s\n", ids[i],
+		res_clear(&r);
+		if (fd < 0)
+			res_fail(&r, RES_NOINPUT, "cannot open it: %s", strerror(errno));
+		ok = fd >= 0 && fstat(fd, &sb) == 0 && queue_env_read(fd, &e, &off, &r) == 0;
+		state_read(spath, &st);
+		if (*count == 0)
+			fprintf(out, "%-28s %10s %7s %5s  %s\n", "Queue ID", "Size", "Age",
+				"Tries", "Sender/Recipients");
+		if (ok) {
+			long secs = (long)(time(NULL) - e.created);
+
+			age_str(age, sizeof(age), secs < 0 ? 0 : secs);
+			fprintf(out, "%-28s %10lld %7s %5d  %s%s\n", ids[i],
 				(long long)(sb.st_size - off), age, st.attempts,
 				*e.sender ? e.sender : "<>", failed ? "  (FAILED)" : "");
-			if (st.last_error[0])
-				fprintf(out, "%50s(%s)\n", "", st.last_error);
-			for (size_t k = 0; k < e.rcpts.n; k++)
-				fprintf(out, "%50s%s\n", "", e.rcpts.v[k]);
-			queue_env_free(&e);
-			(*count)++;
+		} else {
+			/* Shown all the same: a message nobody sees is lost. */
+			fprintf(out, "%-28s %10s %7s %5d  %s%s\n", ids[i], "?", "?",
+				st.attempts, "(unreadable)", failed ? "  (FAILED)" : "");
+			fprintf(out, "%54s(%s)\n", "", r.text);
 		}
+		if (st.last_error[0] && (ok || strcmp(st.last_error, r.text) != 0))
+			fprintf(out, "%54s(%s)\n", "", st.last_error);
+		if (ok) {
+			for (size_t k = 0; k < e.rcpts.n; k++)
+				fprintf(out, "%54s%s\n", "", e.rcpts.v[k]);
+			queue_env_free(&e);
+		}
+		(*count)++;
 		if (fd >= 0)
 			close(fd);
 		free(path);

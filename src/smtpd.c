@@ -323,10 +323,10 @@ finish_message(struct conn *c, int fd)
 static int
 do_data(struct conn *c)
 {
-	char *dir = xasprintf("%s/tmp", c->c->queue_dir), *path = NULL;
+	char *dir = xasprintf("%s/tmp", c->c->queue_dir), *path = NULL, why[300];
 	int fd = -1, wf = 0, rc;
 
-	if (mkdir_p(dir, 0700) != 0) {
+	if (queue_dir_private(dir, why, sizeof(why)) != 0) {
 		const char *t = getenv("TMPDIR");
 		free(dir);
 		dir = xstrdup(t && *t ? t : "/tmp");

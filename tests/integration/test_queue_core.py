@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mailout_run import EX_NOUSER, EX_OK, EX_TEMPFAIL, account_block, conf_value, full_message
+from mailout_run import (EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, account_block, conf_value,
+                         full_message)
 
 
 def config(mailout, srv, queue="onfail", **globals_):
@@ -474,3 +475,65 @@ def test_default_queue_directory(mailout, tmp_path):
     del env["XDG_STATE_HOME"]
     assert shown(prefix, env) == str(home) + "/.local/state/mailout/queue"
     shutil.rmtree(home)
+
+
+@pytest.mark.parametrize("problem", ["group-writable", "other owner", "symlinked q"])
+def test_a_queue_directory_others_can_write_is_refused(mailout, refused_port, smtpd, problem):
+    """Whoever can write in the queue can remove, forge or redirect its mail
+    (a forged envelope's passwordeval ran as the user running -q)."""
+    qdir = mailout.tmp / "queue"
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK          # a good queue first
+    if problem == "group-writable":
+        os.chmod(qdir / "q", 0o770)
+    elif problem == "other owner":
+        os.chown(qdir, 65534, -1)
+        if os.geteuid() != 0:
+            pytest.skip("needs root to give the directory away")
+    else:
+        os.rename(qdir / "q", qdir / "real-q")
+        os.symlink(qdir / "real-q", qdir / "q")
+    # Not queued: the caller learns that the message is not safe (75).
+    res = send_one(mailout, conf, 2)
+    assert res.rc == EX_TEMPFAIL and "cannot queue" in res.stderr, res
+    assert "refusing to use the queue" in res.stderr or "not using the queue" in res.stderr, res
+    srv = smtpd("plain")
+    run = mailout.run(["-q"], config_file=config(mailout, srv))
+    assert run.rc == EX_CONFIG and "refusing to use the queue" in run.stderr, run
+    assert srv.messages == []
+    # Delivery itself does not need the queue: it goes ahead, with a warning.
+    res = send_one(mailout, config(mailout, srv), 3)
+    assert res.rc == EX_OK, res
+    assert [subject_of(m) for m in srv.messages] == ["msg-3"]
+
+
+def test_stray_and_corrupt_files_in_q(mailout, refused_port, smtpd):
+    """A file that is not mailout's is left alone; a queue file whose
+    envelope is broken moves to failed/, is logged, shown by -bp, and the
+    run's exit status says so."""
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    q = mailout.tmp / "queue" / "q"
+    good = queued(mailout)[0]
+    (q / "README").write_text("notes\n")
+    (q / "20261123T000000000001-trunc").write_bytes(good.read_bytes()[:40])
+    os.chmod(q / "20261123T000000000001-trunc", 0o600)
+    bp = mailout.run(["-bp"], config_file=conf)
+    assert "20261123T000000000001-trunc" in bp.stdout and "(unreadable)" in bp.stdout, bp
+    assert "README" not in bp.stdout
+    # Every row's columns line up with the header (ids are 28 characters).
+    rows = [l for l in bp.stdout.splitlines() if re.match(r"\d{8}T", l)]
+    head = bp.stdout.splitlines()[0]
+    end = head.index("Size") + 4
+    assert len(rows) == 2 and all(r[end - 1] != " " and r[end] == " " for r in rows), bp
+    srv = smtpd("plain")
+    live = config(mailout, srv)
+    run = mailout.run(["-q"], config_file=live)
+    assert run.rc != EX_OK and "no complete envelope" in run.stderr, run
+    assert [subject_of(m) for m in srv.messages] == ["msg-1"]
+    assert (q / "README").exists()
+    assert (mailout.tmp / "queue" / "failed" / "20261123T000000000001-trunc").exists()
+    log = (mailout.tmp / "mail.log").read_text()
+    assert "queue=20261123T000000000001-trunc" in log and "no complete envelope" in log, log
+    bp = mailout.run(["-bp"], config_file=live)
+    assert "20261123T000000000001-trunc" in bp.stdout and "(FAILED)" in bp.stdout, bp
