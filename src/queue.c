@@ -186,6 +186,7 @@ out:
 struct qstate {
 	int attempts;
 	time_t last_try, next_try;
+	time_t created;          /* when the envelope's is in the future: see process() */
 	char last_error[512];
 };
 
@@ -206,6 +207,8 @@ state_read(const char *path, struct qstate *s)
 			s->last_try = (time_t)atoll(line + 9);
 		else if (!strncmp(line, "next_try ", 9))
 			s->next_try = (time_t)atoll(line + 9);
+		else if (!strncmp(line, "created ", 8))
+			s->created = (time_t)atoll(line + 8);
 		else if (!strncmp(line, "last_error ", 11))
 			str_copy(s->last_error, sizeof(s->last_error), line + 11);
 	}
@@ -219,8 +222,11 @@ state_write(const char *path, const struct qstate *s)
 	struct dynbuf d = { 0 };
 	int fd, rc = -1;
 
-	db_printf(&d, "attempts %d\nlast_try %lld\nnext_try %lld\nlast_error ", s->attempts,
+	db_printf(&d, "attempts %d\nlast_try %lld\nnext_try %lld\n", s->attempts,
 		  (long long)s->last_try, (long long)s->next_try);
+	if (s->created)
+		db_printf(&d, "created %lld\n", (long long)s->created);
+	db_adds(&d, "last_error ");
 	for (const char *p = s->last_error; *p; p++)
 		db_addc(&d, (unsigned char)*p < 0x20 ? ' ' : *p);
 	db_addc(&d, '\n');
@@ -241,7 +247,7 @@ state_write(const char *path, const struct qstate *s)
 long
 queue_backoff(int attempts)
 {
-	long base = 300, cap = 4 * 3600, delay = base;
+	long base = 300, cap = QUEUE_BACKOFF_MAX - QUEUE_BACKOFF_MAX / 6, delay = base;
 	unsigned int rnd = 0;
 
 	for (int i = 1; i < attempts && delay < cap; i++)
@@ -420,6 +426,8 @@ out:
 	free(state);
 	return rc;
 }
+
+static void age_str(char *buf, size_t len, long secs);
 
 /* ---- removals ----
  *
@@ -722,6 +730,26 @@ give_up(struct run *run, const char *id, const char *path, struct qstate *st,
 	free(sdst);
 }
 
+/* queue_lifetime is over, and the message was not delivered in this run. */
+static void
+expire(struct run *run, const char *id, const char *path, struct qstate *st,
+       const struct queue_env *e, off_t size, time_t age)
+{
+	struct result r;
+	char shown[32], *why;
+
+	age_str(shown, sizeof(shown), (long)age);
+	why = xasprintf("expired after %s in the queue; last error: %s", shown,
+			st->last_error[0] ? st->last_error : "none");
+	res_clear(&r);
+	res_fail(&r, RES_TEMPFAIL, "%s", why);
+	log_err("%s: %s", id, why);
+	log_queue_event(run->c, id, e, size, why, &r);
+	give_up(run, id, path, st, why);
+	free(why);
+	res_merge(&run->worst, &r);
+}
+
 static void
 process(struct run *run, const char *id)
 {
@@ -734,8 +762,8 @@ process(struct run *run, const char *id)
 	struct result r;
 	struct session *sess;
 	off_t off = 0;
-	time_t now = time(NULL);
-	int fd, have_env = 0;
+	time_t now = time(NULL), created;
+	int fd, have_env = 0, expired;
 
 	res_clear(&r);
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -763,24 +791,27 @@ process(struct run *run, const char *id)
 		goto out;
 	}
 	have_env = 1;
-	if (e.created && now - e.created > run->c->queue_lifetime) {
-		char *why = xasprintf("expired after %ld days in the queue; last error: %s",
-				      (long)((now - e.created) / 86400),
-				      st.last_error[0] ? st.last_error : "none");
-		res_fail(&r, RES_TEMPFAIL, "%s", why);
-		log_err("%s: %s", id, why);
-		log_queue_event(run->c, id, &e, sb.st_size - off, why, &r);
-		give_up(run, id, path, &st, why);
-		free(why);
-		res_merge(&run->worst, &r);
-		goto out;
-	}
-	/* Expiry first: an expired message is not kept for its back-off. */
-	if (run->due_only && st.next_try > now)
+	/* A creation time in the future: the clock was ahead when the message
+	 * was queued.  Its age then counts from the first run that saw it
+	 * (kept in the state), or it would never expire. */
+	if (e.created > now && (!st.created || st.created > now))
+		st.created = now;
+	created = st.created ? st.created : e.created;
+	expired = created && now - created > run->c->queue_lifetime;
+	/* An expired message is tried once more, not kept for its back-off,
+	 * and given up on only if that fails (as Postfix does): a clock that
+	 * was behind, or a machine off for a week, must not turn deliverable
+	 * mail into failed mail.  A next try further away than any back-off
+	 * was set by a clock that was ahead: the message is due. */
+	if (run->due_only && st.next_try > now && !expired &&
+	    st.next_try - now <= QUEUE_BACKOFF_MAX)
 		goto out;
 	sess = session_for(run, &e, &r);
 	if (sess && sess->down) {
-		run->deferred++;
+		if (expired)
+			expire(run, id, path, &st, &e, sb.st_size - off, now - created);
+		else
+			run->deferred++;
 		goto out;
 	}
 	run->tried++;
@@ -847,6 +878,10 @@ process(struct run *run, const char *id)
 	st.last_try = now;
 	st.next_try = now + queue_backoff(st.attempts);
 	str_copy(st.last_error, sizeof(st.last_error), r.text);
+	if (expired) {
+		expire(run, id, path, &st, &e, sb.st_size - off, now - created);
+		goto out;
+	}
 	if (state_write(spath, &st) != 0)
 		log_err("warning: cannot write %s: %s", spath, strerror(errno));
 	run->deferred++;

@@ -59,4 +59,7 @@ int queue_list(const struct config *c, FILE *out, struct result *r);
  * from 5 minutes, capped at 4 hours, with +-20% jitter). */
 long queue_backoff(int attempts);
 
+/* No back-off is longer: 4 hours and 20%. */
+#define QUEUE_BACKOFF_MAX (4L * 3600 + 4L * 3600 / 5)
+
 #endif

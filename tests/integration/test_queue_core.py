@@ -236,6 +236,49 @@ def test_queue_lifetime_moves_to_failed_and_is_logged(mailout, refused_port):
     assert "FAILED" in mailout.run(["-bp"], config_file=conf).stdout
 
 
+def test_an_expired_message_is_tried_once_more_before_it_fails(mailout, refused_port, smtpd):
+    """Postfix gives up only when an attempt fails: a machine that was off
+    for longer than queue_lifetime, or a clock that was behind when the
+    message was queued, must not turn deliverable mail into failed mail."""
+    conf = config(mailout, refused_port, queue_lifetime="1s")
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    time.sleep(2.1)
+    srv = smtpd("plain")
+    res = mailout.run(["-q", "--due"], config_file=config(mailout, srv, queue_lifetime="1s"))
+    assert res.rc == EX_OK, res
+    assert [subject_of(m) for m in srv.messages] == ["msg-1"]
+    assert queued(mailout) == [] and queued(mailout, "failed") == []
+
+
+def clock_shifted(mailout, conf, seconds):
+    """Rewrite the only queued message as if queued with the clock off by
+    seconds, its next try set by that clock."""
+    f = queued(mailout)[0]
+    data = f.read_bytes()
+    data = re.sub(rb"\ncreated (\d+)\n",
+                  lambda m: b"\ncreated %d\n" % (int(m.group(1)) + seconds), data, count=1)
+    f.write_bytes(data)
+    state = f.with_name(f.name + ".state")
+    text = state.read_text()
+    text = re.sub(r"next_try (\d+)", lambda m: "next_try %d" % (int(m.group(1)) + seconds), text)
+    state.write_text(text)
+
+
+def test_a_clock_ahead_at_queue_time_does_not_wedge_the_message(mailout, refused_port, smtpd):
+    conf = config(mailout, refused_port, queue_lifetime="1s")
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    clock_shifted(mailout, conf, 365 * 86400)
+    bp = mailout.run(["-bp"], config_file=conf)
+    assert "-" not in bp.stdout.splitlines()[1].split()[2], bp      # no negative age
+    # --due (what cron and the timer run) tries it: a year is no back-off.
+    res = mailout.run(["-q", "--due"], config_file=conf)
+    assert res.rc == EX_OK and queued(mailout) != [], res
+    # Its age counts from the run that saw the future date: it expires.
+    time.sleep(2.1)
+    mailout.run(["-q", "--due"], config_file=conf)
+    assert queued(mailout) == [] and len(queued(mailout, "failed")) == 1
+
+
 def test_expiry_of_a_host_message_is_logged_as_its_delivery_was(mailout, refused_port):
     """A message queued with --host: the expiry line has the relay, TLS and
     user a delivery attempt logs, the `defaults` section included."""
@@ -249,7 +292,8 @@ def test_expiry_of_a_host_message_is_logged_as_its_delivery_was(mailout, refused
     time.sleep(2.1)
     res = mailout.run(["-q"], config_file=conf)
     lines = (mailout.tmp / "mail.log").read_text().splitlines()
-    assert len(lines) == 2 and "expired" in lines[1], lines
+    # queued, tried once more by the run (and refused), then expired
+    assert len(lines) == 3 and "expired" in lines[2], lines
     for line in lines:
         assert " host=%s tls=off auth=on user=bob " % refused_port.host in line, lines
 
