@@ -89,7 +89,12 @@ msg_conv_feed(struct msg_conv *c, const char *in, size_t n, struct dynbuf *out)
 				c->at_bol = 1;
 				continue;
 			}
-			*o++ = '\r';    /* a lone CR stays, and is data */
+			/* A lone CR stays, and is data; except before a dot,
+			 * where it becomes a space (as Postfix's cleanup makes
+			 * every stray CR): "CR . CR LF" ends the data for a
+			 * relay that takes a lone CR for a line end, and what
+			 * follows would be SMTP commands (SMTP smuggling). */
+			*o++ = ch == '.' ? ' ' : '\r';
 			c->at_bol = 0;
 		}
 		if (ch == '\r') {

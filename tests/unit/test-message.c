@@ -84,6 +84,8 @@ main(void)
 	conv_is("a\r\nb\r\n", 0, "a\r\nb\r\n", "CRLF stays (never CR CR LF)");
 	conv_is("a\r\nb\nc", 0, "a\r\nb\r\nc\r\n", "mixed, last line terminated");
 	conv_is("a\rb\n", 0, "a\rb\r\n", "a lone CR is kept");
+	conv_is("a\r.\r\nMAIL\n", 1, "a .\r\nMAIL\r\n", "a lone CR before a dot is a space");
+	conv_is("a\r\r.\n", 1, "a\r .\r\n", "only the CR next to the dot");
 	conv_is("a\n.\nb\n", 0, "a\r\n", "a lone dot ends the input");
 	conv_is("a\r\n.\r\nb\r\n", 0, "a\r\n", "a lone dot with CRLF ends the input");
 	conv_is("a\n.", 0, "a\r\n", "a lone dot at the end of input ends it");
