@@ -91,7 +91,7 @@ main(void)
 	conv_is("a\n.", 0, "a\r\n", "a lone dot at the end of input ends it");
 	conv_is("a\n.\nb\n", 1, "a\r\n.\r\nb\r\n", "-i: a lone dot is data");
 	conv_is("..\n.x\n", 0, "..\r\n.x\r\n", "other dot lines are data, not unstuffed");
-	conv_is("\r.\nx\n", 0, "\r.\r\nx\r\n", "CR then dot is not a lone dot");
+	conv_is("\r.\nx\n", 0, " .\r\nx\r\n", "CR then dot is not a lone dot (the CR is a space)");
 	conv_is("", 0, "", "empty input");
 
 	/* headers */
