@@ -477,33 +477,103 @@ flush_out(int fd, struct dynbuf *b, const char *path, struct result *r)
 	return 0;
 }
 
+/*
+ * Body lines longer than RFC 5321's 998 bytes (before the CRLF) are broken
+ * by inserting CRLF and a space, as Postfix's SMTP client does
+ * (smtp_line_length_limit): a relay that enforces the limit refuses the
+ * whole message for good otherwise, and cron output with one long line
+ * would be lost.  Headers are never touched.  w carries the state across
+ * pieces of converted (CRLF) text.
+ */
+#define SMTP_LINE_MAX 998
+
+struct wrap {
+	size_t col;              /* bytes on the current output line */
+	int cr;                  /* a CR ended the last piece */
+};
+
+static void
+wrap_content(struct wrap *w, const char *s, size_t n, struct dynbuf *out)
+{
+	while (n) {
+		size_t take;
+
+		if (w->col == SMTP_LINE_MAX) {
+			db_adds(out, "\r\n ");
+			w->col = 1;
+		}
+		take = SMTP_LINE_MAX - w->col < n ? SMTP_LINE_MAX - w->col : n;
+		db_add(out, s, take);
+		w->col += take;
+		s += take;
+		n -= take;
+	}
+}
+
+static void
+wrap_add(struct wrap *w, const char *s, size_t n, struct dynbuf *out)
+{
+	const char *end = s + n;
+
+	while (s < end) {
+		const char *cr;
+
+		if (w->cr) {
+			w->cr = 0;
+			if (*s == '\n') {
+				db_adds(out, "\r\n");
+				w->col = 0;
+				s++;
+				continue;
+			}
+			wrap_content(w, "\r", 1, out);      /* a lone CR: data */
+		}
+		cr = memchr(s, '\r', (size_t)(end - s));
+		wrap_content(w, s, (size_t)((cr ? cr : end) - s), out);
+		if (!cr)
+			break;
+		w->cr = 1;
+		s = cr + 1;
+	}
+}
+
 /* Stream the rest of the input (after the headers) through out to fd. */
 static int
 copy_body(struct msg *m, int fd, struct dynbuf *out, struct result *r)
 {
 	struct msg_input *in = m->in;
 	const char *what = m->path ? m->path : "the output";
+	struct dynbuf conv = { 0 };
+	struct wrap w = { 0, 0 };
+	int rc = -1;
 
 	/* What is converted already, then the rest of the input. */
-	db_add(out, in->norm.s ? in->norm.s + in->pos : "", in->norm.len - in->pos);
+	wrap_add(&w, in->norm.s ? in->norm.s + in->pos : "", in->norm.len - in->pos, out);
 	in->pos = in->norm.len;
 	for (;;) {
 		if (out->len >= READ_CHUNK && flush_out(fd, out, what, r) < 0)
-			return -1;
+			goto out;
 		if (in->eof || in->conv.ended)
 			break;
 		ssize_t n = read_retry(in->fd, in->raw, sizeof(in->raw));
 		if (n < 0) {
-			return res_fail(r, RES_IOERR, "cannot read the message: %s", strerror(errno));
+			res_fail(r, RES_IOERR, "cannot read the message: %s", strerror(errno));
+			goto out;
 		}
 		if (n == 0) {
 			in->eof = 1;
-			msg_conv_finish(&in->conv, out);
+			msg_conv_finish(&in->conv, &conv);
 		} else {
-			msg_conv_feed(&in->conv, in->raw, (size_t)n, out);
+			msg_conv_feed(&in->conv, in->raw, (size_t)n, &conv);
 		}
+		wrap_add(&w, conv.s ? conv.s : "", conv.len, out);
+		db_reset(&conv);
 	}
-	return flush_out(fd, out, what, r);
+	/* The converter ends every line with CRLF: no CR is left pending. */
+	rc = flush_out(fd, out, what, r);
+out:
+	db_free(&conv);
+	return rc;
 }
 
 int

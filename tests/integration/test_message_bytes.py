@@ -210,6 +210,19 @@ def test_long_lines_are_not_wrapped(server, send):
     assert received(server) == crlf(HEAD_LF + body)
 
 
+def test_body_lines_over_998_bytes_are_broken_as_postfix_does(server, send):
+    """aiosmtpd, like other strict relays, refuses a line over RFC 5321's
+    limit with a 5xx: the whole message would be lost.  Postfix's SMTP
+    client breaks such lines with CRLF and a space; so does mailout, in the
+    body only."""
+    body = b"x" * 3000 + b"\n" + b"y" * 998 + b"\n"
+    res = send(server, ["-i", RCPT], HEAD_LF + body)
+    assert res.rc == EX_OK, res
+    got = received(server).split(b"\r\n\r\n", 1)[1]
+    assert got == (b"x" * 998 + b"\r\n " + b"x" * 997 + b"\r\n " + b"x" * 997 +
+                   b"\r\n " + b"x" * 8 + b"\r\n" + b"y" * 998 + b"\r\n"), got[:80]
+
+
 def test_leading_mbox_from_line_is_dropped(server, send):
     """HACKING: a leading mbox "From " line in the input is dropped."""
     res = send(server, ["-i", RCPT],
