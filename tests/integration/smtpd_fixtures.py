@@ -235,6 +235,7 @@ class Faults:
     mail: Optional[str] = None              # reply to every MAIL FROM
     rcpt: Optional[str] = None              # reply to every RCPT TO
     rcpt_for: Dict[str, str] = field(default_factory=dict)  # address -> reply
+    data_cmd: Optional[str] = None          # reply to the DATA command instead of 354
     data: Optional[str] = None              # reply to the final dot
     hang_after_dot: float = 0.0             # wait this long before replying to the dot
     drop_during_data: Optional[int] = None  # drop the connection after this many DATA bytes
@@ -296,6 +297,12 @@ class RecordingSMTP(SMTP):
                 self.conn.in_data = True
                 self.conn.data_bytes = 0
         await super().push(status)
+
+    async def smtp_DATA(self, arg):
+        if self.srv.faults.data_cmd and self.envelope.rcpt_tos:
+            await self.push(self.srv.faults.data_cmd)
+            return
+        await super().smtp_DATA(arg)
 
     async def _handle_client(self):
         if self.srv.faults.greeting is not None:
