@@ -257,8 +257,10 @@ deliver_run(const struct delivery *d, const struct addr_list *rcpts,
 int
 deliver_relay_down(const struct result *r)
 {
-	/* A relay that broke the protocol, or a temporary failure that no
-	 * SMTP reply code decided: the relay is not reachable, the
-	 * connection failed. */
-	return r->cls == RES_PROTOCOL || (res_is_temporary(r) && r->smtp_code == 0);
+	/* A relay that broke the protocol, or a temporary failure that is
+	 * not about the message: the relay is not reachable, the connection
+	 * failed, or the relay refused the session for now (a 4xx greeting,
+	 * or a 4xx to EHLO/HELO, STARTTLS or AUTH).  A 4xx to MAIL, RCPT or
+	 * DATA is about one message (about_message): the next may go. */
+	return r->cls == RES_PROTOCOL || (res_is_temporary(r) && !r->about_message);
 }

@@ -651,6 +651,11 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		return res_fail(r, RES_CONFIG, "TLS settings of account \"%s\": %s",
 				s->a->name, err);
 	case CURLE_USE_SSL_FAILED:
+		/* Offered, then refused: the reply decides (4xx: temporary). */
+		if (stage == ST_STARTTLS && code >= 400 && code < 600)
+			return res_fail(r, code < 500 ? RES_TEMPFAIL : RES_UNAVAILABLE,
+					"%s %s STARTTLS: %s; nothing sent in plain text", where,
+					code < 500 ? "deferred" : "refused", reply);
 		return res_fail(r, RES_UNAVAILABLE,
 				"%s does not offer STARTTLS; nothing sent in plain text "
 				"(tls = smtps, or tls = off if that is really wanted: see tls in "
