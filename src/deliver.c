@@ -85,13 +85,20 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
 	}
 }
 
-/* Log the accepted recipients on one line and each refused one on its
- * own; queue the temporarily refused ones (4xx, and a reply RCPT cannot
- * get, which is a protocol error). */
+/*
+ * partial_delivery: the relay refused some recipients at RCPT (ref) and
+ * libcurl went on with the others.  fail is NULL when the others got the
+ * message, else what became of the transaction for them (a 4xx or 5xx to
+ * DATA or the final dot, a dropped connection...); when every recipient was
+ * refused there are no others.  The others share one log line, each
+ * refused recipient gets its own; the temporarily refused (4xx, and a
+ * reply RCPT cannot get, which is a protocol error) are queued, and so are
+ * the others when the transaction failed temporarily.
+ */
 static void
 report_refusals(const struct delivery *d, const struct addr_list *remote,
-		const struct submit_refusal *ref, size_t nref, struct addr_list *pending,
-		struct addr_list *delivered, struct result *total)
+		const struct submit_refusal *ref, size_t nref, const struct result *fail,
+		struct addr_list *pending, struct addr_list *delivered, struct result *total)
 {
 	struct addr_list ok = { 0 };
 	struct result r, worst;
@@ -105,18 +112,22 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		if (!refused)
 			addr_list_add(&ok, remote->v[i]);
 	}
-	res_clear(&r);
 	res_clear(&worst);
-	r.smtp_code = 250;
-	log_result(d, &ok, 1, &r);
-	log_info("delivered via %s to %zu of %zu recipients", d->acct->host, ok.n, remote->n);
-	add_all(delivered, &ok);
+	if (ok.n && !fail) {
+		res_clear(&r);
+		r.smtp_code = 250;
+		log_result(d, &ok, 1, &r);
+		log_info("delivered via %s to %zu of %zu recipients", d->acct->host, ok.n,
+			 remote->n);
+		add_all(delivered, &ok);
+	}
 	for (size_t k = 0; k < nref; k++) {
 		struct addr_list one = { .v = (char **)&ref[k].rcpt, .n = 1, .cap = 1 };
 		int code = ref[k].code;
 
 		res_clear(&r);
 		r.smtp_code = code > 0 ? code : 0;
+		r.about_message = 1;
 		str_copy(r.reply, sizeof(r.reply), ref[k].reply);
 		if (code < 400 || code >= 600)
 			res_fail(&r, RES_PROTOCOL, "%s broke the SMTP protocol at RCPT TO for "
@@ -132,20 +143,33 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		log_result(d, &one, 1, &r);
 		res_merge(&worst, &r);
 	}
+	if (ok.n && fail) {
+		/* After the refusals, as in the dialogue. */
+		log_err("%s", fail->text);
+		if (res_is_temporary(fail) && pending)
+			add_all(pending, &ok);
+		log_result(d, &ok, 1, fail);
+	}
 	/* The total names each refusal with the relay's reply: it is also
 	 * what -bp shows as the last error of the recipients left queued. */
-	str_copy(why, sizeof(why), worst.text);
-	if (nref == 1) {
-		res_fail(&worst, worst.cls, "%s; the message went to the other recipients", why);
-	} else {
+	if (nref > 1) {
 		struct dynbuf each = { 0 };
 
 		for (size_t k = 0; k < nref; k++)
 			db_printf(&each, "%s%s: %s", k ? "; " : "", ref[k].rcpt, ref[k].reply);
-		res_fail(&worst, worst.cls, "%zu of %zu recipients not accepted by %s (%s); the "
-			 "message went to the others", nref, remote->n, d->acct->host,
-			 db_str(&each));
+		res_fail(&worst, worst.cls, "%zu of %zu recipients not accepted by %s (%s)",
+			 nref, remote->n, d->acct->host, db_str(&each));
 		db_free(&each);
+	}
+	str_copy(why, sizeof(why), worst.text);
+	if (ok.n && !fail) {
+		res_fail(&worst, worst.cls, "%s; the message went to the %s", why,
+			 nref == 1 ? "other recipients" : "others");
+	} else if (ok.n) {
+		/* Permanent beats temporary; between two permanent ones the
+		 * refusal at RCPT, which came first, is the status. */
+		res_merge(&worst, fail);
+		res_fail(&worst, worst.cls, "%s; for the other recipients, %s", why, fail->text);
 	}
 	res_merge(total, &worst);
 	addr_list_free(&ok);
@@ -171,19 +195,23 @@ deliver_remote(const struct delivery *d, const struct addr_list *remote,
 		if (submit_global_init(&r) == 0)
 			*session = submit_new(d->acct, &r);
 	}
-	if (*session && lseek(d->fd, d->start, SEEK_SET) == d->start &&
-	    submit_message(*session, &env, d->fd, &r) == 0) {
+	if (*session && lseek(d->fd, d->start, SEEK_SET) == d->start) {
+		int rc = submit_message(*session, &env, d->fd, &r);
 		size_t nref;
 		const struct submit_refusal *ref = submit_refusals(*session, &nref);
 
 		if (nref) {
-			/* partial_delivery: the message went to the others. */
-			report_refusals(d, remote, ref, nref, pending, delivered, total);
+			/* partial_delivery: each refused recipient on its own,
+			 * the transaction's outcome for the others. */
+			report_refusals(d, remote, ref, nref, rc == 0 ? NULL : &r, pending,
+					delivered, total);
 			return;
 		}
-		log_info("delivered to %s via %s (%d)", remote->n == 1 ? remote->v[0]
-			 : "the recipients", d->acct->host, r.smtp_code);
-		add_all(delivered, remote);
+		if (rc == 0) {
+			log_info("delivered to %s via %s (%d)", remote->n == 1 ? remote->v[0]
+				 : "the recipients", d->acct->host, r.smtp_code);
+			add_all(delivered, remote);
+		}
 	}
 	if (res_is_temporary(&r) && pending)
 		for (size_t i = 0; i < remote->n; i++)
@@ -229,8 +257,10 @@ deliver_run(const struct delivery *d, const struct addr_list *rcpts,
 int
 deliver_relay_down(const struct result *r)
 {
-	/* A relay that broke the protocol, or a temporary failure that no
-	 * SMTP reply code decided: the relay is not reachable, the
-	 * connection failed. */
-	return r->cls == RES_PROTOCOL || (res_is_temporary(r) && r->smtp_code == 0);
+	/* A relay that broke the protocol, or a temporary failure that is
+	 * not about the message: the relay is not reachable, the connection
+	 * failed, or the relay refused the session for now (a 4xx greeting,
+	 * or a 4xx to EHLO/HELO, STARTTLS or AUTH).  A 4xx to MAIL, RCPT or
+	 * DATA is about one message (about_message): the next may go. */
+	return r->cls == RES_PROTOCOL || (res_is_temporary(r) && !r->about_message);
 }

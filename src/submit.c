@@ -63,13 +63,17 @@ struct submit {
 	struct dynbuf partial;  /* lines of a multi-line reply so far */
 	char *rcpt;             /* the recipient of the last RCPT TO */
 	/* The first refusal (4xx/5xx) of the transaction decides its failure;
-	 * libcurl sends QUIT after it, so the last reply would mislead. */
+	 * libcurl sends QUIT after it, so the last reply would mislead.  With
+	 * partial_delivery, libcurl goes on past a refused RCPT: that refusal
+	 * is the recipient's alone (refused, below), not the transaction's,
+	 * unless every recipient was refused (submit_message()). */
 	int fail_code;
 	enum stage fail_stage;
 	struct dynbuf fail_reply;
 	char *fail_rcpt;        /* the recipient, when it was a RCPT */
 
-	/* Recipients refused while others were accepted (partial delivery). */
+	/* Recipients refused at RCPT (with partial delivery, while libcurl
+	 * went on with the others). */
 	struct submit_refusal *refused;
 	size_t nrefused;
 	/* --serverinfo: where to record the greeting and capabilities. */
@@ -270,8 +274,10 @@ on_reply_line(struct submit *s, const char *line, size_t n)
 		s->auth_ok = 1;
 	/* A refusal, or a reply the command cannot get (reply_fits()).
 	 * QUIT's reply decides nothing; a refused EHLO is forgotten when
-	 * libcurl falls back to HELO (on_command()). */
+	 * libcurl falls back to HELO (on_command()); with partial_delivery a
+	 * refused RCPT is only that recipient's (below). */
 	if (!s->fail_code && s->stage != ST_QUIT &&
+	    !(s->stage == ST_RCPT && s->a->partial_delivery) &&
 	    (s->code >= 400 || !reply_fits(s->stage, s->code))) {
 		s->fail_code = s->code;
 		s->fail_stage = s->stage;
@@ -645,6 +651,11 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		return res_fail(r, RES_CONFIG, "TLS settings of account \"%s\": %s",
 				s->a->name, err);
 	case CURLE_USE_SSL_FAILED:
+		/* Offered, then refused: the reply decides (4xx: temporary). */
+		if (stage == ST_STARTTLS && code >= 400 && code < 600)
+			return res_fail(r, code < 500 ? RES_TEMPFAIL : RES_UNAVAILABLE,
+					"%s %s STARTTLS: %s; nothing sent in plain text", where,
+					code < 500 ? "deferred" : "refused", reply);
 		return res_fail(r, RES_UNAVAILABLE,
 				"%s does not offer STARTTLS; nothing sent in plain text "
 				"(tls = smtps, or tls = off if that is really wanted: see tls in "
@@ -729,7 +740,9 @@ free_refusals(struct submit *s)
 const struct submit_refusal *
 submit_refusals(const struct submit *s, size_t *n)
 {
-	*n = s->nrefused;
+	/* Without partial_delivery a refusal stops the whole message: it is
+	 * the failure submit_message() reported. */
+	*n = s->a->partial_delivery ? s->nrefused : 0;
 	return s->refused;
 }
 
@@ -741,6 +754,7 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	CURLcode c;
 	int rc = -1;
 
+	free_refusals(s);
 	for (size_t i = 0; i < env->rcpts->n; i++) {
 		struct curl_slist *n = sym_curl_slist_append(rcpts, env->rcpts->v[i]);
 		if (!n) {
@@ -763,7 +777,6 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	db_reset(&s->fail_reply);
 	free(s->fail_rcpt);
 	s->fail_rcpt = NULL;
-	free_refusals(s);
 	/* A new connection starts at the greeting; a reused one at MAIL. */
 	s->stage = ST_CONNECT;
 	/* libcurl strips one pair of <> itself; "" gives MAIL FROM:<>. */
@@ -779,6 +792,16 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	if (c == CURLE_WEIRD_SERVER_REPLY && submit_after_dot(s) && !s->fail_code &&
 	    s->code / 100 == 2)
 		c = CURLE_OK;
+	/* partial_delivery, and every recipient refused: libcurl gave up at
+	 * RCPT, and the first refusal decides, as it does without. */
+	if (c != CURLE_OK && !s->fail_code && s->a->partial_delivery && s->nrefused &&
+	    s->nrefused >= env->rcpts->n) {
+		s->fail_code = s->refused[0].code;
+		s->fail_stage = ST_RCPT;
+		db_reset(&s->fail_reply);
+		db_adds(&s->fail_reply, s->refused[0].reply);
+		s->fail_rcpt = xstrdup(s->refused[0].rcpt);
+	}
 	if (c == CURLE_OK) {
 		r->smtp_code = s->code;
 		snprintf(r->reply, sizeof(r->reply), "%s", db_str(&s->reply));

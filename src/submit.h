@@ -57,7 +57,11 @@ struct submit_refusal {
 	char *reply;            /* the relay's reply text */
 };
 
-/* The refusals of the last submit_message() that returned 0. */
+/* The recipients the relay refused at RCPT in the last submit_message()
+ * while libcurl went on with the others (partial_delivery on; none
+ * otherwise).  When submit_message() failed, its result is what became of
+ * the transaction for the recipients the relay accepted, unless every
+ * recipient is in this list (then it is the first refusal). */
 const struct submit_refusal *submit_refusals(const struct submit *s, size_t *n);
 
 /* What --serverinfo shows. */

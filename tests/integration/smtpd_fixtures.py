@@ -232,9 +232,12 @@ class Message:
 class Faults:
     """How a server misbehaves.  Replies are complete SMTP reply lines."""
     greeting: Optional[str] = None          # e.g. "554 go away" instead of 220
+    ehlo: Optional[str] = None              # reply to every EHLO and HELO
+    starttls: Optional[str] = None          # reply to STARTTLS instead of starting TLS
     mail: Optional[str] = None              # reply to every MAIL FROM
     rcpt: Optional[str] = None              # reply to every RCPT TO
     rcpt_for: Dict[str, str] = field(default_factory=dict)  # address -> reply
+    data_cmd: Optional[str] = None          # reply to the DATA command instead of 354
     data: Optional[str] = None              # reply to the final dot
     hang_after_dot: float = 0.0             # wait this long before replying to the dot
     drop_during_data: Optional[int] = None  # drop the connection after this many DATA bytes
@@ -297,6 +300,18 @@ class RecordingSMTP(SMTP):
                 self.conn.data_bytes = 0
         await super().push(status)
 
+    async def smtp_STARTTLS(self, arg):
+        if self.srv.faults.starttls:
+            await self.push(self.srv.faults.starttls)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_DATA(self, arg):
+        if self.srv.faults.data_cmd and self.envelope.rcpt_tos:
+            await self.push(self.srv.faults.data_cmd)
+            return
+        await super().smtp_DATA(arg)
+
     async def _handle_client(self):
         if self.srv.faults.greeting is not None:
             await self.push(self.srv.faults.greeting)
@@ -311,6 +326,8 @@ class RecordingHandler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         server.conn.ehlo.append(hostname)
+        if self.srv.faults.ehlo:
+            return [self.srv.faults.ehlo]
         session.host_name = hostname
         if not self.srv.faults.offer_auth:
             responses = [r for r in responses if not r[4:].upper().startswith("AUTH")]
@@ -318,6 +335,8 @@ class RecordingHandler:
 
     async def handle_HELO(self, server, session, envelope, hostname):
         server.conn.ehlo.append(hostname)
+        if self.srv.faults.ehlo:
+            return self.srv.faults.ehlo
         session.host_name = hostname
         return "250 {}".format(server.hostname)
 

@@ -10,6 +10,8 @@ Assumptions (where SPEC.md / HACKING.md do not settle the detail):
   the exit status is still 67 because a recipient was refused permanently.
 - A 4xx reply to AUTH (454) is temporary: 75, not 77.
 - A 5xx greeting is a permanent refusal: 69; a 421 greeting: 75.
+- A 4xx reply to STARTTLS (454) is temporary: 75; a 5xx one: 69 (the relay
+  offered STARTTLS: not "does not offer STARTTLS").
 - The stderr text for a missing STARTTLS mentions "STARTTLS", and for a
   missing AUTH mentions "AUTH" (HACKING: "relay did not offer AUTH").
 - Timeouts: with `timeout = 2`, mailout gives up within 15 seconds.
@@ -202,6 +204,22 @@ def test_starttls_not_offered_is_unavailable_and_nothing_sent_in_plaintext(smtpd
     assert srv.connections and srv.connections[0].ehlo, "mailout never talked to the relay"
     assert srv.received_nothing()
     assert b"Subject:" not in srv.wire_in()
+
+
+def test_4xx_to_starttls_is_tempfail_and_nothing_sent_in_plaintext(smtpd, send):
+    """STARTTLS offered, then refused for now (454): a 4xx like any other
+    (75), not "does not offer STARTTLS" (69)."""
+    srv = smtpd("starttls", starttls="454 4.7.0 TLS not available right now")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_TEMPFAIL, "TLS not available right now")
+    assert srv.received_nothing()
+
+
+def test_5xx_to_starttls_is_unavailable_with_reply_text(smtpd, send):
+    srv = smtpd("starttls", starttls="554 5.7.0 No TLS for you")
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE, "No TLS for you")
+    assert srv.received_nothing()
 
 
 # ---- AUTH -----------------------------------------------------------------

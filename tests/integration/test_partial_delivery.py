@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mailout_run import EX_NOUSER, EX_OK, EX_PROTOCOL, full_message
+from mailout_run import EX_NOUSER, EX_OK, EX_PROTOCOL, full_message, relay_config
 
 GOOD, BAD, LATER = "good@example.com", "bad@example.com", "later@example.com"
 FAULTS = {"rcpt_for": {BAD: "550 5.1.1 <bad@example.com>: no such user here",
@@ -116,3 +116,162 @@ def test_on_with_a_bogus_reply_to_one_recipient(smtpd, send, tmp_path, queue):
         assert len(queued) == 1
         envelope = queued[0].read_bytes().split(b"\n\n", 1)[0].decode()
         assert "rcpt " + weird in envelope and GOOD not in envelope, envelope
+
+
+# ---- a recipient refused, then the transaction deferred or refused ----------
+#
+# With partial_delivery on, libcurl goes past a refused RCPT to DATA: a later
+# failure (DATA, the final dot) is the transaction's, for the recipients the
+# relay accepted; the refused recipient keeps its own refusal.
+
+A, B, C = "a@example.com", "b@example.com", "c@example.com"
+NOPE = "550 5.1.1 nope"
+LATER_DATA = "451 4.3.0 try later"
+
+
+def queued_files(tmp_path, sub="q"):
+    d = tmp_path / "queue" / sub
+    return sorted(p for p in d.iterdir() if "." not in p.name) if d.exists() else []
+
+
+def envelope_rcpts(path):
+    env = path.read_bytes().split(b"\n\n", 1)[0].decode()
+    return sorted(l.split(" ", 1)[1] for l in env.splitlines() if l.startswith("rcpt "))
+
+
+def refused_then(smtpd, at, reply):
+    """A relay that refuses B at RCPT, then answers DATA (at="data_cmd") or
+    the final dot (at="data") with reply."""
+    return smtpd("plain", rcpt_for={B: NOPE}, **{at: reply})
+
+
+def send_abc(send, srv, tmp_path, queue, partial=True):
+    log = tmp_path / "mail.log"
+    res = send(srv, [A, B, C], full_message(), partial_delivery=partial,
+               globals_={"logfile": str(log), "queue": queue,
+                         "queue_dir": str(tmp_path / "queue")})
+    return res, (log.read_text().splitlines() if log.exists() else [])
+
+
+@pytest.mark.parametrize("at", ["data_cmd", "data"])
+def test_refused_rcpt_then_4xx_keeps_the_others_queued(smtpd, send, mailout, tmp_path, at):
+    srv = refused_then(smtpd, at, LATER_DATA)
+    res, log = send_abc(send, srv, tmp_path, "onfail")
+    # As with a 5xx and a 4xx at RCPT: one recipient refused for good (67),
+    # the deferred ones queued.
+    assert res.rc == EX_NOUSER, res
+    assert srv.messages == [], res
+    assert re.search(r"^mailout: .*b@example\.com.*550 5\.1\.1 nope", res.stderr, re.M), res
+    assert "451 4.3.0 try later" in res.stderr, res
+    assert "queued as" in res.stderr, res
+    q = queued_files(tmp_path)
+    assert len(q) == 1 and envelope_rcpts(q[0]) == [A, C], res
+    b = [l for l in log if "recipients=" + B in l]
+    ac = [l for l in log if "recipients=a@example.com,c@example.com" in l]
+    assert b and "smtpstatus=550" in b[0] and "exitcode=EX_NOUSER" in b[0], log
+    assert ac and "smtpstatus=451" in ac[0] and "try later" in ac[0] \
+        and "exitcode=EX_TEMPFAIL" in ac[0], log
+    bp = mailout.run(["-bp"], config_file=res.args[res.args.index("-C") + 1])
+    assert "451 4.3.0 try later" in bp.stdout, bp
+    # The next run delivers to the two left, not to the refused one.
+    good = smtpd("plain")
+    conf = mailout.write_config(relay_config(good, partial_delivery=True, globals_={
+        "queue": "onfail", "queue_dir": str(tmp_path / "queue")}))
+    run = mailout.run(["-q"], config_file=conf)
+    assert run.rc == EX_OK, run
+    assert [m.rcpt_tos for m in good.messages] == [[A, C]], run
+    assert queued_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("at", ["data_cmd", "data"])
+def test_refused_rcpt_then_4xx_with_queue_never(smtpd, send, tmp_path, at):
+    srv = refused_then(smtpd, at, LATER_DATA)
+    res, log = send_abc(send, srv, tmp_path, "never")
+    assert res.rc == EX_NOUSER, res
+    assert re.search(r"^mailout: .*b@example\.com.*550 5\.1\.1 nope", res.stderr, re.M), res
+    assert "451 4.3.0 try later" in res.stderr, res
+    assert "queued" not in res.stderr and queued_files(tmp_path) == [], res
+
+
+@pytest.mark.parametrize("at", ["data_cmd", "data"])
+def test_refused_rcpt_then_4xx_in_a_queue_run(smtpd, send, mailout, refused_port,
+                                               tmp_path, at):
+    """In a queue run the two deferred recipients stay queued (the envelope
+    names only them); the refused one is not tried again."""
+    res, _ = send_abc(send, refused_port, tmp_path, "onfail")
+    assert res.rc == EX_OK and len(queued_files(tmp_path)) == 1, res
+    srv = refused_then(smtpd, at, LATER_DATA)
+    conf = mailout.write_config(relay_config(srv, partial_delivery=True, globals_={
+        "queue": "onfail", "queue_dir": str(tmp_path / "queue"),
+        "logfile": str(tmp_path / "mail.log")}))
+    run = mailout.run(["-q"], config_file=conf)
+    assert queued_files(tmp_path, "failed") == [], run
+    q = queued_files(tmp_path)
+    assert len(q) == 1 and envelope_rcpts(q[0]) == [A, C], run
+    assert "451 4.3.0 try later" in run.stderr and "550 5.1.1 nope" in run.stderr, run
+    good = smtpd("plain")
+    conf = mailout.write_config(relay_config(good, partial_delivery=True, globals_={
+        "queue": "onfail", "queue_dir": str(tmp_path / "queue")}))
+    assert mailout.run(["-q"], config_file=conf).rc == EX_OK
+    assert [m.rcpt_tos for m in good.messages] == [[A, C]]
+    assert queued_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("queue", ["never", "onfail"])
+def test_refused_rcpt_with_partial_delivery_off_still_stops_all(smtpd, send, tmp_path, queue):
+    srv = refused_then(smtpd, "data_cmd", LATER_DATA)
+    res, log = send_abc(send, srv, tmp_path, queue, partial=False)
+    assert res.rc == EX_NOUSER, res
+    assert "550 5.1.1 nope" in res.stderr and "451" not in res.stderr, res
+    assert not any(c.upper() == "DATA" for c in srv.commands()), srv.commands()
+    assert queued_files(tmp_path) == [] and "queued" not in res.stderr, res
+    assert any("recipients=a@example.com,b@example.com,c@example.com" in l and
+               "smtpstatus=550" in l and "exitcode=EX_NOUSER" in l for l in log), log
+
+
+@pytest.mark.parametrize("at", ["data_cmd", "data"])
+def test_refused_rcpt_then_5xx_refuses_everyone(smtpd, send, mailout, refused_port,
+                                                tmp_path, at):
+    """Everyone refused for good: the first refusal (B's 550) is the exit
+    status, both replies are reported, nothing is queued; in a queue run the
+    message moves to failed/."""
+    srv = refused_then(smtpd, at, "554 5.7.1 no thanks")
+    res, log = send_abc(send, srv, tmp_path, "onfail")
+    assert res.rc == EX_NOUSER, res
+    assert "550 5.1.1 nope" in res.stderr and "554 5.7.1 no thanks" in res.stderr, res
+    assert queued_files(tmp_path) == [] and "queued" not in res.stderr, res
+    ac = [l for l in log if "recipients=a@example.com,c@example.com" in l]
+    assert ac and "smtpstatus=554" in ac[0] and "exitcode=EX_UNAVAILABLE" in ac[0], log
+    # The same in a queue run.
+    conf = mailout.write_config(relay_config(refused_port, partial_delivery=True, globals_={
+        "queue": "onfail", "queue_dir": str(tmp_path / "queue")}))
+    assert mailout.run([A, B, C], full_message(), config_file=conf).rc == EX_OK
+    conf = mailout.write_config(relay_config(srv, partial_delivery=True, globals_={
+        "queue": "onfail", "queue_dir": str(tmp_path / "queue")}))
+    run = mailout.run(["-q"], config_file=conf)
+    assert queued_files(tmp_path) == [] and len(queued_files(tmp_path, "failed")) == 1, run
+
+
+def test_refused_rcpt_then_connection_dropped_keeps_the_others_queued(smtpd, send, tmp_path):
+    """The connection breaks during the data: a temporary failure for the
+    recipients the relay accepted, not B's refusal for everyone."""
+    srv = smtpd("plain", rcpt_for={B: NOPE}, drop_during_data=1)
+    res, log = send_abc(send, srv, tmp_path, "onfail")
+    assert res.rc == EX_NOUSER and "queued as" in res.stderr, res
+    assert re.search(r"^mailout: .*b@example\.com.*550 5\.1\.1 nope", res.stderr, re.M), res
+    q = queued_files(tmp_path)
+    assert len(q) == 1 and envelope_rcpts(q[0]) == [A, C], res
+
+
+def test_every_recipient_refused_some_for_now(smtpd, send, tmp_path):
+    """partial_delivery on and nobody accepted: each refusal still counts on
+    its own; the deferred recipient is queued, whichever came first."""
+    srv = smtpd("plain", **FAULTS)
+    log = tmp_path / "mail.log"
+    res = send(srv, [BAD, LATER], full_message(), partial_delivery=True,
+               globals_={"logfile": str(log), "queue": "onfail",
+                         "queue_dir": str(tmp_path / "queue")})
+    assert res.rc == EX_NOUSER and srv.messages == [], res
+    assert "550 5.1.1" in res.stderr and "451 4.2.0" in res.stderr, res
+    q = queued_files(tmp_path)
+    assert len(q) == 1 and envelope_rcpts(q[0]) == [LATER], res
