@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "aliases.h"
+#include "local.h"
 #include "log.h"
 #include "util.h"
 
@@ -33,6 +34,70 @@ table_free(struct table *t)
 		free(t->v[i].values);
 	}
 	free(t->v);
+}
+
+/*
+ * A local name as given ("name", or "\"name\"" quoted as RFC 5322 allows)
+ * in the form it is looked up under: the quotes and backslashes taken
+ * away, as postalias(1) internalizes keys and local(8) unquotes the names
+ * it looks up.  Malloc'd.
+ */
+static char *
+unquote(const char *name, size_t len)
+{
+	char *u = xmalloc(len + 1), *o = u;
+
+	if (len < 2 || name[0] != '"' || name[len - 1] != '"') {
+		memcpy(u, name, len);
+		u[len] = '\0';
+		return u;
+	}
+	for (size_t i = 1; i + 1 < len; i++) {
+		if (name[i] == '\\' && i + 2 < len)
+			i++;
+		*o++ = name[i];
+	}
+	*o = '\0';
+	return u;
+}
+
+/* 1 when a local name needs no quoting (letters, digits and the atom
+ * specials of RFC 5322, dots between atoms). */
+static int
+is_plain_name(const char *s)
+{
+	if (!*s || *s == '.')
+		return 0;
+	for (const char *p = s; *p; p++) {
+		if (*p == '.' && (p[1] == '.' || p[1] == '\0'))
+			return 0;
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-/=?^_`{|}~.", *p)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Entries "name:" with nothing after the colon (or only comments on their
+ * continuation lines) are left out, as postalias(1) skips them ("need
+ * name:value pair"): the name stays what it is, a local user, instead of
+ * expanding to nobody and the message vanishing. */
+static void
+drop_empty(const char *path, struct table *t)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (strspn(t->v[i].values, " \t") == strlen(t->v[i].values)) {
+			log_info("%s:%d: alias \"%s\" has no value: ignored", path, t->v[i].line,
+				 t->v[i].name);
+			free(t->v[i].name);
+			free(t->v[i].values);
+			continue;
+		}
+		t->v[k++] = t->v[i];
+	}
+	t->n = k;
 }
 
 static int
@@ -87,7 +152,7 @@ load(const char *path, struct table *t, struct result *r)
 		end = colon;
 		while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
 			end--;
-		name = xstrndup(line, (size_t)(end - line));
+		name = unquote(line, (size_t)(end - line));
 		if (t->n == t->cap) {
 			t->cap = t->cap ? t->cap * 2 : 16;
 			t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
@@ -97,6 +162,7 @@ load(const char *path, struct table *t, struct result *r)
 	}
 	free(line);
 	fclose(f);
+	drop_empty(path, t);
 	return 0;
 }
 
@@ -141,45 +207,111 @@ expand_values(struct expander *e, const struct alias *a)
 	if (addr_parse_list(p, strlen(p), &vals, err, sizeof(err)) < 0)
 		return res_fail(e->r, RES_CONFIG, "%s:%d: alias \"%s\": %s", e->path, a->line,
 				a->name, err);
+	if (vals.n == 0) {
+		/* Only comments or commas: no value, as drop_empty() sees it. */
+		log_info("%s:%d: alias \"%s\" has no address: ignored", e->path, a->line,
+			 a->name);
+		addr_list_add(e->out, e->stack[e->depth - 1]);
+	}
 	for (size_t i = 0; i < vals.n && rc == 0; i++)
 		rc = expand_name(e, vals.v[i], 0);
 	addr_list_free(&vals);
 	return rc;
 }
 
+/* The alias of local name key: key itself, else (aliases(5), ADDRESS
+ * EXTENSION) the same without a "+extension", else "default:" when
+ * use_default is set.  NULL when none. */
+static struct alias *
+find_alias(const struct table *t, const char *key, int use_default)
+{
+	struct alias *a = find(t, key);
+	const char *plus = strchr(key, '+');
+
+	if (!a && plus && plus > key) {
+		char *base = xstrndup(key, (size_t)(plus - key));
+		a = find(t, base);
+		free(base);
+	}
+	if (!a && use_default)
+		a = find(t, "default");
+	return a;
+}
+
 static int
-expand_name(struct expander *e, const char *name, int use_default)
+expand_name(struct expander *e, const char *given, int use_default)
 {
 	struct alias *a;
-	int rc;
+	char *name;
+	int rc = 0;
 
-	if (strchr(name, '@')) {
-		addr_list_add(e->out, name);
+	if (strchr(given, '@') && addr_domain(given)) {
+		addr_list_add(e->out, given);
 		return 0;
+	}
+	/* "name" quoted: looked up unquoted, and delivered to unquoted when
+	 * it needs no quotes (user names do not). */
+	name = unquote(given, strlen(given));
+	if (!is_plain_name(name)) {
+		free(name);
+		name = xstrdup(given);
 	}
 	/* An alias naming itself, or a loop: deliver to the name as it is. */
 	for (int i = 0; i < e->depth; i++)
 		if (strcasecmp(e->stack[i], name) == 0) {
 			addr_list_add(e->out, name);
-			return 0;
+			goto out;
 		}
-	a = find(e->t, name);
-	if (!a && use_default)
-		a = find(e->t, "default");
+	{
+		char *key = unquote(given, strlen(given));
+		a = find_alias(e->t, key, use_default);
+		free(key);
+	}
 	if (!a || e->depth >= MAX_DEPTH) {
 		addr_list_add(e->out, name);
-		return 0;
+		goto out;
 	}
 	/* Each alias is expanded once: what it gives is in the output
 	 * already (a -> b,c; b -> d; c -> d ... grows exponentially
 	 * otherwise). */
 	if (a->expanded)
-		return 0;
+		goto out;
 	e->stack[e->depth++] = name;
 	rc = expand_values(e, a);
 	e->depth--;
 	a->expanded = 1;
+out:
+	free(name);
 	return rc;
+}
+
+/*
+ * Append the recipients of from to out, each local mailbox once: local
+ * recipients that reach the same user (auda, AUDA, auda+x, auda@localhost)
+ * get one copy, the first spelling kept, as Postfix's cleanup(8) and
+ * local(8) de-duplicate.  Others are de-duplicated as addr_list_add() does.
+ */
+static void
+add_unique(struct addr_list *out, const struct addr_list *from)
+{
+	struct addr_list keys = { 0 };
+
+	for (size_t i = 0; i < out->n; i++) {
+		char *k = local_mailbox_key(out->v[i]);
+		if (k)
+			addr_list_add(&keys, k);
+		free(k);
+	}
+	for (size_t i = 0; i < from->n; i++) {
+		char *k = local_mailbox_key(from->v[i]);
+		if (!k || !addr_list_contains(&keys, k)) {
+			addr_list_add(out, from->v[i]);
+			if (k)
+				addr_list_add(&keys, k);
+		}
+		free(k);
+	}
+	addr_list_free(&keys);
 }
 
 int
@@ -187,17 +319,13 @@ aliases_expand(const char *path, const struct addr_list *in, struct addr_list *o
 	       struct result *r)
 {
 	struct table t = { 0 };
-	struct expander e = { path, &t, out, { 0 }, 0, r };
+	struct addr_list all = { 0 };
+	struct expander e = { path, &t, &all, { 0 }, 0, r };
 	int rc = 0, loaded = 0;
 
-	if (!path || !*path) {
-		for (size_t i = 0; i < in->n; i++)
-			addr_list_add(out, in->v[i]);
-		return 0;
-	}
 	for (size_t i = 0; i < in->n && rc == 0; i++) {
-		if (strchr(in->v[i], '@')) {
-			addr_list_add(out, in->v[i]);
+		if (!path || !*path || strchr(in->v[i], '@')) {
+			addr_list_add(&all, in->v[i]);
 			continue;
 		}
 		if (!loaded && load(path, &t, r) < 0) {
@@ -207,6 +335,12 @@ aliases_expand(const char *path, const struct addr_list *in, struct addr_list *o
 		loaded = 1;
 		rc = expand_name(&e, in->v[i], 1);
 	}
+	if (rc == 0)
+		add_unique(out, &all);
+	/* Never "delivered" to nobody (SPEC 3: no recipients is 64). */
+	if (rc == 0 && in->n > 0 && out->n == 0)
+		rc = res_fail(r, RES_USAGE, "no recipients left after the aliases in %s", path);
+	addr_list_free(&all);
 	table_free(&t);
 	return rc;
 }

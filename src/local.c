@@ -8,8 +8,13 @@
  * that starts with "From " quoted as ">From ", and a blank line.  On a
  * write error the mailbox is truncated back to its old size.
  *
- * Maildir: the message is written to tmp/UNIQUE, fsync'd, then linked to
- * new/UNIQUE and the directory fsync'd.
+ * Only a regular file with one link is taken (O_NOFOLLOW, O_NONBLOCK), and
+ * after the fcntl lock the path must still name the locked file.
+ *
+ * Maildir: the message is written to tmp/UNIQUE, fsync'd, then renamed to
+ * new/UNIQUE and the directory fsync'd.  Missing cur/, new/ and tmp/ are
+ * created.  Root does this for another user in a child process that has
+ * that user's ids (maildir_as_user).
  *
  * Both leave out the message's own Return-Path and Content-Length header
  * fields, as Postfix does (see dropped_fields), and look a user name up as
@@ -28,6 +33,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,9 +291,84 @@ fcntl_lock(int fd, const char *path, struct result *r)
 	return 0;
 }
 
+/* Tries at opening and locking a mailbox that is replaced meanwhile. */
+#define MBOX_REOPENS 5
+
+/*
+ * Open and fcntl-lock the mbox at path: the descriptor, or -1 (*r).
+ * O_NONBLOCK (cleared after) so that a FIFO or a device cannot block the
+ * open, as Postfix's mbox_open() does; only a regular file with one link
+ * is taken.  When another program replaced or removed the mailbox while
+ * we waited for the lock (a mail reader writing a new file and renaming it
+ * over the old one), the path no longer names what is locked: open it
+ * again, as Postfix's mbox_open() re-checks after locking.
+ */
 static int
-deliver_mbox(const char *path, const struct passwd *pw, const char *sender, int in,
-	     off_t start, struct result *r)
+open_mbox(const char *path, const struct passwd *pw, int self, struct result *r)
+{
+	for (int tries = 0;; tries++) {
+		struct stat st, now;
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+				    O_CLOEXEC, 0600);
+
+		if (fd < 0) {
+			int e = errno;
+			if (e == ENXIO)   /* a FIFO nobody reads, a device */
+				return res_fail(r, RES_CANTCREAT, "mailbox %s is not a regular "
+						"file", path);
+			if (e == EACCES && lstat(path, &st) != 0 && errno == ENOENT)
+				return res_fail(r, RES_CANTCREAT, "cannot create mailbox %s: %s "
+						"(%s may not create files there: %s, or have "
+						"root create %s owned by %s)", path, strerror(e),
+						pw->pw_name, self ? "create ~/Maildir or set $MAIL "
+						"to a file you can write" : "create the user's ~/Maildir",
+						path, pw->pw_name);
+			return res_fail(r, e == EACCES ? RES_CANTCREAT : RES_IOERR,
+					"cannot open mailbox %s: %s", path, strerror(e));
+		}
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+			close(fd);
+			return res_fail(r, RES_CANTCREAT, "mailbox %s is not a regular file with "
+					"one link", path);
+		}
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+			close(fd);
+			return res_fail(r, RES_IOERR, "cannot open mailbox %s: %s", path,
+					strerror(errno));
+		}
+		if (geteuid() == 0 && st.st_uid != pw->pw_uid) {
+			if (st.st_size == 0) {
+				struct group *g = getgrnam("mail");
+				if (fchown(fd, pw->pw_uid, g ? g->gr_gid : pw->pw_gid) != 0) {
+					res_fail(r, RES_CANTCREAT, "cannot give %s to %s: %s", path,
+						 pw->pw_name, strerror(errno));
+					close(fd);
+					return -1;
+				}
+				(void)fchmod(fd, g ? 0660 : 0600);
+			} else {
+				close(fd);
+				return res_fail(r, RES_CANTCREAT, "mailbox %s is not owned by %s",
+						path, pw->pw_name);
+			}
+		}
+		if (fcntl_lock(fd, path, r) < 0) {
+			close(fd);
+			return -1;
+		}
+		if (fstat(fd, &st) == 0 && st.st_nlink == 1 && lstat(path, &now) == 0 &&
+		    now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+			return fd;
+		close(fd);
+		if (tries + 1 >= MBOX_REOPENS)
+			return res_fail(r, RES_TEMPFAIL, "mailbox %s keeps changing while "
+					"it is locked", path);
+	}
+}
+
+static int
+deliver_mbox(const char *path, const struct passwd *pw, int self, const char *sender,
+	     int in, off_t start, struct result *r)
 {
 	char *lockpath = xasprintf("%s.lock", path);
 	char stamp[64], *line = NULL;
@@ -300,34 +381,9 @@ deliver_mbox(const char *path, const struct passwd *pw, const char *sender, int 
 	locked = dotlock(lockpath, r);
 	if (locked < 0)
 		goto out;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		res_fail(r, errno == EACCES ? RES_CANTCREAT : RES_IOERR,
-			 "cannot open mailbox %s: %s", path, strerror(errno));
+	fd = open_mbox(path, pw, self, r);
+	if (fd < 0)
 		goto unlock;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		res_fail(r, RES_CANTCREAT, "mailbox %s is not a regular file with one link",
-			 path);
-		goto close;
-	}
-	if (geteuid() == 0 && st.st_uid != pw->pw_uid) {
-		if (st.st_size == 0) {
-			struct group *g = getgrnam("mail");
-			if (fchown(fd, pw->pw_uid, g ? g->gr_gid : pw->pw_gid) != 0) {
-				res_fail(r, RES_CANTCREAT, "cannot give %s to %s: %s", path,
-					 pw->pw_name, strerror(errno));
-				goto close;
-			}
-			(void)fchmod(fd, g ? 0660 : 0600);
-		} else {
-			res_fail(r, RES_CANTCREAT, "mailbox %s is not owned by %s", path,
-				 pw->pw_name);
-			goto close;
-		}
-	}
-	if (fcntl_lock(fd, path, r) < 0)
-		goto close;
 	if (fstat(fd, &st) != 0)
 		goto ioerr;
 	oldsize = st.st_size;
@@ -361,9 +417,12 @@ out:
 
 /* ---- Maildir ---- */
 
+/* Write the message to dir/tmp/UNIQUE and rename it into dir/new/.  Runs
+ * with the recipient's privileges when delivering for another user (see
+ * maildir_as_user), so creates files that are the recipient's already. */
 static int
-deliver_maildir(const char *dir, const struct passwd *pw, const char *sender, int in,
-		off_t start, char **where, struct result *r)
+deliver_maildir(const char *dir, const char *sender, int in, off_t start, char **where,
+		struct result *r)
 {
 	unsigned char rnd[6];
 	struct timeval tv;
@@ -384,17 +443,9 @@ deliver_maildir(const char *dir, const struct passwd *pw, const char *sender, in
 	new = xasprintf("%s/new/%s", dir, name);
 	free(name);
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		res_fail(r, RES_CANTCREAT, "cannot create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (geteuid() == 0 && pw->pw_uid != 0 &&
-	    fchown(fd, pw->pw_uid, pw->pw_gid) != 0) {
-		res_fail(r, RES_CANTCREAT, "cannot give %s to %s: %s", tmp, pw->pw_name,
-			 strerror(errno));
-		close(fd);
-		unlink(tmp);
 		goto out;
 	}
 	if (write_return_path(fd, sender) < 0 || lseek(in, start, SEEK_SET) != start ||
@@ -429,20 +480,145 @@ is_dir(const char *path)
 }
 
 /*
+ * Deliver to the Maildir dir when it is a directory: 1 delivered (the file
+ * in *where), 0 there is no Maildir, -1 failed (*r).  Its cur/, new/ and
+ * tmp/ are created when missing, all three (as Postfix's maildir.c does;
+ * mutt and others know a Maildir by cur/).
+ */
+static int
+maildir_here(const char *dir, const char *sender, int in, off_t start, char **where,
+	     struct result *r)
+{
+	static const char *const subdirs[] = { "cur", "new", "tmp" };
+
+	if (!is_dir(dir))
+		return 0;
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		char *sub = xasprintf("%s/%s", dir, subdirs[i]);
+		int bad = mkdir(sub, 0700) != 0 && (errno != EEXIST || !is_dir(sub));
+
+		if (bad)
+			res_fail(r, RES_CANTCREAT, "cannot create %s: %s", sub,
+				 errno == EEXIST ? "not a directory" : strerror(errno));
+		free(sub);
+		if (bad)
+			return -1;
+	}
+	return deliver_maildir(dir, sender, in, start, where, r) == 0 ? 1 : -1;
+}
+
+/* What the process that delivers to another user's Maildir reports. */
+struct maildir_report {
+	int rc;                 /* maildir_here()'s */
+	struct result r;
+	char where[4096];
+};
+
+/*
+ * maildir_here() for another user, when running as root: in a child
+ * process that has only the recipient's user and group ids, as Postfix's
+ * local(8) delivers to a Maildir with the recipient's rights.  Every path
+ * under the recipient's home is the recipient's to change: done as root,
+ * a symbolic link there (~/Maildir, tmp/ or new/ pointing elsewhere) would
+ * make root create directories and files in places the recipient cannot
+ * write.  As the recipient, it reaches only what the recipient may write.
+ */
+static int
+maildir_as_user(const char *dir, const struct passwd *pw, const char *sender, int in,
+		off_t start, char **where, struct result *r)
+{
+	struct maildir_report rep;
+	int pipefd[2], status;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) != 0)
+		return res_fail(r, RES_TEMPFAIL, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return res_fail(r, RES_TEMPFAIL, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		char *w = NULL;
+		gid_t gid = pw->pw_gid;
+
+		close(pipefd[0]);
+		memset(&rep, 0, sizeof(rep));
+		res_clear(&rep.r);
+		if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0 ||
+		    getuid() != pw->pw_uid || geteuid() != pw->pw_uid) {
+			rep.rc = -1;
+			res_fail(&rep.r, RES_TEMPFAIL, "cannot switch to user %s: %s",
+				 pw->pw_name, strerror(errno));
+		} else {
+			rep.rc = maildir_here(dir, sender, in, start, &w, &rep.r);
+			if (w)
+				snprintf(rep.where, sizeof(rep.where), "%s", w);
+		}
+		_exit(write_all(pipefd[1], &rep, sizeof(rep)) < 0 ? 1 : 0);
+	}
+	close(pipefd[1]);
+	while (got < sizeof(rep) &&
+	       (n = read_retry(pipefd[0], (char *)&rep + got, sizeof(rep) - got)) > 0)
+		got += (size_t)n;
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got != sizeof(rep) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return res_fail(r, RES_TEMPFAIL, "the process delivering to %s as %s failed "
+				"(%s %d)", dir, pw->pw_name,
+				WIFEXITED(status) ? "exit status" : "signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	rep.where[sizeof(rep.where) - 1] = '\0';
+	rep.r.text[sizeof(rep.r.text) - 1] = '\0';
+	rep.r.reply[sizeof(rep.r.reply) - 1] = '\0';
+	if (rep.rc < 0) {
+		*r = rep.r;
+		return -1;
+	}
+	if (rep.rc > 0)
+		*where = xstrdup(rep.where);
+	return rep.rc;
+}
+
+/*
  * The password entry of a local user name.  Postfix's local(8) folds the
  * recipient to lower case before looking it up (the local part of an
  * address is case-insensitive in practice, and aliases.c matches names that
  * way too); the name as given is tried first, so that an account with
  * capitals in its name still gets its mail.  ASCII only: user names are.
+ *
+ * NULL with *err 0: no such user.  NULL with *err an errno value: the
+ * password database failed (an unreachable LDAP or sssd server...), which
+ * is temporary.  As Postfix's mypwnam_err(), a NULL with errno 0, ENOENT,
+ * ESRCH, EBADF or EPERM means "no such user" (getpwnam(3)).
  */
 static struct passwd *
-lookup_user(const char *name)
+getpwnam_err(const char *name, int *err)
 {
-	struct passwd *pw = getpwnam(name);
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(name);
+	*err = 0;
+	if (!pw && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF &&
+	    errno != EPERM)
+		*err = errno;
+	return pw;
+}
+
+static struct passwd *
+lookup_user(const char *name, int *err)
+{
+	struct passwd *pw = getpwnam_err(name, err);
 	char *lower;
 	int folded = 0;
 
-	if (pw)
+	if (pw || *err)
 		return pw;
 	lower = xstrdup(name);
 	for (char *p = lower; *p; p++)
@@ -451,25 +627,26 @@ lookup_user(const char *name)
 			folded = 1;
 		}
 	if (folded)
-		pw = getpwnam(lower);
+		pw = getpwnam_err(lower, err);
 	free(lower);
 	return pw;
 }
 
 /* The account of local recipient rcpt: its name as given or folded, then
- * the same without a "+extension".  NULL when there is none. */
+ * the same without a "+extension".  NULL when there is none (*err 0) or
+ * the lookup failed (*err an errno value). */
 static struct passwd *
-recipient_user(const char *rcpt)
+recipient_user(const char *rcpt, int *err)
 {
 	const char *at = strrchr(rcpt, '@');
 	char *user = at ? xstrndup(rcpt, (size_t)(at - rcpt)) : xstrdup(rcpt);
-	struct passwd *pw = lookup_user(user);
+	struct passwd *pw = lookup_user(user, err);
 
-	if (!pw) {
+	if (!pw && !*err) {
 		char *plus = strchr(user, '+');
 		if (plus) {
 			*plus = '\0';
-			pw = lookup_user(user);
+			pw = lookup_user(user, err);
 		}
 	}
 	free(user);
@@ -479,10 +656,25 @@ recipient_user(const char *rcpt)
 int
 local_check_users(const struct addr_list *rcpts, struct result *r)
 {
+	int err;
+
+	/* A failed lookup is not an unknown user: local_deliver() finds out
+	 * again, and its temporary failure queues the message. */
 	for (size_t i = 0; i < rcpts->n; i++)
-		if (local_is_local(rcpts->v[i]) && !recipient_user(rcpts->v[i]))
+		if (local_is_local(rcpts->v[i]) && !recipient_user(rcpts->v[i], &err) && !err)
 			return res_fail(r, RES_NOUSER, "unknown local user \"%s\"", rcpts->v[i]);
 	return 0;
+}
+
+char *
+local_mailbox_key(const char *rcpt)
+{
+	struct passwd *pw;
+	int err;
+
+	if (!local_is_local(rcpt) || !(pw = recipient_user(rcpt, &err)))
+		return NULL;
+	return xstrdup(pw->pw_name);
 }
 
 int
@@ -491,46 +683,40 @@ local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *w
 {
 	char *maildir = NULL, *mbox = NULL, *delivered = NULL;
 	struct passwd *pw;
-	int rc = -1;
+	int rc = -1, err, self;
 
-	pw = recipient_user(rcpt);
+	pw = recipient_user(rcpt, &err);
 	if (!pw) {
-		res_fail(r, RES_NOUSER, "unknown local user \"%s\"", rcpt);
+		if (err)
+			res_fail(r, RES_TEMPFAIL, "cannot look up local user \"%s\": %s", rcpt,
+				 strerror(err));
+		else
+			res_fail(r, RES_NOUSER, "unknown local user \"%s\"", rcpt);
 		goto out;
 	}
-	if (pw->pw_uid == getuid()) {
+	self = pw->pw_uid == getuid();
+	if (self) {
 		const char *home = getenv("HOME"), *mail = getenv("MAIL");
 
 		if (!home || !*home)
 			home = pw->pw_dir;
 		maildir = xasprintf("%s/Maildir", home);
-		if (!is_dir(maildir)) {
-			free(maildir);
-			maildir = NULL;
-			mbox = mail && *mail ? xstrdup(mail)
-					     : xasprintf("/var/mail/%s", pw->pw_name);
-		}
+		mbox = mail && *mail ? xstrdup(mail) : xasprintf("/var/mail/%s", pw->pw_name);
 	} else {
 		maildir = xasprintf("%s/Maildir", pw->pw_dir);
-		if (!is_dir(maildir)) {
-			free(maildir);
-			maildir = NULL;
-			mbox = xasprintf("/var/mail/%s", pw->pw_name);
-		}
+		mbox = xasprintf("/var/mail/%s", pw->pw_name);
 	}
-	if (maildir) {
-		char *sub[2] = { xasprintf("%s/tmp", maildir), xasprintf("%s/new", maildir) };
-		for (int i = 0; i < 2; i++)
-			if (!is_dir(sub[i]) && mkdir(sub[i], 0700) == 0 && geteuid() == 0)
-				(void)!chown(sub[i], pw->pw_uid, pw->pw_gid);
-		free(sub[0]);
-		free(sub[1]);
-		rc = deliver_maildir(maildir, pw, sender, fd, start, &delivered, r);
-	} else {
-		rc = deliver_mbox(mbox, pw, sender, fd, start, r);
+	/* Root works in another user's Maildir only as that user. */
+	if (!self && geteuid() == 0 && pw->pw_uid != 0)
+		rc = maildir_as_user(maildir, pw, sender, fd, start, &delivered, r);
+	else
+		rc = maildir_here(maildir, sender, fd, start, &delivered, r);
+	if (rc == 0) {
+		rc = deliver_mbox(mbox, pw, self, sender, fd, start, r);
 		delivered = mbox;
 		mbox = NULL;
-	}
+	} else if (rc > 0)
+		rc = 0;
 	if (rc == 0)
 		snprintf(where, wherelen, "%s", delivered);
 out:

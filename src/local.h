@@ -3,7 +3,8 @@
  *
  * For the invoking user: $HOME/Maildir when it exists, else $MAIL, else
  * /var/mail/USER.  For another user: ~user/Maildir when it exists, else
- * /var/mail/USER (created owned by that user when running as root).
+ * /var/mail/USER (created owned by that user when running as root; root
+ * works in another user's Maildir only as that user).
  * mbox: "From " line, ">From " quoting, fcntl and dotlock locks, fsync.
  * Maildir: written in tmp/, fsync'd, renamed into new/.
  * Mailbox lines end in LF (the spool's CRLF is converted).  The message's
@@ -29,13 +30,19 @@ struct addr_list;
  * Returns 0 or -1. */
 int local_check_users(const struct addr_list *rcpts, struct result *r);
 
+/* The user name whose mailbox local recipient rcpt reaches (malloc'd), or
+ * NULL when rcpt is not local or no user has it (or the lookup failed):
+ * two recipients with the same key get one copy. */
+char *local_mailbox_key(const char *rcpt);
+
 /*
  * Deliver the message in fd (from offset start to EOF) to the local recipient
  * rcpt.  Its user name is looked up as given, then folded to lower case;
  * when neither exists, the same without a "+extension".  sender "" means
  * the null sender.  On success the mailbox path is copied to where.
  * Returns 0, or -1 with RES_NOUSER (unknown user), RES_CANTCREAT,
- * RES_IOERR or RES_TEMPFAIL (lock timeout).
+ * RES_IOERR or RES_TEMPFAIL (lock timeout, failed password database).
+ * Root delivers to another user's Maildir as that user (a child process).
  */
 int local_deliver(const char *rcpt, const char *sender, int fd, off_t start,
 		  char *where, size_t wherelen, struct result *r);

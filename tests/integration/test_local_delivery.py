@@ -14,14 +14,33 @@
 - A local recipient that is no user of this host stops the message before
   anything is delivered, as a refused recipient does (67), unless
   partial_delivery lets the others have it; -bs refuses it at RCPT.
+- aliases(5) as Postfix reads it: an entry with no value is ignored (the
+  name stays a local user), "name+ext" falls back to the alias "name",
+  quoted names are unquoted; one copy per local mailbox however the
+  recipients spell it (Postfix's duplicate filter).
+- mbox: a FIFO or device is refused at once (O_NONBLOCK), a mailbox
+  replaced while mailout waited for its lock is opened again; a mailbox
+  the user cannot create gets an error that says what to do.
 
 The tests run on the embedded default (no configuration) as the invoking
 user, whose mbox is $MAIL (mailout_run) and whose Maildir is $HOME/Maildir.
 """
 
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import fcntl
+from pathlib import Path
+
 import pytest
 
 from mailout_run import EX_NOUSER, EX_OK, crlf, login_name, relay_config
+
+EX_CANTCREAT = 73
 
 ME = login_name()
 SENDER = "sender@example.com"
@@ -239,3 +258,148 @@ def test_bs_refuses_an_unknown_local_user_at_rcpt(mailout, server):
     assert 'unknown local user "no-such-user-xyz"' in res.stdout, res
     assert [m.rcpt_tos for m in server.messages] == [["far@example.com"]], res
     assert len(mbox_messages(mailout)) == 1
+
+
+# ---- aliases ----
+
+def alias_config(mailout, text):
+    aliases = mailout.tmp / "aliases"
+    aliases.write_text(text)
+    return mailout.write_config('aliases = "%s"\nqueue_dir = "%s"\n'
+                                % (aliases, mailout.tmp / "queue"))
+
+
+@pytest.mark.parametrize("text", ["{me}:\n", "{me}:   \n#   admin@example.com\n",
+                                  "{me}: ,\n", "{me}: (nobody)\n"])
+def test_alias_with_no_value_is_ignored(mailout, text):
+    """postalias skips "name:" with no value ("need name:value pair"): the
+    name stays the local user; the message is never delivered to nobody."""
+    conf = alias_config(mailout, text.format(me=ME))
+    res = mailout.run(["-f", SENDER, ME], b"Subject: cron output\n\nimportant\n",
+                      config_file=conf)
+    assert res.rc == EX_OK, res
+    [got] = mbox_messages(mailout)
+    assert b"important" in got
+
+
+def test_alias_with_no_value_and_no_such_user(mailout):
+    conf = alias_config(mailout, "devnull:\n")
+    res = mailout.run(["-f", SENDER, "--dry-run", "devnull"], b"Subject: t\n\nb\n",
+                      config_file=conf)
+    assert res.rc == EX_NOUSER and '"devnull"' in res.stderr, res
+
+
+def test_alias_of_the_name_without_extension(mailout):
+    """aliases(5), ADDRESS EXTENSION: name+foo is looked up as name+foo,
+    then as name, before default:."""
+    conf = alias_config(mailout, "boss: %s\ndefault: nobody-xyz@example.com\n" % ME)
+    res = mailout.run(["-f", SENDER, "-v", "boss+cron"], b"Subject: ext\n\nb\n",
+                      config_file=conf)
+    assert res.rc == EX_OK, res
+    assert len(mbox_messages(mailout)) == 1
+
+
+def test_quoted_alias_names(mailout):
+    conf = alias_config(mailout, 'q: "%s"\n"qname": %s\n' % (ME, ME))
+    for rcpt in ("q", "qname", '"qname"'):
+        res = mailout.run(["-f", SENDER, rcpt], b"Subject: q\n\nb\n", config_file=conf)
+        assert res.rc == EX_OK, (rcpt, res)
+    assert len(mbox_messages(mailout)) == 3
+
+
+# ---- one copy per mailbox ----
+
+def test_one_copy_per_local_mailbox(mailout):
+    """Postfix de-duplicates recipients case-insensitively and local(8)
+    delivers once per mailbox: every spelling of one user gets one copy."""
+    host = os.uname().nodename.split(".")[0]
+    rcpts = [ME, ME.upper(), ME.capitalize() + "+x", ME + "@localhost", ME + "@" + host]
+    res = mailout.run(["-f", SENDER, *rcpts], b"Subject: dup\n\nhello\n", env=NO_CONFIG)
+    assert res.rc == EX_OK, res
+    assert len(mbox_messages(mailout)) == 1
+    res = mailout.run(["-f", SENDER, "-t", ME], b"To: %s\nSubject: dup2\n\nx\n"
+                      % ME.capitalize().encode(), env=NO_CONFIG)
+    assert res.rc == EX_OK, res
+    assert len(mbox_messages(mailout)) == 2
+
+
+def test_one_copy_after_aliases(mailout):
+    conf = alias_config(mailout, "a: %s\nb: %s\n" % (ME, ME.upper()))
+    res = mailout.run(["-f", SENDER, "--dry-run", "a", "b", ME], b"Subject: d\n\nb\n",
+                      config_file=conf)
+    assert res.rc == EX_OK, res
+    assert res.stdout.count("Envelope-To:") == 1, res
+
+
+# ---- mbox: what the path names ----
+
+def test_mbox_fifo_is_refused_at_once(mailout):
+    """Postfix opens mailboxes with O_NONBLOCK: a FIFO does not hang the
+    delivery (holding the dot-lock); it is no regular file (73)."""
+    os.mkfifo(str(mailout.mbox))
+    res = deliver(mailout, ME, b"Subject: fifo\n\nb\n", "--queue", "never")
+    assert res.rc == EX_CANTCREAT and "not a regular file" in res.stderr, res
+    assert not Path(str(mailout.mbox) + ".lock").exists()
+
+
+def test_mbox_replaced_while_waiting_for_the_lock(mailout):
+    """A mail reader that holds the fcntl lock (no dot-lock) and renames a
+    new file over the mailbox: the message goes to the new file, not to the
+    unlinked one (Postfix's mbox_open re-checks after locking)."""
+    res = deliver(mailout, ME, b"Subject: pre\n\nb\n")
+    assert res.rc == EX_OK, res
+    box = str(mailout.mbox)
+    f = open(box, "r+")
+    fcntl.lockf(f, fcntl.LOCK_EX)
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault(
+        "res", deliver(mailout, ME, b"Subject: during\n\nb\n")))
+    t.start()
+    time.sleep(1.5)
+    shutil.copy2(box, box + ".new")
+    os.rename(box + ".new", box)
+    time.sleep(0.3)
+    f.close()
+    t.join(60)
+    assert out["res"].rc == EX_OK, out["res"]
+    msgs = mbox_messages(mailout)
+    assert len(msgs) == 2 and b"Subject: during" in msgs[1], msgs
+
+
+def test_mbox_the_user_cannot_create(mailout):
+    """Debian's useradd makes no /var/mail/USER, and only group mail may
+    create one there: the error says what to do (73)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run as nobody")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    home = Path(tempfile.mkdtemp(prefix="mailout-nobody-"))  # pytest's tree is root-only
+    try:
+        os.chmod(home, 0o777)
+        spool = home / "spool"
+        spool.mkdir(mode=0o755)               # root's: nobody cannot create files in it
+        env = mailout.env({"HOME": str(home), "MAIL": str(spool / "nobody"),
+                           "XDG_STATE_HOME": str(home / "state"), "TMPDIR": str(home),
+                           "XDG_CONFIG_HOME": str(home / "config"),
+                           "USER": "nobody", "LOGNAME": "nobody"})
+        env.pop("MAILOUT_CONFIG", None)
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=%d" % nobody.pw_gid,
+                            "--clear-groups", mailout.bin, "-f", SENDER, "--queue", "never",
+                            "nobody"], input=b"Subject: self\n\nb\n",
+                           capture_output=True, env=env, timeout=30, cwd=str(home))
+        err = p.stderr.decode()
+        assert p.returncode == EX_CANTCREAT, err
+        assert "create ~/Maildir" in err and "have root create %s/nobody" % spool in err, err
+    finally:
+        shutil.rmtree(home)
+
+
+def test_maildir_without_cur_gets_all_three(mailout):
+    (mailout.home / "Maildir").mkdir()
+    res = deliver(mailout, ME, b"Subject: md\n\nb\n")
+    assert res.rc == EX_OK, res
+    for sub in ("cur", "new", "tmp"):
+        assert (mailout.home / "Maildir" / sub).is_dir(), sub
+    assert len(list((mailout.home / "Maildir" / "new").iterdir())) == 1

@@ -73,6 +73,23 @@ main(void)
 	is_str(s, "catchall@x.org,r@x.org", "default: catches unknown names");
 	free(s);
 
+	/* postalias skips "name:" with no value: the name stays itself. */
+	set_file("root:\n#  admin@x.org\nempty2: ,\nempty3:\n   \nx: y@x.org\n");
+	s = expand("root, empty2, empty3, x", &r);
+	is_str(s, "root,empty2,empty3,y@x.org", "an entry with no value is ignored (%s)", r.text);
+	free(s);
+
+	/* aliases(5), ADDRESS EXTENSION: name+ext, then name, then default. */
+	set_file("boss: b@x.org\nboss+exact: e@x.org\ndefault: d@x.org\n");
+	s = expand("boss+cron, boss+exact, other+x", &r);
+	is_str(s, "b@x.org,e@x.org,d@x.org", "name+ext falls back to name before default:");
+	free(s);
+
+	set_file("q: \"qq\"\n\"qname\": n@x.org\n\"two words\": t@x.org\n");
+	s = expand("q, \"qname\", qname, \"two words\"", &r);
+	is_str(s, "qq,n@x.org,t@x.org", "quoted names are looked up unquoted (%s)", r.text);
+	free(s);
+
 	set_file("root: |/usr/bin/cmd\n");
 	s = expand("root", &r);
 	ok(r.cls == RES_CONFIG, "pipes refused");

@@ -6,10 +6,13 @@
  * C library's place for local.c, so that a name with capitals can exist
  * next to its lower-case form, as on a system that has such an account.
  * The users are not the invoking one, so each gets HOME/Maildir from its
- * entry (created here), whatever the test runs as.
+ * entry (created here), whatever the test runs as.  Run as root, they are
+ * uid and gid 65534 (nobody), own their homes, and get their mail from a
+ * process that has their ids (local.c's maildir_as_user).
  */
 #include "config.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "local.h"
 #include "tap.h"
 #include "util.h"
@@ -28,14 +32,22 @@ static struct passwd users[] = {
 	{ .pw_name = "MixedCase", .pw_dir = "exact" },
 	{ .pw_name = "mixedcase", .pw_dir = "folded" },
 	{ .pw_name = "lower", .pw_dir = "lower" },
+	{ .pw_name = "nocur", .pw_dir = "nocur" },      /* Maildir/ without cur/ */
+	{ .pw_name = "linked", .pw_dir = "linked" },    /* Maildir/ is a symlink */
+	{ .pw_name = "newlink", .pw_dir = "newlink" },  /* Maildir/new is a symlink */
 };
 #define NUSERS (sizeof(users) / sizeof(users[0]))
 
 /* Replaces the C library's for local.c in this program (exact match, as
- * getpwnam() is). */
+ * getpwnam() is).  "ldapdown" is a password database that cannot answer
+ * (NULL with errno EAGAIN, as an unreachable LDAP or sssd server). */
 struct passwd *
 getpwnam(const char *name)
 {
+	if (strcmp(name, "ldapdown") == 0) {
+		errno = EAGAIN;
+		return NULL;
+	}
 	for (size_t i = 0; i < NUSERS; i++)
 		if (strcmp(name, users[i].pw_name) == 0)
 			return &users[i];
@@ -53,15 +65,39 @@ setup_users(void)
 		char *home = xasprintf("%s/%s", base, users[i].pw_dir);
 		const char *sub[] = { "", "/Maildir", "/Maildir/new", "/Maildir/tmp",
 				      "/Maildir/cur" };
+		const char *which = users[i].pw_dir;
+		size_t nsub = strcmp(which, "nocur") == 0 ? 2 :
+			      strcmp(which, "linked") == 0 ? 1 :
+			      strcmp(which, "newlink") == 0 ? 5 : sizeof(sub) / sizeof(sub[0]);
 
-		for (size_t k = 0; k < sizeof(sub) / sizeof(sub[0]); k++) {
+		users[i].pw_uid = getuid() == 0 ? 65534 : getuid() + 1;  /* not the invoking user */
+		users[i].pw_gid = getuid() == 0 ? 65534 : getgid();
+		for (size_t k = 0; k < nsub; k++) {
 			char *d = xasprintf("%s%s", home, sub[k]);
-			mkdir(d, 0700);
+			if (strcmp(which, "newlink") != 0 || strcmp(sub[k], "/Maildir/new") != 0)
+				mkdir(d, 0700);
+			if (getuid() == 0)
+				(void)!chown(d, users[i].pw_uid, users[i].pw_gid);
 			free(d);
 		}
 		users[i].pw_dir = home;
-		users[i].pw_uid = getuid() + 1;   /* not the invoking user */
-		users[i].pw_gid = getgid();
+	}
+	/* Directories of root's that the users can see but not write: where
+	 * their symbolic links point. */
+	if (getuid() == 0) {
+		char *t = xasprintf("%s/target", base), *l = xasprintf("%s/linked/Maildir", base);
+		char *t2 = xasprintf("%s/target2", base);
+		char *l2 = xasprintf("%s/newlink/Maildir/new", base);
+
+		chmod(base, 0711);
+		mkdir(t, 0755);
+		mkdir(t2, 0755);
+		(void)!symlink(t, l);
+		(void)!symlink(t2, l2);
+		free(t);
+		free(l);
+		free(t2);
+		free(l2);
 	}
 }
 
@@ -187,6 +223,102 @@ test_dropped_fields(void)
 		  "Return-Path: <s@example.com>\nA: 1\nno colon here\n\n");
 }
 
+/* The number of entries in directory base/name (-1: cannot read it). */
+static int
+entries(const char *name)
+{
+	char *cmd = xasprintf("ls -A '%s/%s' | wc -l", base, name);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+
+	if (p && fscanf(p, "%d", &n) != 1)
+		n = -1;
+	if (p)
+		pclose(p);
+	free(cmd);
+	return n;
+}
+
+static void
+test_maildir_dirs(void)
+{
+	struct result r;
+	char *where = deliver("nocur", "Subject: x\r\n\r\nbody\r\n", &r), *cur;
+	struct stat st;
+
+	ok(in_maildir_of(where, "nocur"), "a Maildir without cur/ is delivered to (%s)",
+	   where ? where : r.text);
+	cur = xasprintf("%s/nocur/Maildir/cur", base);
+	ok(stat(cur, &st) == 0 && S_ISDIR(st.st_mode), "and gets cur/ too");
+	ok(getuid() != 0 || (stat(cur, &st) == 0 && st.st_uid == 65534),
+	   "owned by the user");
+	free(cur);
+	free(where);
+}
+
+/* Root delivering to another user's Maildir does it with that user's
+ * rights: symbolic links the user made do not reach further than the
+ * user could write (CWE-59). */
+static void
+test_maildir_symlinks(void)
+{
+	struct result r;
+	char *where;
+
+	if (getuid() != 0) {
+		ok(1, "# SKIP not root");
+		ok(1, "# SKIP not root");
+		return;
+	}
+	where = deliver("linked", "Subject: x\r\n\r\nbody\r\n", &r);
+	ok(!where && r.cls == RES_CANTCREAT && entries("target") == 0,
+	   "Maildir -> a directory of root's: nothing created there (%s, %d entries)",
+	   where ? where : r.text, entries("target"));
+	free(where);
+	where = deliver("newlink", "Subject: x\r\n\r\nbody\r\n", &r);
+	ok(!where && r.cls == RES_CANTCREAT && entries("target2") == 0 &&
+	   entries("newlink/Maildir/tmp") == 0,
+	   "Maildir/new -> a directory of root's: nothing moved there, tmp/ cleaned (%s)",
+	   where ? where : r.text);
+	free(where);
+}
+
+static void
+test_password_database_failure(void)
+{
+	struct result r;
+	struct addr_list l = { 0 };
+	char *where = deliver("ldapdown", "Subject: x\r\n\r\n", &r);
+
+	ok(!where && r.cls == RES_TEMPFAIL, "a failing password database is temporary (%s)",
+	   r.text);
+	free(where);
+	addr_list_add(&l, "ldapdown");
+	res_clear(&r);
+	ok(local_check_users(&l, &r) == 0, "and is no unknown user before delivery");
+	addr_list_free(&l);
+}
+
+static void
+test_mailbox_keys(void)
+{
+	static const struct {
+		const char *rcpt, *key;
+	} cases[] = {
+		{ "lower", "lower" }, { "LOWER", "lower" }, { "Lower+x", "lower" },
+		{ "lower@localhost", "lower" }, { "MixedCase", "MixedCase" },
+		{ "MIXEDCASE", "mixedcase" }, { "nobody-here", NULL },
+		{ "lower@example.com", NULL }, { "ldapdown", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *k = local_mailbox_key(cases[i].rcpt);
+		ok(cases[i].key ? k && strcmp(k, cases[i].key) == 0 : !k, "mailbox key of %s: %s",
+		   cases[i].rcpt, k ? k : "(none)");
+		free(k);
+	}
+}
+
 static int
 remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -202,6 +334,10 @@ main(void)
 	setup_users();
 	test_user_names();
 	test_dropped_fields();
+	test_maildir_dirs();
+	test_maildir_symlinks();
+	test_password_database_failure();
+	test_mailbox_keys();
 	nftw(base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
 }
