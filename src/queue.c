@@ -291,8 +291,11 @@ rewrite(const char *qdir, int fd, off_t data_offset, const struct queue_env *e,
 	struct dynbuf d = { 0 };
 	char buf[65536], *path = xasprintf("%s/tmp/mo.XXXXXX", qdir);
 	ssize_t n;
-	int out = mkostemp(path, O_CLOEXEC);
+	int out;
 
+	/* tmp/ again if someone cleaned it away meanwhile */
+	free(subdir(qdir, "tmp", NULL));
+	out = mkostemp(path, O_CLOEXEC);
 	if (out < 0) {
 		res_fail(r, RES_CANTCREAT, "cannot create %s: %s", path, strerror(errno));
 		free(path);
@@ -857,23 +860,31 @@ process(struct run *run, const char *id)
 		sess->down = 1;
 	if (pending.n && !same_rcpts(&pending, &e.rcpts)) {
 		/* Some recipients are done: keep the message for the others. */
+		struct result wr;
 		int nfd = -1;
 		char *np;
 
 		addr_list_free(&e.rcpts);
 		for (size_t i = 0; i < pending.n; i++)
 			addr_list_add(&e.rcpts, pending.v[i]);
-		np = rewrite(run->qdir, fd, off, &e, &nfd, &r);
+		res_clear(&wr);
+		np = rewrite(run->qdir, fd, off, &e, &nfd, &wr);
 		if (np) {
 			/* Durable before the state says anything: after a crash
 			 * the old envelope would resend to the recipients done. */
-			if (fsync(nfd) != 0 || rename(np, path) != 0)
+			if (fsync(nfd) != 0 || rename(np, path) != 0) {
+				res_fail(&wr, RES_IOERR, "cannot replace %s: %s", path,
+					 strerror(errno));
 				unlink(np);
-			else
+			} else {
 				(void)fsync_dir_of(run->q, 1);
+			}
 			close(nfd);
 			free(np);
 		}
+		if (wr.cls != RES_OK)
+			log_err("%s: %s; the recipients it reached will get it again", id,
+				wr.text);
 	}
 	st.last_try = now;
 	st.next_try = now + queue_backoff(st.attempts);

@@ -275,3 +275,23 @@ def test_every_recipient_refused_some_for_now(smtpd, send, tmp_path):
     assert "550 5.1.1" in res.stderr and "451 4.2.0" in res.stderr, res
     q = queued_files(tmp_path)
     assert len(q) == 1 and envelope_rcpts(q[0]) == [LATER], res
+
+
+def test_queue_run_rewrite_survives_a_missing_tmp_directory(smtpd, mailout, refused_port,
+                                                            tmp_path):
+    """A queue run that reached some recipients rewrites the envelope for the
+    rest through tmp/; with tmp/ cleaned away it used to keep the old envelope
+    in silence, and the next run sent the message to everyone again."""
+    glob = {"queue": "onfail", "queue_dir": str(tmp_path / "queue")}
+    down = mailout.write_config(relay_config(refused_port, partial_delivery=True,
+                                             globals_=glob))
+    assert mailout.run([GOOD, LATER], full_message(), config_file=down).rc == EX_OK
+    (tmp_path / "queue" / "tmp").rmdir()
+    srv = smtpd("plain", rcpt_for={LATER: "451 4.2.0 mailbox busy, try later"})
+    conf = mailout.write_config(relay_config(srv, partial_delivery=True, globals_=glob))
+    mailout.run(["-q"], config_file=conf)
+    assert [m.rcpt_tos for m in srv.messages] == [[GOOD]]
+    good = smtpd("plain")
+    conf = mailout.write_config(relay_config(good, partial_delivery=True, globals_=glob))
+    assert mailout.run(["-q"], config_file=conf).rc == EX_OK
+    assert [m.rcpt_tos for m in good.messages] == [[LATER]]
