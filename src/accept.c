@@ -184,18 +184,19 @@ envelope_block(const struct job *j)
 	struct dynbuf d = { 0 };
 	char port[16];
 
-	if (j->o->host || !j->acct) {
-		e.host = j->acct ? j->acct->host : NULL;
-		if (j->acct && j->o->port) {
-			snprintf(port, sizeof(port), "%ld", j->acct->port);
-			e.port = port;
-		}
-		e.tls = j->acct && j->o->tls ? (char *)conf_tls_name(j->acct->tls) : NULL;
-		e.user = (char *)j->o->user;
-		e.passwordeval = (char *)j->o->passwordeval;
-	} else {
-		e.account = j->acct->name;
+	/* --port, --tls, --user and --passwordeval are kept whether they go
+	 * with --host or change an account for this message. */
+	if (j->acct && j->o->port) {
+		snprintf(port, sizeof(port), "%ld", j->acct->port);
+		e.port = port;
 	}
+	e.tls = j->acct && j->o->tls ? (char *)conf_tls_name(j->acct->tls) : NULL;
+	e.user = (char *)j->o->user;
+	e.passwordeval = (char *)j->o->passwordeval;
+	if (j->o->host || !j->acct)
+		e.host = j->acct ? j->acct->host : NULL;
+	else
+		e.account = j->acct->name;
 	e.sender = j->sender;
 	e.rcpts = j->expanded;
 	e.created = time(NULL);

@@ -599,6 +599,8 @@ struct run {
 	struct remover rm;
 };
 
+static void envelope_overrides(const struct queue_env *e, struct account *a);
+
 /* The account of a message queued with --host: the `defaults` section with
  * the settings its envelope kept.  Free with conf_account_free(). */
 static void
@@ -609,6 +611,13 @@ envelope_account(const struct config *c, const struct queue_env *e, struct accou
 		free(a->host);
 		a->host = xstrdup(e->host);
 	}
+	envelope_overrides(e, a);
+}
+
+/* The --port, --tls, --user and --passwordeval the message was given. */
+static void
+envelope_overrides(const struct queue_env *e, struct account *a)
+{
 	if (e->port)
 		a->port = atol(e->port);
 	if (e->tls && conf_parse_tls(e->tls) >= 0)
@@ -638,13 +647,16 @@ session_for(struct run *run, const struct queue_env *e, struct result *r)
 				 e->account);
 			return NULL;
 		}
-		key = xasprintf("account %s", e->account);
+		key = xasprintf("account %s %s %s %s %s", e->account, e->port ? e->port : "",
+				e->tls ? e->tls : "", e->user ? e->user : "",
+				e->passwordeval ? e->passwordeval : "");
 		for (size_t i = 0; i < run->nsess; i++)
 			if (!strcmp(run->sess[i].key, key)) {
 				free(key);
 				return &run->sess[i];
 			}
 		conf_account_copy(&a, named);
+		envelope_overrides(e, &a);
 	} else {
 		key = xasprintf("host %s %s %s %s %s", e->host ? e->host : "",
 				e->port ? e->port : "", e->tls ? e->tls : "",

@@ -581,3 +581,17 @@ def test_stray_and_corrupt_files_in_q(mailout, refused_port, smtpd):
     assert "queue=20261123T000000000001-trunc" in log and "no complete envelope" in log, log
     bp = mailout.run(["-bp"], config_file=live)
     assert "20261123T000000000001-trunc" in bp.stdout and "(FAILED)" in bp.stdout, bp
+
+
+def test_overrides_given_with_an_account_are_kept_in_the_queue(mailout, refused_port, smtpd):
+    """--account with --port (or --tls, --user, --passwordeval): the retry
+    uses what the message was given, not the account's own settings (with
+    --tls starttls on a tls = off account, a retry went out in clear)."""
+    srv = smtpd("plain")
+    conf = config(mailout, srv)
+    res = send_one(mailout, conf, 1, "--account", "relay", "--port", str(refused_port.port))
+    assert res.rc == EX_OK and "queued as" in res.stderr, res
+    envelope = queued(mailout)[0].read_bytes().split(b"\n\n", 1)[0]
+    assert b"account relay\n" in envelope and b"port %d\n" % refused_port.port in envelope
+    mailout.run(["-q"], config_file=conf)
+    assert srv.messages == [] and len(queued(mailout)) == 1
