@@ -999,6 +999,35 @@ sweep_tmp(const char *qdir)
 	free(tmp);
 }
 
+/* q/ID.state and q/ID.state.new files whose message is gone (a run killed
+ * between the two renames or unlinks), a day old or more. */
+static void
+sweep_orphans(const char *q)
+{
+	DIR *d = opendir(q);
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	while (d && (de = readdir(d))) {
+		const char *dot = strchr(de->d_name, '.');
+		struct stat st;
+		char *p, *msg;
+
+		if (!dot || dot == de->d_name ||
+		    (strcmp(dot, ".state") != 0 && strcmp(dot, ".state.new") != 0))
+			continue;
+		p = xasprintf("%s/%s", q, de->d_name);
+		msg = xasprintf("%s/%.*s", q, (int)(dot - de->d_name), de->d_name);
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 86400 &&
+		    access(msg, F_OK) != 0 && errno == ENOENT)
+			unlink(p);
+		free(p);
+		free(msg);
+	}
+	if (d)
+		closedir(d);
+}
+
 int
 queue_run(const struct config *c, int due_only, const char *only_id, struct result *r)
 {
@@ -1012,8 +1041,10 @@ queue_run(const struct config *c, int due_only, const char *only_id, struct resu
 	if (!(run.q = subdir(c->queue_dir, "q", r)) ||
 	    !(run.failed = subdir(c->queue_dir, "failed", r)))
 		goto out;
-	if (!only_id)
+	if (!only_id) {
 		sweep_tmp(c->queue_dir);
+		sweep_orphans(run.q);
+	}
 	if (only_id) {
 		ids = xmalloc(sizeof(char *));
 		ids[0] = xstrdup(only_id);

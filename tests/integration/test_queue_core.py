@@ -595,3 +595,19 @@ def test_overrides_given_with_an_account_are_kept_in_the_queue(mailout, refused_
     assert b"account relay\n" in envelope and b"port %d\n" % refused_port.port in envelope
     mailout.run(["-q"], config_file=conf)
     assert srv.messages == [] and len(queued(mailout)) == 1
+
+
+def test_state_files_left_without_their_message_are_swept(mailout, refused_port):
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    q = mailout.tmp / "queue" / "q"
+    old, new = q / "20200101T000000000000-gone.state", q / "20200101T000000000001-gone.state"
+    for p in (old, new, q / "20200101T000000000000-gone.state.new"):
+        p.write_text("attempts 1\n")
+    for p in (old, q / "20200101T000000000000-gone.state.new"):
+        os.utime(p, (time.time() - 2 * 86400,) * 2)
+    mailout.run(["-q"], config_file=conf)
+    left = sorted(p.name for p in q.iterdir())
+    assert not old.exists() and new.exists(), left     # a day old or more only
+    assert len([n for n in left if "." not in n]) == 1 and \
+        "20200101T000000000000-gone.state.new" not in left, left
