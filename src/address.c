@@ -506,6 +506,43 @@ phrase_text(const struct dynbuf *word, struct dynbuf *name)
 	}
 }
 
+/*
+ * A quoted local part that needs no quotes loses them ("a"@x and "a\.b"@x
+ * are a@x and a.b@x, RFC 5321 4.1.2): otherwise the same mailbox counts
+ * as two recipients and gets two copies.  Postfix unquotes the same way.
+ */
+static void
+unquote_local(struct dynbuf *d)
+{
+	const char *s = db_str(d), *at;
+	struct dynbuf plain = { 0 };
+	size_t i = 1;
+
+	if (s[0] != '"')
+		return;
+	for (; s[i] && s[i] != '"'; i++) {
+		char c = s[i];
+
+		if (c == '\\' && s[i + 1])
+			c = s[++i];
+		if (!(isalnum((unsigned char)c) || strchr("!#$%&'*+-/=?^_`{|}~.", c)) ||
+		    (c == '.' && (plain.len == 0 || plain.s[plain.len - 1] == '.'))) {
+			db_free(&plain);
+			return;
+		}
+		db_addc(&plain, c);
+	}
+	at = s + i + 1;
+	if (s[i] != '"' || *at != '@' || plain.len == 0 || plain.s[plain.len - 1] == '.') {
+		db_free(&plain);
+		return;
+	}
+	db_adds(&plain, at);
+	db_reset(d);
+	db_adds(d, db_str(&plain));
+	db_free(&plain);
+}
+
 static int
 finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
 	       struct dynbuf *angle, int has_angle, struct addr_list *out,
@@ -516,7 +553,15 @@ finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
 
 	if (has_angle) {
 		squeeze(angle);
-		a = strip_route(db_str(angle));
+		if (db_str(angle)[0] == '@') {      /* a route: drop it first */
+			char *rest = xstrdup(strip_route(db_str(angle)));
+
+			db_reset(angle);
+			db_adds(angle, rest);
+			free(rest);
+		}
+		unquote_local(angle);
+		a = db_str(angle);
 		if (!*a)
 			return 0;          /* "<>": nothing to deliver to */
 		phrase_text(word, &name);
@@ -528,6 +573,7 @@ finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
 				    "not an address (a name without <address>?): %.80s",
 				    db_str(word));
 		squeeze(word);
+		unquote_local(word);
 		a = db_str(word);
 	}
 	if (addr_check(a, p->err, p->errlen) < 0) {

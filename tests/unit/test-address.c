@@ -128,6 +128,13 @@ main(void)
 	       "comment after <...> is not an address");
 	parses("Al <a@x.org> Bo <b@y.org>", LIST("a@x.org", "b@y.org"),
 	       "name-addr after name-addr");
+	/* Quotes a local part does not need are dropped: one mailbox, one copy. */
+	parses("a@x.org, \"a\"@x.org, <\"a\"@x.org>", LIST("a@x.org"), "\"a\"@x is a@x");
+	parses("\"a\\.b\"@x.org, a.b@x.org", LIST("a.b@x.org"), "escaped dot unquoted");
+	parses("\"a b\"@x.org, \"a..b\"@x.org, \".a\"@x.org",
+	       LIST("\"a b\"@x.org", "\"a..b\"@x.org", "\".a\"@x.org"),
+	       "quotes that are needed stay");
+	parses("<@r.example:\"q\"@w.org>", LIST("q@w.org"), "route dropped, then unquoted");
 	{
 		struct addr_list l = { 0 };
 		const char nul[] = "a@x.org\0b@y.org";
