@@ -695,6 +695,8 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 		envelope_account(c, e, &adhoc);
 		a = &adhoc;
 	}
+	if (!a && e->account)
+		le.host = "unknown";    /* its account is no longer configured */
 	if (a) {
 		le.host = a->host;
 		le.tls = a->host && a->tls != TLS_OFF;
@@ -836,6 +838,10 @@ process(struct run *run, const char *id)
 			.size = sb.st_size - off, .queue_id = id,
 		};
 		deliver_run(&d, &e.rcpts, &sess->s, &pending, NULL, &r);
+	} else {
+		/* No relay to try (its account is gone): still one log line
+		 * per attempt, as SPEC 9 has it. */
+		log_queue_event(run->c, id, &e, sb.st_size - off, r.text, &r);
 	}
 	if (r.cls == RES_OK) {
 		/* Accepted: out of q/ still under the lock (see "removals"),

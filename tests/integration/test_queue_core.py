@@ -611,3 +611,17 @@ def test_state_files_left_without_their_message_are_swept(mailout, refused_port)
     assert not old.exists() and new.exists(), left     # a day old or more only
     assert len([n for n in left if "." not in n]) == 1 and \
         "20200101T000000000000-gone.state.new" not in left, left
+
+
+def test_a_message_whose_account_is_gone_is_logged_at_each_attempt(mailout, refused_port):
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    other = mailout.tmp / "other.conf"
+    other.write_text(conf.read_text().replace('"relay"', '"other"'))
+    os.chmod(other, 0o600)
+    res = mailout.run(["-q"], config_file=other)
+    assert 'account "relay" is no longer configured' in res.stderr, res
+    lines = (mailout.tmp / "mail.log").read_text().splitlines()
+    assert len(lines) == 2 and "no longer configured" in lines[1], lines
+    assert "host=unknown" in lines[1] and "host=local" not in lines[1], lines
+    assert len(queued(mailout)) == 1
