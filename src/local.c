@@ -403,7 +403,10 @@ deliver_mbox(const char *path, const struct passwd *pw, int self, const char *se
 	rc = 0;
 	goto close;
 ioerr:
-	res_fail(r, RES_IOERR, "cannot write mailbox %s: %s", path, strerror(errno));
+	/* A full disk is a passing condition (Postfix defers too); a full
+	 * quota or file size limit stays an error (Postfix bounces it). */
+	res_fail(r, errno == ENOSPC ? RES_TEMPFAIL : RES_IOERR, "cannot write mailbox %s: %s",
+		 path, strerror(errno));
 close:
 	close(fd);   /* releases the fcntl lock */
 unlock:
@@ -450,7 +453,8 @@ deliver_maildir(const char *dir, const char *sender, int in, off_t start, char *
 	}
 	if (write_return_path(fd, sender) < 0 || lseek(in, start, SEEK_SET) != start ||
 	    copy_message(in, fd, 0) < 0 || fsync(fd) != 0) {
-		res_fail(r, RES_IOERR, "cannot write %s: %s", tmp, strerror(errno));
+		res_fail(r, errno == ENOSPC ? RES_TEMPFAIL : RES_IOERR, "cannot write %s: %s",
+			 tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		goto out;

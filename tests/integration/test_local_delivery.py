@@ -403,3 +403,35 @@ def test_maildir_without_cur_gets_all_three(mailout):
     for sub in ("cur", "new", "tmp"):
         assert (mailout.home / "Maildir" / sub).is_dir(), sub
     assert len(list((mailout.home / "Maildir" / "new").iterdir())) == 1
+
+
+# ---- a full disk ----
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 64 KiB tmpfs (needs root and mount); skipped where it cannot be had."""
+    d = tmp_path / "small"
+    d.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)],
+                       capture_output=True)
+    if p.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs: %s" % p.stderr.decode().strip())
+    yield d
+    subprocess.run(["umount", str(d)])
+
+
+@pytest.mark.parametrize("kind", ["mbox", "maildir"])
+def test_full_disk_is_a_temporary_failure(mailout, small_fs, kind):
+    """Postfix's local(8) defers on a full disk: it passes.  It was 74."""
+    big = b"Subject: big\n\n" + b"x" * 200_000 + b"\n"
+    env = dict(NO_CONFIG)
+    if kind == "mbox":
+        env["MAIL"] = str(small_fs / "mbox")
+    else:
+        for sub in ("cur", "new", "tmp"):
+            (small_fs / "Maildir" / sub).mkdir(parents=True)
+        env["HOME"] = str(small_fs)
+    res = mailout.run(["--queue", "never", "-f", SENDER, ME], big, env=env)
+    assert res.rc == 75 and "No space left" in res.stderr, res
+    if kind == "mbox":
+        assert (small_fs / "mbox").stat().st_size == 0     # truncated back
