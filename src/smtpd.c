@@ -105,14 +105,18 @@ fill(struct conn *c)
 /*
  * Read one line into line (without CRLF or LF); *crlf says which ended it.
  * Returns 1, 0 at end of input, or 2 when the line was longer than max
- * (it is consumed, and *line holds its start).
+ * (it is consumed, and *line holds its start).  *crlf comes from the bytes
+ * that really ended the line, also when they were not stored (a too-long
+ * line in several reads): a CRLF client must never count as a bare-LF one.
  */
 static int
 read_line(struct conn *c, struct dynbuf *line, size_t max, int *crlf)
 {
 	int too_long = 0;
+	char last = '\0';             /* the last byte consumed before start */
 
 	db_reset(line);
+	*crlf = 0;
 	for (;;) {
 		char *start = c->buf + c->pos;
 		char *nl = memchr(start, '\n', c->len - c->pos);
@@ -124,20 +128,23 @@ read_line(struct conn *c, struct dynbuf *line, size_t max, int *crlf)
 				too_long = 1;
 		}
 		c->pos += take;
-		if (nl)
+		if (nl) {
+			*crlf = (nl > start ? nl[-1] : last) == '\r';
 			break;
+		}
+		if (take)
+			last = start[take - 1];
 		if (!fill(c)) {
 			if (line->len == 0 && !too_long)
 				return 0;
 			break;
 		}
 	}
-	*crlf = line->len >= 2 && line->s[line->len - 1] == '\n' &&
-		line->s[line->len - 2] == '\r';
-	if (line->len && line->s[line->len - 1] == '\n')
+	if (line->len && line->s[line->len - 1] == '\n') {
 		line->s[--line->len] = '\0';
-	if (*crlf)
-		line->s[--line->len] = '\0';
+		if (*crlf && line->len && line->s[line->len - 1] == '\r')
+			line->s[--line->len] = '\0';
+	}
 	return too_long ? 2 : 1;
 }
 

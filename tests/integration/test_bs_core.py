@@ -4,6 +4,7 @@ import smtplib
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -225,3 +226,31 @@ def test_control_characters_in_a_command_are_refused(mailout, server):
                                     b"MAIL FROM:<s@example.com>junk\r\nMAIL FROM:<s@example.com> BODY=8BITMIME\r\n"
                                     b"QUIT\r\n")
     assert codes(lines) == [220, 250, 501, 501, 250, 221], lines
+
+
+SMUGGLE = (b"Subject: s\r\n\r\nuser text\n.\nMAIL FROM:<ceo@example.com>\r\n"
+           b"RCPT TO:<victim@example.org>\r\nDATA\r\nSubject: smuggled\r\n\r\nwire money\r\n"
+           b".\r\nQUIT\r\n")
+
+
+@pytest.mark.parametrize("split", [None, 2060], ids=["one-write", "two-writes"])
+def test_overlong_first_command_does_not_make_a_crlf_client_bare_lf(mailout, server, split):
+    """A CRLF client whose first command is too long (and so arrives in more
+    than one read) is still a CRLF client: LF . LF in its data is content."""
+    first = b"EHLO " + b"h" * (70000 if split is None else 2100) + b"\r\n"
+    rest = b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+    if split is None:
+        lines, p = raw(mailout, server, first + rest + SMUGGLE)
+    else:
+        argv, env = bs(mailout, server)
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        for chunk in (first[:split], first[split:], rest, SMUGGLE):
+            p.stdin.write(chunk)
+            p.stdin.flush()
+            time.sleep(0.2)
+        out, _ = p.communicate(timeout=30)
+        lines = [l for l in out.decode().split("\r\n") if l]
+    assert codes(lines) == [220, 500, 250, 250, 250, 354, 250, 221], lines
+    assert len(server.messages) == 1 and server.messages[0].rcpt_tos == ["b@example.com"]
+    assert b"MAIL FROM:<ceo@example.com>" in server.messages[0].body
