@@ -254,3 +254,18 @@ def test_overlong_first_command_does_not_make_a_crlf_client_bare_lf(mailout, ser
     assert codes(lines) == [220, 500, 250, 250, 250, 354, 250, 221], lines
     assert len(server.messages) == 1 and server.messages[0].rcpt_tos == ["b@example.com"]
     assert b"MAIL FROM:<ceo@example.com>" in server.messages[0].body
+
+
+@pytest.mark.parametrize("order", [("-bs", "--dry-run"), ("--dry-run", "-bs")])
+def test_dry_run_with_bs_is_a_usage_error(mailout, server, order):
+    """Standard output is the SMTP channel in -bs mode: the dry-run text would
+    be read as replies, and the reply to the dot said "delivered"."""
+    conf = mailout.write_config(relay_config(server))
+    p = subprocess.run([mailout.bin, "-C", str(conf), *order], capture_output=True,
+                       env=mailout.env(), timeout=30,
+                       input=b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                             b"DATA\r\nSubject: t\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    assert p.returncode == 64 and p.stdout == b"", p
+    err = p.stderr.decode().strip()
+    assert len(err.splitlines()) == 1 and "--dry-run" in err and "-bs" in err, err
+    assert server.messages == [] and server.connections == []
