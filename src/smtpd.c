@@ -274,6 +274,50 @@ unknown_local(const struct conn *c, const char *rcpt, struct result *r)
 	return unknown;
 }
 
+/* 1 when s[0..2] are digits and s[3] ends a reply line's code. */
+static int
+code_at(const char *s)
+{
+	return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
+	       s[2] >= '0' && s[2] <= '9' && (s[3] == '-' || s[3] == ' ' || s[3] == '\0');
+}
+
+/*
+ * Pass the relay's refusal on as the reply to the final dot.  submit.c
+ * keeps a multi-line reply as its lines joined by spaces, codes included
+ * ("554-5.7.1 first 554 5.7.1 second"): it goes out as a multi-line reply
+ * again, a new line wherever the code comes back after a space.
+ */
+static int
+relay_reply(struct conn *c, int code, const char *joined)
+{
+	char cs[4];
+	const char *p = joined;
+
+	snprintf(cs, sizeof(cs), "%03d", code);
+	if (code_at(p))
+		p += p[3] ? 4 : 3;
+	for (;;) {
+		const char *q = p, *next = NULL;
+		int n;
+
+		/* The next line starts at " CODE-", " CODE " or " CODE" at the end. */
+		while ((q = strchr(q, ' ')) != NULL) {
+			if (strncmp(q + 1, cs, 3) == 0 && code_at(q + 1)) {
+				next = q + 1;
+				break;
+			}
+			q++;
+		}
+		n = next ? (int)(next - 1 - p) : (int)strlen(p);
+		if (reply(c, "%d%c%.*s", code, next ? '-' : ' ', n, p) < 0)
+			return -1;
+		if (!next)
+			return 0;
+		p = next + (next[3] ? 4 : 3);
+	}
+}
+
 /* Run the pipeline on the received message and answer the final dot. */
 static int
 finish_message(struct conn *c, int fd)
@@ -299,10 +343,7 @@ finish_message(struct conn *c, int fd)
 		rc = reply(c, "250 2.0.0 Ok: delivered to %zu of %zu recipients; the others "
 			   "were refused (see the log)", j.delivered.n, j.expanded.n);
 	} else if (r.smtp_code >= 400 && r.smtp_code < 600) {
-		const char *text = r.reply;
-		if (strlen(text) > 4 && text[3] == ' ')
-			text += 4;
-		rc = reply(c, "%d %s", r.smtp_code, text);
+		rc = relay_reply(c, r.smtp_code, r.reply);
 	} else {
 		log_err("%s", r.text);
 		switch (r.cls) {

@@ -269,3 +269,13 @@ def test_dry_run_with_bs_is_a_usage_error(mailout, server, order):
     err = p.stderr.decode().strip()
     assert len(err.splitlines()) == 1 and "--dry-run" in err and "-bs" in err, err
     assert server.messages == [] and server.connections == []
+
+
+DIALOGUE = (b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+            b"Subject: r\r\n\r\nx\r\n.\r\nQUIT\r\n")
+
+
+def test_multi_line_relay_refusal_is_passed_on_as_a_multi_line_reply(mailout, smtpd):
+    srv = smtpd("plain", data="554-5.7.1 first line\r\n554 5.7.1 second line")
+    lines, p = raw(mailout, srv, DIALOGUE)
+    assert lines[-3:] == ["554-5.7.1 first line", "554 5.7.1 second line", "221 2.0.0 Bye"], lines
