@@ -282,6 +282,30 @@ code_at(const char *s)
 	       s[2] >= '0' && s[2] <= '9' && (s[3] == '-' || s[3] == ' ' || s[3] == '\0');
 }
 
+/* Length of the enhanced status code (RFC 3463: class.subject.detail, then
+ * a space or the end) that s starts with, 0 when there is none. */
+static size_t
+enhanced_len(const char *s)
+{
+	const char *p = s;
+
+	if (*p != '2' && *p != '4' && *p != '5')
+		return 0;
+	p++;
+	for (int part = 0; part < 2; part++) {
+		int digits = 0;
+		if (*p++ != '.')
+			return 0;
+		while (*p >= '0' && *p <= '9' && digits < 4) {
+			p++;
+			digits++;
+		}
+		if (digits < 1 || digits > 3)
+			return 0;
+	}
+	return *p == ' ' || *p == '\0' ? (size_t)(p - s) : 0;
+}
+
 /*
  * Pass the relay's refusal on as the reply to the final dot.  submit.c
  * keeps a multi-line reply as its lines joined by spaces, codes included
@@ -293,6 +317,7 @@ relay_reply(struct conn *c, int code, const char *joined)
 {
 	char cs[4];
 	const char *p = joined;
+	int rc;
 
 	snprintf(cs, sizeof(cs), "%03d", code);
 	if (code_at(p))
@@ -310,7 +335,14 @@ relay_reply(struct conn *c, int code, const char *joined)
 			q++;
 		}
 		n = next ? (int)(next - 1 - p) : (int)strlen(p);
-		if (reply(c, "%d%c%.*s", code, next ? '-' : ' ', n, p) < 0)
+		/* ENHANCEDSTATUSCODES is announced: every line carries one
+		 * (RFC 2034), X.0.0 by class when the relay gave none. */
+		if (enhanced_len(p) > 0 && enhanced_len(p) <= (size_t)n)
+			rc = reply(c, "%d%c%.*s", code, next ? '-' : ' ', n, p);
+		else
+			rc = reply(c, "%d%c%d.0.0%s%.*s", code, next ? '-' : ' ', code / 100,
+				   n ? " " : "", n, p);
+		if (rc < 0)
 			return -1;
 		if (!next)
 			return 0;

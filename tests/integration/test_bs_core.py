@@ -279,3 +279,17 @@ def test_multi_line_relay_refusal_is_passed_on_as_a_multi_line_reply(mailout, sm
     srv = smtpd("plain", data="554-5.7.1 first line\r\n554 5.7.1 second line")
     lines, p = raw(mailout, srv, DIALOGUE)
     assert lines[-3:] == ["554-5.7.1 first line", "554 5.7.1 second line", "221 2.0.0 Bye"], lines
+
+
+@pytest.mark.parametrize("relay,expect", [
+    ("554 no enhanced code", ["554 5.0.0 no enhanced code"]),
+    ("451 try later", ["451 4.0.0 try later"]),
+    ("550-first\r\n550 second", ["550-5.0.0 first", "550 5.0.0 second"]),
+    ("554 5.7.1 kept as it is", ["554 5.7.1 kept as it is"]),
+], ids=["5xx", "4xx", "multi-line", "present"])
+def test_relay_reply_without_an_enhanced_status_code_gets_one(mailout, smtpd, relay, expect):
+    """ENHANCEDSTATUSCODES is announced, so every reply after EHLO carries one
+    (RFC 2034): X.0.0 by class (RFC 3463) when the relay gave none."""
+    srv = smtpd("plain", data=relay)
+    lines, p = raw(mailout, srv, DIALOGUE)
+    assert lines[-1 - len(expect):-1] == expect, lines
