@@ -310,16 +310,18 @@ enhanced_len(const char *s)
  * Pass the relay's refusal on as the reply to the final dot.  submit.c
  * keeps a multi-line reply as its lines joined by spaces, codes included
  * ("554-5.7.1 first 554 5.7.1 second"): it goes out as a multi-line reply
- * again, a new line wherever the code comes back after a space.
+ * again, a new line wherever the code comes back after a space.  A 421
+ * says the relay closed its channel, not this one (which stays open): it
+ * becomes 451, as Postfix's smtpd never passes a downstream 421 on.
  */
 static int
-relay_reply(struct conn *c, int code, const char *joined)
+relay_reply(struct conn *c, int relay_code, const char *joined)
 {
 	char cs[4];
 	const char *p = joined;
-	int rc;
+	int rc, code = relay_code == 421 ? 451 : relay_code;
 
-	snprintf(cs, sizeof(cs), "%03d", code);
+	snprintf(cs, sizeof(cs), "%03d", relay_code);
 	if (code_at(p))
 		p += p[3] ? 4 : 3;
 	for (;;) {

@@ -293,3 +293,11 @@ def test_relay_reply_without_an_enhanced_status_code_gets_one(mailout, smtpd, re
     srv = smtpd("plain", data=relay)
     lines, p = raw(mailout, srv, DIALOGUE)
     assert lines[-1 - len(expect):-1] == expect, lines
+
+
+def test_relay_421_is_passed_on_as_451_and_the_session_goes_on(mailout, smtpd):
+    """421 means "closing the channel": the client would take it for this
+    session's end, which goes on, so it becomes 451 with the relay's text."""
+    srv = smtpd("plain", data="421 4.7.0 closing, too busy")
+    lines, p = raw(mailout, srv, DIALOGUE.replace(b"QUIT", b"NOOP\r\nQUIT"))
+    assert lines[-3:] == ["451 4.7.0 closing, too busy", "250 2.0.0 Ok", "221 2.0.0 Bye"], lines
