@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct conn {
 	char buf[65536];
 	size_t pos, len;
 	int eof;
+	int read_errno;                /* the error that ended the input, 0 at EOF */
 	int lf_client;                 /* -1 not known yet, 0 CRLF, 1 bare LF */
 	const struct options *o;
 	const struct config *c;
@@ -52,6 +54,42 @@ struct conn {
 	char *mail_from;
 	struct addr_list rcpts;
 };
+
+/*
+ * Wait until fd is ready for events.  Standard input and output may be
+ * non-blocking (set so by the caller, or shared with a socket or terminal
+ * that is): EAGAIN means "not yet", never the end.  0, or -1 with errno.
+ */
+static int
+wait_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		if (poll(&p, 1, -1) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+out_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT) == 0)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
 
 static int
 reply(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -76,7 +114,7 @@ reply(struct conn *c, const char *fmt, ...)
 			line[i] = ' ';
 	line[n++] = '\r';
 	line[n++] = '\n';
-	return write_all(c->out, line, (size_t)n);
+	return out_all(c->out, line, (size_t)n);
 }
 
 static int
@@ -93,7 +131,17 @@ fill(struct conn *c)
 	}
 	if (c->len == sizeof(c->buf))
 		return 1;
-	n = read_retry(c->in, c->buf + c->len, sizeof(c->buf) - c->len);
+	for (;;) {
+		n = read(c->in, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(c->in, POLLIN) == 0)
+			continue;
+		c->read_errno = errno;
+		break;
+	}
 	if (n <= 0) {
 		c->eof = 1;
 		return 0;
@@ -426,7 +474,10 @@ do_data(struct conn *c)
 		goto out;
 	}
 	if (read_data(c, fd, &wf) < 0) {
-		rc = -1;    /* input ended inside DATA: nothing to answer */
+		/* Input ended inside DATA: nothing to answer, nothing sent
+		 * (Postfix logs "lost connection after DATA"). */
+		log_err("-bs: the input ended inside DATA; the message was not sent");
+		rc = -1;
 		goto out;
 	}
 	if (wf) {
@@ -565,6 +616,9 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 	}
 	reset(&c);
 	db_free(&line);
+	if (c.read_errno)
+		return res_fail(r, RES_IOERR, "-bs: cannot read standard input: %s",
+				strerror(c.read_errno));
 	return 0;
 io:
 	reset(&c);

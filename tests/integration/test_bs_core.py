@@ -3,6 +3,8 @@ over the process's pipes and by raw pipelined dialogues."""
 import smtplib
 import socket
 import subprocess
+import fcntl
+import os
 import threading
 import time
 
@@ -301,3 +303,64 @@ def test_relay_421_is_passed_on_as_451_and_the_session_goes_on(mailout, smtpd):
     srv = smtpd("plain", data="421 4.7.0 closing, too busy")
     lines, p = raw(mailout, srv, DIALOGUE.replace(b"QUIT", b"NOOP\r\nQUIT"))
     assert lines[-3:] == ["451 4.7.0 closing, too busy", "250 2.0.0 Ok", "221 2.0.0 Bye"], lines
+
+
+def _nonblocking(fd):
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+
+
+def test_non_blocking_stdin_is_waited_for_not_taken_as_the_end(mailout, server):
+    """EAGAIN on a non-blocking standard input means "not yet": the session
+    used to end silently right after the greeting, with exit 0."""
+    argv, env = bs(mailout, server)
+    r, w = os.pipe()
+    _nonblocking(r)
+    p = subprocess.Popen(argv, stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=env)
+    os.close(r)
+    try:
+        time.sleep(0.3)
+        for chunk in (b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n", b"RCPT TO:<b@example.com>\r\n"
+                      b"DATA\r\nSubject: nb\r\n\r\nbody\r\n", b".\r\nQUIT\r\n"):
+            os.write(w, chunk)
+            time.sleep(0.3)
+    finally:
+        os.close(w)
+    out, err = p.communicate(timeout=30)
+    assert codes(out.decode().split("\r\n")) == [220, 250, 250, 250, 354, 250, 221], (out, err)
+    assert p.returncode == 0 and len(server.messages) == 1
+
+
+def test_non_blocking_stdout_is_waited_for(mailout, server):
+    """Replies that fill a non-blocking pipe wait for room (EAGAIN), not fail."""
+    argv, env = bs(mailout, server)
+    r, w = os.pipe()
+    _nonblocking(w)
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=w, stderr=subprocess.PIPE,
+                         env=env)
+    os.close(w)
+    p.stdin.write(b"EHLO x\r\n" + b"NOOP\r\n" * 8000 + b"QUIT\r\n")
+    p.stdin.close()
+    time.sleep(1)                        # the pipe (64 KiB) fills meanwhile
+    out = b""
+    with os.fdopen(r, "rb") as f:
+        out = f.read()
+    assert p.wait(30) == 0, p.stderr.read()
+    assert codes(out.decode().split("\r\n")) == [220, 250] + [250] * 8000 + [221]
+
+
+def test_input_ending_inside_data_is_reported(mailout, server):
+    lines, p = raw(mailout, server, b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n"
+                                    b"RCPT TO:<b@example.com>\r\nDATA\r\nSubject: t\r\n\r\nhal")
+    assert codes(lines) == [220, 250, 250, 250, 354] and server.messages == [], lines
+    assert "ended inside DATA" in p.stderr.decode() and "not sent" in p.stderr.decode()
+
+
+def test_read_error_on_stdin_is_exit_74(mailout, server, tmp_path):
+    argv, env = bs(mailout, server)
+    fd = os.open(str(tmp_path), os.O_RDONLY)     # read() fails with EISDIR
+    try:
+        p = subprocess.run(argv, stdin=fd, capture_output=True, env=env, timeout=30)
+    finally:
+        os.close(fd)
+    assert p.returncode == 74 and b"cannot read standard input" in p.stderr, p
