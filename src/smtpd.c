@@ -400,6 +400,15 @@ relay_reply(struct conn *c, int relay_code, const char *joined)
 	}
 }
 
+/* 1 for "postmaster" (any case) as a local name: with no domain, or a
+ * domain delivered here. */
+static int
+is_postmaster(const char *rcpt)
+{
+	return strncasecmp(rcpt, "postmaster", 10) == 0 &&
+	       (rcpt[10] == '\0' || (rcpt[10] == '@' && local_is_local(rcpt)));
+}
+
 /* Run the pipeline on the received message and answer the final dot. */
 static int
 finish_message(struct conn *c, int fd)
@@ -577,7 +586,16 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 				rc = reply(&c, "452 4.5.3 Error: too many recipients");
 				free(a);
 			} else if (unknown_local(&c, a, &ur)) {
-				rc = reply(&c, "550 5.1.1 %s", ur.text);
+				/* RFC 5321 4.5.1: postmaster must be accepted.
+				 * With no alias or user of that name it goes to
+				 * root (and root's alias), as Postfix's aliases
+				 * file has it. */
+				if (is_postmaster(a)) {
+					addr_list_add(&c.rcpts, "root");
+					rc = reply(&c, "250 2.1.5 Ok");
+				} else {
+					rc = reply(&c, "550 5.1.1 %s", ur.text);
+				}
 				free(a);
 			} else {
 				addr_list_add(&c.rcpts, a);

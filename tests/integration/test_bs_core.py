@@ -364,3 +364,16 @@ def test_read_error_on_stdin_is_exit_74(mailout, server, tmp_path):
     finally:
         os.close(fd)
     assert p.returncode == 74 and b"cannot read standard input" in p.stderr, p
+
+
+@pytest.mark.parametrize("rcpt", [b"postmaster", b"PostMaster", b"postmaster@localhost"])
+def test_postmaster_is_accepted_and_goes_to_root(mailout, server, tmp_path, rcpt):
+    """RFC 5321 4.5.1: a server MUST accept postmaster.  With no alias or
+    user of that name it goes to root, and root's alias applies."""
+    aliases = tmp_path / "aliases"
+    aliases.write_text("root: admin@example.com\n")
+    lines, p = raw(mailout, server, b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<" + rcpt +
+                   b">\r\nRCPT TO:<nosuchuser9>\r\nDATA\r\nSubject: pm\r\n\r\nx\r\n.\r\nQUIT\r\n",
+                   aliases=str(aliases))
+    assert codes(lines) == [220, 250, 250, 250, 550, 354, 250, 221], lines
+    assert [m.rcpt_tos for m in server.messages] == [["admin@example.com"]]
