@@ -238,15 +238,16 @@ path_arg(const char *arg, const char *kw, int *bad)
 }
 
 /* Copy DATA (dot-unstuffed, up to the lone dot) into fd. 0, or -1 when the
- * input ended first. */
+ * input ended first.  A write that fails sets *write_err to its errno, and
+ * the input is still read to the end of the data. */
 static int
-read_data(struct conn *c, int fd, int *write_failed)
+read_data(struct conn *c, int fd, int *write_err)
 {
 	struct dynbuf out = { 0 };
 	int at_bol = 1, rc = -1, lf_ok = c->lf_client == 1;
 	char last = '\n';             /* the byte before start */
 
-	*write_failed = 0;
+	*write_err = 0;
 	for (;;) {
 		if (c->pos == c->len && !fill(c))
 			break;
@@ -291,13 +292,13 @@ read_data(struct conn *c, int fd, int *write_failed)
 		if (take)
 			last = start[take - 1];
 		if (out.len >= 65536) {
-			if (!*write_failed && write_all(fd, out.s, out.len) < 0)
-				*write_failed = 1;
+			if (!*write_err && write_all(fd, out.s, out.len) < 0)
+				*write_err = errno ? errno : EIO;
 			db_reset(&out);
 		}
 	}
-	if (out.len && !*write_failed && write_all(fd, out.s, out.len) < 0)
-		*write_failed = 1;
+	if (out.len && !*write_err && write_all(fd, out.s, out.len) < 0)
+		*write_err = errno ? errno : EIO;
 	db_free(&out);
 	return rc;
 }
@@ -459,6 +460,20 @@ finish_message(struct conn *c, int fd)
 	return rc;
 }
 
+/* The reply when the message cannot be stored: 452 4.3.1 for a full disk
+ * or quota (RFC 3463 "mail system full", as Postfix says it), else 451. */
+static int
+store_failed(struct conn *c, int err)
+{
+	if (err == ENOSPC
+#ifdef EDQUOT
+	    || err == EDQUOT
+#endif
+	   )
+		return reply(c, "452 4.3.1 Error: insufficient system storage");
+	return reply(c, "451 4.3.0 Error: cannot store the message");
+}
+
 static int
 do_data(struct conn *c)
 {
@@ -473,8 +488,9 @@ do_data(struct conn *c)
 	path = xasprintf("%s/bs.XXXXXX", dir);
 	fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0) {
-		log_err("cannot create %s: %s", path, strerror(errno));
-		rc = reply(c, "451 4.3.0 Error: cannot store the message");
+		int e = errno;
+		log_err("-bs: cannot create %s: %s", path, strerror(e));
+		rc = store_failed(c, e);
 		goto out;
 	}
 	unlink(path);   /* private and anonymous from now on */
@@ -490,7 +506,8 @@ do_data(struct conn *c)
 		goto out;
 	}
 	if (wf) {
-		rc = reply(c, "451 4.3.0 Error: cannot store the message");
+		log_err("-bs: cannot store the message in %s: %s", dir, strerror(wf));
+		rc = store_failed(c, wf);
 	} else if (lseek(fd, 0, SEEK_SET) != 0) {
 		rc = reply(c, "451 4.3.0 Error: cannot read the message back");
 	} else {

@@ -377,3 +377,31 @@ def test_postmaster_is_accepted_and_goes_to_root(mailout, server, tmp_path, rcpt
                    aliases=str(aliases))
     assert codes(lines) == [220, 250, 250, 250, 550, 354, 250, 221], lines
     assert [m.rcpt_tos for m in server.messages] == [["admin@example.com"]]
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 1 MiB tmpfs (root only; skipped elsewhere)."""
+    d = tmp_path / "small"
+    d.mkdir(mode=0o700)
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(d)],
+            capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs (needs root)")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", str(d)], check=True)
+
+
+def test_full_disk_during_data_is_452_4_3_1_and_reported(mailout, server, small_fs):
+    big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 2300
+    lines, p = raw(mailout, server,
+                   b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n" +
+                   big + b".\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+                   b"Subject: small\r\n\r\nx\r\n.\r\nQUIT\r\n", queue_dir=str(small_fs))
+    assert codes(lines) == [220, 250, 250, 250, 354, 452, 250, 250, 354, 250, 221], lines
+    assert any(l.startswith("452 4.3.1 ") for l in lines), lines
+    assert "cannot store the message" in p.stderr.decode(), p.stderr
+    assert "No space left" in p.stderr.decode(), p.stderr
+    assert [m.headers("Subject") for m in server.messages] == [[b"Subject: small"]]
