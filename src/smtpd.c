@@ -234,7 +234,19 @@ path_arg(const char *arg, const char *kw, int *bad)
 	if (!gt || (gt[1] && gt[1] != ' '))   /* parameters follow a space */
 		return NULL;
 	*bad = 0;
-	return xstrndup(p + 1, (size_t)(gt - p - 1));
+	p++;
+	/* A source route ("<@a.example,@b.example:user@c.example>") is
+	 * dropped, as RFC 5321 4.1.1.3 and 3.6.1 say a server should. */
+	if (*p == '@') {
+		const char *colon = memchr(p, ':', (size_t)(gt - p));
+		int ok = colon != NULL && colon + 1 < gt;   /* not "<@a:>" */
+		for (const char *q = p; ok && q < colon; q++)
+			if (*q == '"' || *q == '<' || *q == ' ' || *q == '\\')
+				ok = 0;
+		if (ok)
+			p = colon + 1;
+	}
+	return xstrndup(p, (size_t)(gt - p));
 }
 
 /* Copy DATA (dot-unstuffed, up to the lone dot) into fd. 0, or -1 when the

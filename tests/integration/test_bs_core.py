@@ -405,3 +405,14 @@ def test_full_disk_during_data_is_452_4_3_1_and_reported(mailout, server, small_
     assert "cannot store the message" in p.stderr.decode(), p.stderr
     assert "No space left" in p.stderr.decode(), p.stderr
     assert [m.headers("Subject") for m in server.messages] == [[b"Subject: small"]]
+
+
+def test_source_routes_are_dropped(mailout, server):
+    """RFC 5321 4.1.1.3, 3.6.1: a server SHOULD ignore the route."""
+    lines, p = raw(mailout, server,
+                   b"EHLO x\r\nMAIL FROM:<@a.example,@b.example:s@example.com>\r\n"
+                   b"RCPT TO:<@x.example:r@example.com>\r\nRCPT TO:<@x.example:>\r\n"
+                   b"DATA\r\nSubject: r\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    assert codes(lines) == [220, 250, 250, 250, 553, 354, 250, 221], lines
+    m, = server.messages
+    assert m.mail_from == "s@example.com" and m.rcpt_tos == ["r@example.com"]
