@@ -416,3 +416,33 @@ def test_source_routes_are_dropped(mailout, server):
     assert codes(lines) == [220, 250, 250, 250, 553, 354, 250, 221], lines
     m, = server.messages
     assert m.mail_from == "s@example.com" and m.rcpt_tos == ["r@example.com"]
+
+
+@pytest.mark.parametrize("cmd,code", [
+    (b"MAIL FROM:<a@example.com> BODY=8BITMIME", 250),
+    (b"MAIL FROM:<a@example.com> body=7bit SIZE=12345", 250),
+    (b"MAIL FROM:<a@example.com>  SIZE=1 ", 250),
+    (b"MAIL FROM:<a@example.com> FOO=bar", 555),
+    (b"MAIL FROM:<a@example.com> SMTPUTF8", 555),
+    (b"MAIL FROM:<a@example.com> RET=HDRS", 555),
+    (b"MAIL FROM:<a@example.com> AUTH=<>", 555),
+    (b"MAIL FROM:<a@example.com> BODY=BINARYMIME", 501),
+    (b"MAIL FROM:<a@example.com> SIZE=12k", 501),
+    (b"MAIL FROM:<a@example.com> SIZE=", 501),
+], ids=lambda v: v.decode().split("> ", 1)[1].strip() if isinstance(v, bytes) else str(v))
+def test_mail_parameters_are_checked(mailout, server, cmd, code):
+    """Postfix: 555 5.5.4 for a parameter it does not support (RFC 5321
+    4.1.1.11); SIZE and BODY=7BIT/8BITMIME (announced) are accepted."""
+    lines, p = raw(mailout, server, b"EHLO x\r\n" + cmd + b"\r\nQUIT\r\n")
+    assert codes(lines) == [220, 250, code, 221], lines
+    if code == 555:
+        assert "5.5.4 Unsupported option: " + cmd.decode().split()[-1] in lines[-2], lines
+
+
+def test_rcpt_parameters_are_refused_as_dsn_is_not_announced(mailout, server):
+    lines, p = raw(mailout, server,
+                   b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com> NOTIFY=NEVER\r\n"
+                   b"RCPT TO:<c@example.com> ORCPT=rfc822;c@example.com\r\nRCPT TO:<d@example.com>\r\n"
+                   b"DATA\r\nSubject: p\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    assert codes(lines) == [220, 250, 250, 555, 555, 250, 354, 250, 221], lines
+    assert [m.rcpt_tos for m in server.messages] == [["d@example.com"]]
