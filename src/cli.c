@@ -298,6 +298,10 @@ cli_parse(int argc, char **argv, struct options *o, struct result *r)
 				break;
 		}
 	}
+	/* In -bs mode standard output is the SMTP channel: the dry-run text
+	 * would be read as replies, and no reply can say "not sent". */
+	if (o->mode == MODE_SMTPD && o->dry_run)
+		return res_fail(r, RES_USAGE, "--dry-run cannot be used with -bs");
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct conn {
 	char buf[65536];
 	size_t pos, len;
 	int eof;
+	int read_errno;                /* the error that ended the input, 0 at EOF */
 	int lf_client;                 /* -1 not known yet, 0 CRLF, 1 bare LF */
 	const struct options *o;
 	const struct config *c;
@@ -52,6 +54,42 @@ struct conn {
 	char *mail_from;
 	struct addr_list rcpts;
 };
+
+/*
+ * Wait until fd is ready for events.  Standard input and output may be
+ * non-blocking (set so by the caller, or shared with a socket or terminal
+ * that is): EAGAIN means "not yet", never the end.  0, or -1 with errno.
+ */
+static int
+wait_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		if (poll(&p, 1, -1) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+out_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT) == 0)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
 
 static int
 reply(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -76,7 +114,7 @@ reply(struct conn *c, const char *fmt, ...)
 			line[i] = ' ';
 	line[n++] = '\r';
 	line[n++] = '\n';
-	return write_all(c->out, line, (size_t)n);
+	return out_all(c->out, line, (size_t)n);
 }
 
 static int
@@ -93,7 +131,17 @@ fill(struct conn *c)
 	}
 	if (c->len == sizeof(c->buf))
 		return 1;
-	n = read_retry(c->in, c->buf + c->len, sizeof(c->buf) - c->len);
+	for (;;) {
+		n = read(c->in, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(c->in, POLLIN) == 0)
+			continue;
+		c->read_errno = errno;
+		break;
+	}
 	if (n <= 0) {
 		c->eof = 1;
 		return 0;
@@ -105,14 +153,18 @@ fill(struct conn *c)
 /*
  * Read one line into line (without CRLF or LF); *crlf says which ended it.
  * Returns 1, 0 at end of input, or 2 when the line was longer than max
- * (it is consumed, and *line holds its start).
+ * (it is consumed, and *line holds its start).  *crlf comes from the bytes
+ * that really ended the line, also when they were not stored (a too-long
+ * line in several reads): a CRLF client must never count as a bare-LF one.
  */
 static int
 read_line(struct conn *c, struct dynbuf *line, size_t max, int *crlf)
 {
 	int too_long = 0;
+	char last = '\0';             /* the last byte consumed before start */
 
 	db_reset(line);
+	*crlf = 0;
 	for (;;) {
 		char *start = c->buf + c->pos;
 		char *nl = memchr(start, '\n', c->len - c->pos);
@@ -124,20 +176,23 @@ read_line(struct conn *c, struct dynbuf *line, size_t max, int *crlf)
 				too_long = 1;
 		}
 		c->pos += take;
-		if (nl)
+		if (nl) {
+			*crlf = (nl > start ? nl[-1] : last) == '\r';
 			break;
+		}
+		if (take)
+			last = start[take - 1];
 		if (!fill(c)) {
 			if (line->len == 0 && !too_long)
 				return 0;
 			break;
 		}
 	}
-	*crlf = line->len >= 2 && line->s[line->len - 1] == '\n' &&
-		line->s[line->len - 2] == '\r';
-	if (line->len && line->s[line->len - 1] == '\n')
+	if (line->len && line->s[line->len - 1] == '\n') {
 		line->s[--line->len] = '\0';
-	if (*crlf)
-		line->s[--line->len] = '\0';
+		if (*crlf && line->len && line->s[line->len - 1] == '\r')
+			line->s[--line->len] = '\0';
+	}
 	return too_long ? 2 : 1;
 }
 
@@ -160,14 +215,14 @@ reset(struct conn *c)
 	addr_list_free(&c->rcpts);
 }
 
-/* "FROM:<addr> params" or "TO:<addr> params": the address, or NULL. */
+/* "FROM:<addr> params" or "TO:<addr> params": the address, or NULL;
+ * *params is what follows it. */
 static char *
-path_arg(const char *arg, const char *kw, int *bad)
+path_arg(const char *arg, const char *kw, const char **params)
 {
 	size_t kl = strlen(kw);
 	const char *p, *gt;
 
-	*bad = 1;
 	if (strncasecmp(arg, kw, kl) != 0)
 		return NULL;
 	p = arg + kl;
@@ -178,20 +233,77 @@ path_arg(const char *arg, const char *kw, int *bad)
 	gt = strchr(p, '>');
 	if (!gt || (gt[1] && gt[1] != ' '))   /* parameters follow a space */
 		return NULL;
-	*bad = 0;
-	return xstrndup(p + 1, (size_t)(gt - p - 1));
+	*params = gt + 1;
+	p++;
+	/* A source route ("<@a.example,@b.example:user@c.example>") is
+	 * dropped, as RFC 5321 4.1.1.3 and 3.6.1 say a server should. */
+	if (*p == '@') {
+		const char *colon = memchr(p, ':', (size_t)(gt - p));
+		int ok = colon != NULL && colon + 1 < gt;   /* not "<@a:>" */
+		for (const char *q = p; ok && q < colon; q++)
+			if (*q == '"' || *q == '<' || *q == ' ' || *q == '\\')
+				ok = 0;
+		if (ok)
+			p = colon + 1;
+	}
+	return xstrndup(p, (size_t)(gt - p));
+}
+
+/*
+ * Check the MAIL (mail = 1) or RCPT parameters as Postfix's smtpd does:
+ * SIZE=digits and BODY=7BIT or 8BITMIME for MAIL (8BITMIME is announced),
+ * nothing for RCPT; anything else is refused with 555 (RFC 5321 4.1.1.11),
+ * so that a client asking for what is not announced (NOTIFY=, SMTPUTF8)
+ * does not believe it got it.  0, or -1 with the reply written to *bad.
+ */
+static int
+check_params(const char *params, int mail, char *bad, size_t badlen)
+{
+	const char *p = params;
+
+	for (;;) {
+		const char *end, *eq;
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return 0;
+		end = strchr(p, ' ');
+		n = end ? (size_t)(end - p) : strlen(p);
+		eq = memchr(p, '=', n);
+		if (mail && eq && eq - p == 4 && strncasecmp(p, "SIZE", 4) == 0) {
+			size_t vl = n - 5;
+			if (vl == 0 || vl > 20 || strspn(eq + 1, "0123456789") < vl) {
+				snprintf(bad, badlen, "501 5.5.4 Bad message size syntax");
+				return -1;
+			}
+		} else if (mail && eq && eq - p == 4 && strncasecmp(p, "BODY", 4) == 0) {
+			if (!((n == 9 && strncasecmp(eq + 1, "7BIT", 4) == 0) ||
+			      (n == 13 && strncasecmp(eq + 1, "8BITMIME", 8) == 0))) {
+				snprintf(bad, badlen, "501 5.5.4 Unsupported BODY parameter value");
+				return -1;
+			}
+		} else {
+			snprintf(bad, badlen, "555 5.5.4 Unsupported option: %.*s",
+				 n > 200 ? 200 : (int)n, p);
+			return -1;
+		}
+		p += n;
+	}
 }
 
 /* Copy DATA (dot-unstuffed, up to the lone dot) into fd. 0, or -1 when the
- * input ended first. */
+ * input ended first.  A write that fails sets *write_err to its errno, and
+ * the input is still read to the end of the data. */
 static int
-read_data(struct conn *c, int fd, int *write_failed)
+read_data(struct conn *c, int fd, int *write_err)
 {
 	struct dynbuf out = { 0 };
 	int at_bol = 1, rc = -1, lf_ok = c->lf_client == 1;
 	char last = '\n';             /* the byte before start */
 
-	*write_failed = 0;
+	*write_err = 0;
 	for (;;) {
 		if (c->pos == c->len && !fill(c))
 			break;
@@ -236,13 +348,13 @@ read_data(struct conn *c, int fd, int *write_failed)
 		if (take)
 			last = start[take - 1];
 		if (out.len >= 65536) {
-			if (!*write_failed && write_all(fd, out.s, out.len) < 0)
-				*write_failed = 1;
+			if (!*write_err && write_all(fd, out.s, out.len) < 0)
+				*write_err = errno ? errno : EIO;
 			db_reset(&out);
 		}
 	}
-	if (out.len && !*write_failed && write_all(fd, out.s, out.len) < 0)
-		*write_failed = 1;
+	if (out.len && !*write_err && write_all(fd, out.s, out.len) < 0)
+		*write_err = errno ? errno : EIO;
 	db_free(&out);
 	return rc;
 }
@@ -265,6 +377,93 @@ unknown_local(const struct conn *c, const char *rcpt, struct result *r)
 		  local_check_users(&expanded, r) < 0;
 	addr_list_free(&expanded);
 	return unknown;
+}
+
+/* 1 when s[0..2] are digits and s[3] ends a reply line's code. */
+static int
+code_at(const char *s)
+{
+	return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
+	       s[2] >= '0' && s[2] <= '9' && (s[3] == '-' || s[3] == ' ' || s[3] == '\0');
+}
+
+/* Length of the enhanced status code (RFC 3463: class.subject.detail, then
+ * a space or the end) that s starts with, 0 when there is none. */
+static size_t
+enhanced_len(const char *s)
+{
+	const char *p = s;
+
+	if (*p != '2' && *p != '4' && *p != '5')
+		return 0;
+	p++;
+	for (int part = 0; part < 2; part++) {
+		int digits = 0;
+		if (*p++ != '.')
+			return 0;
+		while (*p >= '0' && *p <= '9' && digits < 4) {
+			p++;
+			digits++;
+		}
+		if (digits < 1 || digits > 3)
+			return 0;
+	}
+	return *p == ' ' || *p == '\0' ? (size_t)(p - s) : 0;
+}
+
+/*
+ * Pass the relay's refusal on as the reply to the final dot.  submit.c
+ * keeps a multi-line reply as its lines joined by spaces, codes included
+ * ("554-5.7.1 first 554 5.7.1 second"): it goes out as a multi-line reply
+ * again, a new line wherever the code comes back after a space.  A 421
+ * says the relay closed its channel, not this one (which stays open): it
+ * becomes 451, as Postfix's smtpd never passes a downstream 421 on.
+ */
+static int
+relay_reply(struct conn *c, int relay_code, const char *joined)
+{
+	char cs[4];
+	const char *p = joined;
+	int rc, code = relay_code == 421 ? 451 : relay_code;
+
+	snprintf(cs, sizeof(cs), "%03d", relay_code);
+	if (code_at(p))
+		p += p[3] ? 4 : 3;
+	for (;;) {
+		const char *q = p, *next = NULL;
+		int n;
+
+		/* The next line starts at " CODE-", " CODE " or " CODE" at the end. */
+		while ((q = strchr(q, ' ')) != NULL) {
+			if (strncmp(q + 1, cs, 3) == 0 && code_at(q + 1)) {
+				next = q + 1;
+				break;
+			}
+			q++;
+		}
+		n = next ? (int)(next - 1 - p) : (int)strlen(p);
+		/* ENHANCEDSTATUSCODES is announced: every line carries one
+		 * (RFC 2034), X.0.0 by class when the relay gave none. */
+		if (enhanced_len(p) > 0 && enhanced_len(p) <= (size_t)n)
+			rc = reply(c, "%d%c%.*s", code, next ? '-' : ' ', n, p);
+		else
+			rc = reply(c, "%d%c%d.0.0%s%.*s", code, next ? '-' : ' ', code / 100,
+				   n ? " " : "", n, p);
+		if (rc < 0)
+			return -1;
+		if (!next)
+			return 0;
+		p = next + (next[3] ? 4 : 3);
+	}
+}
+
+/* 1 for "postmaster" (any case) as a local name: with no domain, or a
+ * domain delivered here. */
+static int
+is_postmaster(const char *rcpt)
+{
+	return strncasecmp(rcpt, "postmaster", 10) == 0 &&
+	       (rcpt[10] == '\0' || (rcpt[10] == '@' && local_is_local(rcpt)));
 }
 
 /* Run the pipeline on the received message and answer the final dot. */
@@ -292,10 +491,7 @@ finish_message(struct conn *c, int fd)
 		rc = reply(c, "250 2.0.0 Ok: delivered to %zu of %zu recipients; the others "
 			   "were refused (see the log)", j.delivered.n, j.expanded.n);
 	} else if (r.smtp_code >= 400 && r.smtp_code < 600) {
-		const char *text = r.reply;
-		if (strlen(text) > 4 && text[3] == ' ')
-			text += 4;
-		rc = reply(c, "%d %s", r.smtp_code, text);
+		rc = relay_reply(c, r.smtp_code, r.reply);
 	} else {
 		log_err("%s", r.text);
 		switch (r.cls) {
@@ -320,6 +516,20 @@ finish_message(struct conn *c, int fd)
 	return rc;
 }
 
+/* The reply when the message cannot be stored: 452 4.3.1 for a full disk
+ * or quota (RFC 3463 "mail system full", as Postfix says it), else 451. */
+static int
+store_failed(struct conn *c, int err)
+{
+	if (err == ENOSPC
+#ifdef EDQUOT
+	    || err == EDQUOT
+#endif
+	   )
+		return reply(c, "452 4.3.1 Error: insufficient system storage");
+	return reply(c, "451 4.3.0 Error: cannot store the message");
+}
+
 static int
 do_data(struct conn *c)
 {
@@ -334,8 +544,9 @@ do_data(struct conn *c)
 	path = xasprintf("%s/bs.XXXXXX", dir);
 	fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0) {
-		log_err("cannot create %s: %s", path, strerror(errno));
-		rc = reply(c, "451 4.3.0 Error: cannot store the message");
+		int e = errno;
+		log_err("-bs: cannot create %s: %s", path, strerror(e));
+		rc = store_failed(c, e);
 		goto out;
 	}
 	unlink(path);   /* private and anonymous from now on */
@@ -344,11 +555,15 @@ do_data(struct conn *c)
 		goto out;
 	}
 	if (read_data(c, fd, &wf) < 0) {
-		rc = -1;    /* input ended inside DATA: nothing to answer */
+		/* Input ended inside DATA: nothing to answer, nothing sent
+		 * (Postfix logs "lost connection after DATA"). */
+		log_err("-bs: the input ended inside DATA; the message was not sent");
+		rc = -1;
 		goto out;
 	}
 	if (wf) {
-		rc = reply(c, "451 4.3.0 Error: cannot store the message");
+		log_err("-bs: cannot store the message in %s: %s", dir, strerror(wf));
+		rc = store_failed(c, wf);
 	} else if (lseek(fd, 0, SEEK_SET) != 0) {
 		rc = reply(c, "451 4.3.0 Error: cannot read the message back");
 	} else {
@@ -384,8 +599,8 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 		int crlf, got = read_line(&c, &line, CMD_MAX, &crlf);
 		char *cmd = line.s, *arg;
 		char err[256];
+		const char *params;
 		struct result ur;
-		int bad;
 
 		if (got == 0)
 			break;
@@ -420,8 +635,11 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 			char *a;
 			if (c.have_mail) {
 				rc = reply(&c, "503 5.5.1 Error: nested MAIL command");
-			} else if (!(a = path_arg(arg, "FROM:", &bad))) {
+			} else if (!(a = path_arg(arg, "FROM:", &params))) {
 				rc = reply(&c, "501 5.5.4 Syntax: MAIL FROM:<address>");
+			} else if (check_params(params, 1, err, sizeof(err)) < 0) {
+				rc = reply(&c, "%s", err);
+				free(a);
 			} else if (*a && addr_check(a, err, sizeof(err)) < 0) {
 				rc = reply(&c, "553 5.1.7 %s", err);
 				free(a);
@@ -434,8 +652,11 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 			char *a;
 			if (!c.have_mail) {
 				rc = reply(&c, "503 5.5.1 Error: need MAIL command");
-			} else if (!(a = path_arg(arg, "TO:", &bad)) || !*a) {
+			} else if (!(a = path_arg(arg, "TO:", &params)) || !*a) {
 				rc = reply(&c, "501 5.5.4 Syntax: RCPT TO:<address>");
+				free(a);
+			} else if (check_params(params, 0, err, sizeof(err)) < 0) {
+				rc = reply(&c, "%s", err);
 				free(a);
 			} else if (addr_check(a, err, sizeof(err)) < 0) {
 				rc = reply(&c, "553 5.1.3 %s", err);
@@ -444,7 +665,16 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 				rc = reply(&c, "452 4.5.3 Error: too many recipients");
 				free(a);
 			} else if (unknown_local(&c, a, &ur)) {
-				rc = reply(&c, "550 5.1.1 %s", ur.text);
+				/* RFC 5321 4.5.1: postmaster must be accepted.
+				 * With no alias or user of that name it goes to
+				 * root (and root's alias), as Postfix's aliases
+				 * file has it. */
+				if (is_postmaster(a)) {
+					addr_list_add(&c.rcpts, "root");
+					rc = reply(&c, "250 2.1.5 Ok");
+				} else {
+					rc = reply(&c, "550 5.1.1 %s", ur.text);
+				}
 				free(a);
 			} else {
 				addr_list_add(&c.rcpts, a);
@@ -483,6 +713,9 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 	}
 	reset(&c);
 	db_free(&line);
+	if (c.read_errno)
+		return res_fail(r, RES_IOERR, "-bs: cannot read standard input: %s",
+				strerror(c.read_errno));
 	return 0;
 io:
 	reset(&c);
