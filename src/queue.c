@@ -442,8 +442,9 @@ static void age_str(char *buf, size_t len, long secs);
  * SMTP exchange on loopback; a rename frees nothing.  A crash can still
  * make a message go twice only between the relay's 250 and the rename, as
  * with an unlink in place.  Whatever a killed run leaves in done/ is
- * removed by the next run.  When done/ cannot be made, a rename fails or
- * the thread cannot start, the files are unlinked in place.
+ * removed by the next run that delivers a message.  When done/ cannot be
+ * made, a rename fails or the thread cannot start, the files are unlinked
+ * in place.
  */
 #define MAX_PENDING 256          /* names waiting for the thread */
 
@@ -458,7 +459,7 @@ struct remover {
 	pthread_cond_t cv;       /* a name queued, a name done, or closing */
 	struct removal *head, **tail;
 	size_t pending;
-	int closing, running;
+	int closing, started, running;
 	pthread_t thread;
 };
 
@@ -523,6 +524,17 @@ remover_start(struct remover *rm, const char *qdir)
 	rm->tail = &rm->head;
 	rm->pending = 0;
 	rm->closing = 0;
+	rm->started = rm->running = 0;
+}
+
+/* The thread starts with the first removal: a run that delivers nothing
+ * needs none, and by then libcurl is loaded.  (A dlopen() while another
+ * thread runs makes glibc keep the old scope arrays for good, which
+ * valgrind reports as a leak.) */
+static void
+remover_launch(struct remover *rm)
+{
+	rm->started = 1;
 	rm->running = rm->done &&
 		      pthread_create(&rm->thread, NULL, remover_main, rm) == 0;
 }
@@ -536,6 +548,8 @@ remover_take(struct remover *rm, const char *path)
 	struct removal *x;
 	char *dst;
 
+	if (!rm->started)
+		remover_launch(rm);
 	if (!rm->running)
 		return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 	dst = xasprintf("%s/%s", rm->done, name);
