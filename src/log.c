@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -240,8 +241,15 @@ log_transcript_line(struct log_transcript *t, int outgoing, const char *line,
 			snprintf(buf, sizeof(buf), "--> %.*s", (int)(n > 1000 ? 1000 : n), line);
 		}
 	} else {
-		/* Any reply but 334 (a challenge) ends the AUTH exchange. */
-		if (t->in_auth && !(n >= 3 && strncmp(line, "334", 3) == 0))
+		/* A final reply line (three digits, then a space or nothing)
+		 * other than 334 ends the AUTH exchange.  A line with no code
+		 * does not: libcurl reads past it and answers the next 334, and
+		 * that answer may be the password. */
+		int final = n >= 3 && isdigit((unsigned char)line[0]) &&
+			    isdigit((unsigned char)line[1]) && isdigit((unsigned char)line[2]) &&
+			    (n == 3 || line[3] == ' ');
+
+		if (t->in_auth && final && strncmp(line, "334", 3) != 0)
 			t->in_auth = 0;
 		snprintf(buf, sizeof(buf), "<-- %.*s", (int)(n > 1000 ? 1000 : n), line);
 	}

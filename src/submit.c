@@ -58,6 +58,7 @@ struct submit {
 	enum stage before_quit; /* the stage libcurl's QUIT interrupted */
 	int auth_offered;       /* EHLO listed AUTH */
 	int auth_ok;            /* 235 seen on this connection */
+	int in_sasl;            /* between "AUTH MECH" and its final reply */
 	int code;               /* code of the last complete reply */
 	struct dynbuf reply;    /* its text, lines joined by spaces */
 	struct dynbuf partial;  /* lines of a multi-line reply so far */
@@ -172,6 +173,11 @@ reply_fits(enum stage st, int code)
 static void
 on_command(struct submit *s, const char *line, size_t n)
 {
+	/* Between "AUTH MECH" and the relay's final reply to it every line
+	 * is a SASL response: base64 that may well start like a verb
+	 * ("eHlo..." is base64 of "xyh..."), never a command. */
+	if (s->in_sasl)
+		return;
 	if (n >= 4 && strncasecmp(line, "EHLO", 4) == 0) {
 		s->stage = ST_EHLO;
 		s->auth_offered = 0;
@@ -202,6 +208,7 @@ on_command(struct submit *s, const char *line, size_t n)
 		s->stage = ST_STARTTLS;
 	} else if (n >= 5 && strncasecmp(line, "AUTH ", 5) == 0) {
 		s->stage = ST_AUTH;
+		s->in_sasl = 1;
 	} else if (n >= 10 && strncasecmp(line, "MAIL FROM:", 10) == 0) {
 		s->stage = ST_MAIL;
 	} else if (n >= 8 && strncasecmp(line, "RCPT TO:", 8) == 0) {
@@ -272,6 +279,8 @@ on_reply_line(struct submit *s, const char *line, size_t n)
 	db_reset(&s->partial);
 	if (s->stage == ST_AUTH && s->code == 235)
 		s->auth_ok = 1;
+	if (s->code != 334)
+		s->in_sasl = 0;         /* the exchange is over, either way */
 	/* A refusal, or a reply the command cannot get (reply_fits()).
 	 * QUIT's reply decides nothing; a refused EHLO is forgotten when
 	 * libcurl falls back to HELO (on_command()); with partial_delivery a
@@ -475,8 +484,16 @@ submit_new(const struct account *a, struct result *r)
 		SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
 		SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
 	}
-	if (a->tls_trust_file)
+	if (a->tls_trust_file) {
+		/* Instead of the system store, as mailout.conf(5) says: Debian's
+		 * libcurl also loads its built-in CA directory unless told not
+		 * to, and any public CA would then do. */
 		SETOPT(CURLOPT_CAINFO, a->tls_trust_file);
+		SETOPT(CURLOPT_CAPATH, (char *)NULL);
+	}
+	/* TLS 1.0 and 1.1 are withdrawn (RFC 8996): never send a password
+	 * over them. */
+	SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	if (a->tls_cert_file) {
 		SETOPT(CURLOPT_SSLCERT, a->tls_cert_file);
 		SETOPT(CURLOPT_SSLCERTTYPE, "PEM");
@@ -779,6 +796,7 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	s->fail_rcpt = NULL;
 	/* A new connection starts at the greeting; a reused one at MAIL. */
 	s->stage = ST_CONNECT;
+	s->in_sasl = 0;
 	/* libcurl strips one pair of <> itself; "" gives MAIL FROM:<>. */
 	if (sym_curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, env->sender) != CURLE_OK ||
 	    sym_curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpts) != CURLE_OK) {
@@ -859,6 +877,7 @@ probe_once(struct submit *s, struct submit_probe *p, int verify)
 
 	s->probe = p;
 	s->stage = ST_CONNECT;
+	s->in_sasl = 0;
 	s->code = 0;
 	s->fail_code = 0;
 	s->errbuf[0] = '\0';

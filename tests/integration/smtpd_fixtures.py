@@ -121,6 +121,23 @@ def make_client_cert(certs: Certs, name="client", cn="mailout test client"):
     return os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
 
 
+def _rsa_server_cert(certs):
+    """An RSA server certificate from the test CA (made once): TLS 1.0 and
+    1.1 cannot sign with the EC keys of the others."""
+    d = certs.dir
+    crt, key = os.path.join(d, "rsa.crt"), os.path.join(d, "rsa.key")
+    if not os.path.exists(crt):
+        with open(os.path.join(d, "rsa.ext"), "w") as f:
+            f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key",
+                 "-out", "rsa.csr", "-subj", "/CN=localhost", cwd=d)
+        _openssl("x509", "-req", "-in", "rsa.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", "rsa.crt", "-days", "3", "-extfile", "rsa.ext",
+                 cwd=d)
+    return crt, key
+
+
 def server_tls_context(cert, key):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -468,6 +485,18 @@ class _Controller(Controller):
         return self.loop.create_server(self._factory_invoker, sock=self._sock,
                                        ssl=self.ssl_context)
 
+    def _trigger_server(self):
+        if not getattr(self._srv, "old_tls", False):
+            return super()._trigger_server()
+        # aiosmtpd's start-up probe cannot speak TLS 1.0/1.1 by itself.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        with socket.create_connection((HOST, self.port), 1.0) as raw:
+            with ctx.wrap_socket(raw) as s:
+                s.recv(1024)
+
     def factory(self):
         return RecordingSMTP(self.handler, srv=self._srv, **self.SMTP_kwargs)
 
@@ -488,9 +517,9 @@ class SMTPServer:
     def __init__(self, certs: Certs, mode="plain", *, auth=False, user="mailuser",
                  password="s3cret-Pa55", mechanisms=("PLAIN", "LOGIN"), cert="good",
                  auth_required=False, faults: Optional[Faults] = None,
-                 require_client_cert=False):
+                 require_client_cert=False, old_tls=False):
         assert mode in ("plain", "starttls", "smtps")
-        self.certs, self.mode = certs, mode
+        self.certs, self.mode, self.old_tls = certs, mode, old_tls
         self.user, self.password = user, password
         self.auth = auth
         self.faults = faults or Faults()
@@ -506,6 +535,14 @@ class SMTPServer:
                     "untrusted": (certs.untrusted_cert, certs.untrusted_key),
                     "wrongname": (certs.wrongname_cert, certs.wrongname_key)}[cert]
             ctx = server_tls_context(c, k)
+            if old_tls:
+                # Only the withdrawn TLS 1.0 and 1.1 (RFC 8996); OpenSSL
+                # needs security level 0 and an RSA key for them.
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+                ctx.load_cert_chain(*_rsa_server_cert(certs))
             if require_client_cert:
                 # TLS handshakes without a certificate from the test CA fail.
                 ctx.verify_mode = ssl.CERT_REQUIRED

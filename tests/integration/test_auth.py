@@ -8,12 +8,13 @@ file, the line and mailout.conf(5), before anything is sent or queued.
 import base64
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
 
-from mailout_run import (EX_CONFIG, EX_NOPERM, EX_OK, account_block, full_message,
-                         line_number_re, relay_config)
+from mailout_run import (EX_CONFIG, EX_NOPERM, EX_OK, EX_UNAVAILABLE, account_block,
+                         full_message, line_number_re, relay_config)
 from smtpd_fixtures import make_client_cert
 
 RCPT = "rcpt@example.com"
@@ -305,3 +306,59 @@ def test_serverinfo_does_not_need_credentials(smtpd, mailout):
     conf = mailout.write_config(relay_config(srv, auth="on", user=None, password=None))
     res = mailout.run(["--serverinfo"], config_file=conf)
     assert res.rc == EX_OK, res
+
+
+@pytest.mark.parametrize("mech,user,pw", [
+    ("login", "me@example.com", "xyhunter2"),     # base64 "eHlodW50..." reads like EHLO
+    ("login", "me@example.com", "AB-cdef"),       # "QUItY2Rl..." reads like QUIT
+    ("login", "xyNorbert", "pw"),                 # the user name's "eHlO..."
+    ("cram-md5", "xyh@example.com", "pw"),        # the CRAM-MD5 response
+])
+def test_sasl_responses_that_read_like_commands(smtpd, send, mech, user, pw):
+    """submit.c took a base64 SASL response starting like EHLO or QUIT for
+    that command and failed good credentials after the relay's 235."""
+    srv = smtpd("smtps", auth=True, mechanisms=("CRAM-MD5", "PLAIN", "LOGIN"), user=user,
+                password=pw)
+    res = send(srv, ["rcpt@example.com"], full_message(), auth=mech)
+    assert res.rc == EX_OK, res
+    assert len(srv.messages) == 1
+
+
+def test_tls_trust_file_replaces_the_system_store(smtpd, mailout, certs):
+    """With tls_trust_file, a relay whose CA is only in the system store
+    (/etc/ssl/certs, which Debian's libcurl also loads unless told not to)
+    must be refused: the password would go to any publicly trusted host.
+    The system store is replaced, in a private mount namespace, by one
+    holding only the relay's CA; the account trusts another CA."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare for a private /etc/ssl/certs")
+    store = mailout.tmp / "system-store"
+    store.mkdir()
+    shutil.copy(certs.ca, store / "relay-ca.pem")
+    srv = smtpd("smtps", auth=True)
+    conf = mailout.write_config(relay_config(srv, tls_trust_file=certs.untrusted_cert))
+    script = 'mount --bind "$0" /etc/ssl/certs && exec "$@"'
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                        str(store), mailout.bin, "-C", str(conf), "rcpt@example.com"],
+                       input=full_message(), capture_output=True, env=mailout.env(), timeout=30)
+    if b"unshare failed" in p.stderr or b"mount:" in p.stderr:
+        pytest.skip("no private mount namespace here: %s" % p.stderr.decode())
+    assert p.returncode == EX_UNAVAILABLE, p
+    assert not srv.messages and all(not c.auth for c in srv.connections), \
+        "the password went to the relay"
+    # The same relay with its CA as the trust file is fine: the test is sound.
+    conf = mailout.write_config(relay_config(srv, tls_trust_file=certs.ca))
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                        str(store), mailout.bin, "-C", str(conf), "rcpt@example.com"],
+                       input=full_message(), capture_output=True, env=mailout.env(), timeout=30)
+    assert p.returncode == EX_OK, p
+
+
+def test_no_password_over_tls_1_0_or_1_1(smtpd, send):
+    """TLS 1.0 and 1.1 are withdrawn (RFC 8996); libcurl 7.88 still allows
+    them unless told otherwise.  A relay that offers nothing newer gets no
+    credentials and no message."""
+    srv = smtpd("smtps", auth=True, old_tls=True)
+    res = send(srv, ["rcpt@example.com"], full_message())
+    assert res.rc != EX_OK and srv.received_nothing(), res
+    assert all(not c.auth for c in srv.connections)

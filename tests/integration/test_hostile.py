@@ -51,6 +51,8 @@ class RawRelay:
       starttls_garbage  offer STARTTLS, answer 220, then send junk that is
                   no TLS record, and close; True: junk right after the
                   220, "delayed": once the client has started its handshake
+      chatter     in AUTH LOGIN, a line with no reply code before the
+                  password's 334 (libcurl reads past it)
 
     Records the bytes received, AUTH lines, and every message: `messages`
     when it answered the final dot with 250, `unanswered` when it took the
@@ -58,12 +60,13 @@ class RawRelay:
     """
 
     def __init__(self, *, auth=True, split=False, long_reply=None, bogus=None,
-                 close_at=None, starttls_garbage=False):
+                 close_at=None, starttls_garbage=False, chatter=False):
         assert close_at in (None,) + STAGES
         self.auth, self.split = auth, split
         self.long_reply = long_reply or {}
         self.bogus = bogus or {}
         self.close_at, self.starttls_garbage = close_at, starttls_garbage
+        self.chatter = chatter
         self.wire_in = bytearray()
         self.auth_lines = []
         self.authenticated = 0
@@ -192,6 +195,8 @@ class RawRelay:
                 elif mech == b"LOGIN":
                     await self._send(w, b"334 VXNlcm5hbWU6\r\n")
                     u = await self._line(r)
+                    if self.chatter:
+                        await self._send(w, b"chatter with no reply code\r\n")
                     await self._send(w, b"334 UGFzc3dvcmQ6\r\n")
                     p = await self._line(r)
                     self.auth_lines += [bytes(u), bytes(p)]
@@ -776,3 +781,14 @@ def test_relay_closes_the_connection(mailout, raw_relay, stage, queue):
     expect_relay_failure(mailout, res, relay, queue, 75)
     if queue == "onfail":
         flush_to_good_relay(mailout, raw_relay)
+
+
+def test_verbose_redaction_survives_a_line_with_no_code_inside_auth(mailout, raw_relay):
+    """log.c ended the AUTH exchange at any line but a 334, so a line with
+    no code before the password's 334 printed the password (base64) in -v."""
+    relay = raw_relay(chatter=True)
+    conf = hostile_config(mailout, relay, auth="login")
+    res = mailout.run(["-v", "-i", "rcpt@example.com"], full_message(), config_file=conf)
+    assert res.rc == EX_OK and relay.authenticated == 1, res
+    assert "--> [redacted]" in res.stderr, res
+    assert_no_secret(mailout, res)
