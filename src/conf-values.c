@@ -176,3 +176,30 @@ conf_proxy_display(const char *url, char *buf, size_t n)
 	snprintf(buf, n, "%.*s%.*s", (int)(host - url), url, (int)len, start);
 	return at != NULL;
 }
+
+/*
+ * tls_pin: "sha256//" and the 44 base64 characters of a SHA-256 hash,
+ * several joined by ";" exactly as libcurl's CURLOPT_PINNEDPUBLICKEY splits
+ * them (no spaces, nothing empty): what libcurl would not parse the same
+ * way is refused at its line instead of failing every delivery (69).
+ */
+int
+conf_pin_valid(const char *s)
+{
+	for (;;) {
+		size_t n = 0;
+
+		if (strncmp(s, "sha256//", 8) != 0)
+			return 0;
+		s += 8;
+		while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '/')
+			n++;
+		if (n != 43 || s[n] != '=')
+			return 0;
+		s += n + 1;
+		if (!*s)
+			return 1;
+		if (*s++ != ';')
+			return 0;
+	}
+}

@@ -133,9 +133,10 @@ v_string(cfg_t *cfg, cfg_opt_t *opt)
 				return -1;
 			}
 		} else if (strcmp(name, "tls_pin") == 0) {
-			if (strncmp(s, "sha256//", 8) != 0) {
-				cfg_error(cfg, "'tls_pin' must look like sha256//BASE64 "
-					  "(as printed by mailout --serverinfo)");
+			if (!conf_pin_valid(s)) {
+				cfg_error(cfg, "'tls_pin' must look like sha256//BASE64, or several "
+					  "joined by ';' with no spaces (as printed by mailout "
+					  "--serverinfo)");
 				return -1;
 			}
 		} else if (strcmp(name, "source_ip") == 0) {

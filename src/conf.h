@@ -145,6 +145,10 @@ long conf_port(const struct account *a);
  */
 int conf_proxy_display(const char *url, char *buf, size_t n);
 
+/* 1 when s is a tls_pin libcurl parses as written: "sha256//BASE64",
+ * or several joined by ";". */
+int conf_pin_valid(const char *s);
+
 const char *conf_tls_name(enum tls_mode m);
 const char *conf_auth_name(enum auth_mode m);
 const char *conf_queue_name(enum queue_mode m);

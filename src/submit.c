@@ -678,6 +678,12 @@ classify(struct submit *s, CURLcode c, struct result *r)
 				"(tls = smtps, or tls = off if that is really wanted: see tls in "
 				"mailout.conf(5))", where);
 	case CURLE_LOGIN_DENIED:
+		/* No AUTH command went out: libcurl found no mechanism both
+		 * sides may use (auth = cram-md5 against "AUTH LOGIN", say). */
+		if (s->auth_offered && stage != ST_AUTH)
+			return res_fail(r, RES_UNAVAILABLE, "%s offers no AUTH mechanism that "
+					"account \"%s\" may use; nothing sent (see auth in "
+					"mailout.conf(5))", where, s->a->name);
 		if (code >= 400 && code < 500)
 			return res_fail(r, RES_TEMPFAIL, "%s: authentication failed for now: %s",
 					where, reply);

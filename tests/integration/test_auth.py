@@ -362,3 +362,14 @@ def test_no_password_over_tls_1_0_or_1_1(smtpd, send):
     res = send(srv, ["rcpt@example.com"], full_message())
     assert res.rc != EX_OK and srv.received_nothing(), res
     assert all(not c.auth for c in srv.connections)
+
+
+@pytest.mark.parametrize("auth", ["cram-md5", "xoauth2"])
+def test_no_mechanism_in_common_is_69_not_refused_credentials(smtpd, send, auth):
+    """libcurl sends no AUTH at all then; it was reported as the relay
+    refusing the credentials (77), quoting the EHLO reply."""
+    srv = smtpd("smtps", auth=True, mechanisms=("LOGIN",))
+    res = send(srv, ["rcpt@example.com"], full_message(), auth=auth)
+    assert res.rc == EX_UNAVAILABLE and "offers no AUTH mechanism" in res.stderr, res
+    assert "refused the credentials" not in res.stderr
+    assert srv.received_nothing() and all(not c.auth for c in srv.connections)

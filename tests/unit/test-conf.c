@@ -169,7 +169,7 @@ main(void)
 		"defaults {\n  tls = smtps\n  timeout = 30\n}\n"
 		"account \"a\" {\n  host = \"smtp.example.com\"\n  port = 2525\n  user = \"u\"\n"
 		"  tls_trust_file = \"/etc/ssl/certs/ca-certificates.crt\"\n"
-		"  tls_pin = \"sha256//AAAA\"\n  tls_cert_file = \"/c.pem\"\n  tls_key_file = \"/k.pem\"\n"
+		"  tls_pin = \"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n  tls_cert_file = \"/c.pem\"\n  tls_key_file = \"/k.pem\"\n"
 		"  auth = plain\n  passwordeval = \"echo x\"\n  from = \"a@example.com\"\n"
 		"  from_name = \"Robot\"\n  senders = { \"*@example.com\", \"x@y.org\" }\n"
 		"  rewrite_from = on\n  domain = \"client.example.com\"\n  proxy = \"socks5h://127.0.0.1:1080\"\n"
@@ -218,6 +218,22 @@ main(void)
 	fails_at("account \"a\" {\n  user = \"u\\nMAIL FROM:<x>\"\n}\n", 2, "control character refused");
 	fails_at("account \"a\" {\n  host = \"h;\"\n}\n", 2, "bad host name");
 	fails_at("account \"a\" {\n  tls_pin = \"abc\"\n}\n", 2, "bad pin");
+	{
+		/* What libcurl parses differently (or not at all) is refused. */
+		static const char *const bad[] = {
+			"sha256//", "sha256//!!!notbase64", "sha256//AAAA",
+			"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+			"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= ",
+			"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=;",
+			"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=; "
+			"sha256//BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			ok(!conf_pin_valid(bad[i]), "tls_pin refused: \"%s\"", bad[i]);
+		ok(conf_pin_valid("sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=;"
+				  "sha256//Bb+/Bb+/Bb+/Bb+/Bb+/Bb+/Bb+/Bb+/Bb+/Bb+/Bb+="),
+		   "two pins joined by ';'");
+	}
 	ok(load("account \"a\" {\n inherit = \"b\"\n}\naccount \"b\" {\n inherit = \"a\"\n}\n") < 0 &&
 	   strstr(r.text, "cycle"), "inherit cycle refused");
 	ok(load("account \"a\" {\n inherit = \"nope\"\n}\n") < 0 && strstr(r.text, "nope"),
