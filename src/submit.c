@@ -547,6 +547,32 @@ dns_class(const char *host)
 	return rc == EAI_NONAME || rc == EAI_NODATA ? RES_NOHOST : RES_TEMPFAIL;
 }
 
+/* 1 when the host name of the proxy URL resolves (or is a literal). */
+static int
+proxy_resolves(const char *url)
+{
+	const char *h = strstr(url, "://"), *at, *end;
+	struct addrinfo hints, *ai = NULL;
+	char *host;
+	int rc;
+
+	h = h ? h + 3 : url;
+	end = h + strcspn(h, "/?#");
+	at = memrchr(h, '@', (size_t)(end - h));
+	if (at)
+		h = at + 1;
+	if (*h == '[')
+		return 1;
+	host = xstrndup(h, strcspn(h, ":/?#"));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, NULL, &hints, &ai);
+	if (ai)
+		freeaddrinfo(ai);
+	free(host);
+	return rc == 0;
+}
+
 static const char *
 stage_name(enum stage st)
 {
@@ -634,6 +660,15 @@ classify(struct submit *s, CURLcode c, struct result *r)
 					where, s->a->name);
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
+		/* libcurl 7.88 reports a SOCKS proxy whose name does not
+		 * resolve this way too (only HTTP proxies get
+		 * COULDNT_RESOLVE_PROXY): then the relay was not even looked
+		 * up, and a proxy problem is a temporary one. */
+		if (s->a->proxy && *s->a->proxy && !proxy_resolves(s->a->proxy)) {
+			conf_proxy_display(s->a->proxy, proxy, sizeof(proxy));
+			return res_fail(r, RES_TEMPFAIL, "cannot resolve proxy %s (for relay %s): %s",
+					proxy, where, err);
+		}
 		return res_fail(r, dns_class(s->a->host) == RES_NOHOST ? RES_NOHOST : RES_TEMPFAIL,
 				"cannot resolve relay host %s: %s", where, err);
 	case CURLE_COULDNT_RESOLVE_PROXY:

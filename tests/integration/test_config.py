@@ -388,6 +388,17 @@ def test_proxy_refusing_the_connection_is_named_and_temporary(server, send, refu
     assert "Proxy-Pw" not in res.stderr, res
 
 
+def test_socks_proxy_whose_name_does_not_resolve_is_named_and_temporary(server, send):
+    """libcurl 7.88 reports it as the host not resolving: mailout blamed
+    the relay, and with a relay name only the proxy can resolve said 68
+    (the relay does not exist) and did not queue the message."""
+    res = send(server, [RCPT], full_message(), host="relay.invalid",
+               proxy="socks5h://u:Proxy-Pw@proxy.invalid:1080")
+    assert res.rc == EX_TEMPFAIL and server.received_nothing(), res
+    assert "cannot resolve proxy socks5h://proxy.invalid:1080" in res.stderr, res
+    assert "Proxy-Pw" not in res.stderr, res
+
+
 @pytest.mark.parametrize("proxy,shown", [
     ("socks5h://puser:Proxy-Pw9@127.0.0.1:1080", '"socks5h://127.0.0.1:1080"'),
     ("http://puser:Pro%2Fxy%23P@w9@proxy.example:3128", '"http://proxy.example:3128"'),
