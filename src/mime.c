@@ -206,6 +206,9 @@ mime_mailbox(struct dynbuf *out, const char *name, const char *addr, size_t col)
 int
 mime_open_attachments(struct mime_attachment *a, size_t n, struct result *r)
 {
+	struct stat in;
+	int in_pipe = fstat(0, &in) == 0 && S_ISFIFO(in.st_mode);
+
 	for (size_t i = 0; i < n; i++) {
 		const char *why = NULL;
 		struct stat st;
@@ -222,6 +225,11 @@ mime_open_attachments(struct mime_attachment *a, size_t n, struct result *r)
 			why = "is a directory";
 		else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
 			why = "not a regular file or a pipe";    /* a device: /dev/zero never ends */
+		else if (in_pipe && S_ISFIFO(st.st_mode) && st.st_dev == in.st_dev &&
+			 st.st_ino == in.st_ino)
+			/* -a /dev/stdin: the body would take the data, the
+			 * attachment would be empty */
+			why = "it is the standard input, which holds the message";
 		if (why) {
 			res_fail(r, RES_NOINPUT, "cannot attach %s: %s", a[i].path, why);
 			mime_close_attachments(a, i + 1);
@@ -617,62 +625,58 @@ add_2231_param(struct dynbuf *d, const char *name, const char *value)
 }
 
 /*
- * An ASCII stand-in for a file name, for readers that know no RFC 2231:
- * each non-ASCII character (a whole UTF-8 sequence), control character,
- * quote or backslash becomes "_"; a name longer than max keeps its
- * beginning and its extension.
- */
-static void
-ascii_fallback(struct dynbuf *d, const char *name, size_t max)
-{
-	struct dynbuf a = { 0 };
-	const char *ext;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
-			db_addc(&a, (char)*p);
-			continue;
-		}
-		db_addc(&a, '_');
-		/* the continuation bytes of the same character */
-		for (size_t l = utf8_len(*p); l > 1 && (p[1] & 0xc0) == 0x80; l--)
-			p++;
-	}
-	ext = strrchr(db_str(&a), '.');
-	if (a.len <= max) {
-		db_add(d, db_str(&a), a.len);
-	} else if (ext && strlen(ext) < max / 2) {
-		size_t elen = strlen(ext);
-		db_add(d, a.s, max - elen);
-		db_add(d, ext, elen);
-	} else {
-		db_add(d, a.s, max);
-	}
-	db_free(&a);
-}
-
-/*
  * One file name parameter (name in Content-Type, filename in
  * Content-Disposition).  An ASCII name that fits on a line is a quoted
- * string.  Any other is written per RFC 2231 (UTF-8), followed by an
- * ASCII stand-in as the plain parameter for older readers: readers that
- * know both use the first, the RFC 2231 form.  RFC 2047 encoded-words are
+ * string.  Any other is written per RFC 2231 (UTF-8) alone: with a plain
+ * ASCII stand-in next to it, mutt 2.2 saved the file under the stand-in's
+ * name ("____.docx", a long name cut short).  RFC 2047 encoded-words are
  * not used: they are not allowed inside a quoted string (RFC 2047 5).
  */
 static void
 add_name_param(struct dynbuf *d, const char *param, const char *value)
 {
 	size_t plen = strlen(param) + 1;       /* name= */
-	struct dynbuf fb = { 0 };
 
-	if (!mime_needs_encoding(value) && plen + quoted_len(value) <= PARAM_MAX) {
+	if (!mime_needs_encoding(value) && plen + quoted_len(value) <= PARAM_MAX)
 		add_quoted_param(d, param, value);
-		return;
+	else
+		add_2231_param(d, param, value);
+}
+
+/*
+ * The charset of a text attachment, from its first 64 KiB (a regular
+ * file only: a pipe cannot be read twice): "us-ascii" when the whole file
+ * is ASCII, "utf-8" when what was read is valid UTF-8, else NULL (no
+ * charset: readers then guess, as they did before).  Without one, mutt
+ * showed UTF-8 text as "Gr????e".
+ */
+static const char *
+text_charset(int fd)
+{
+	static unsigned char buf[64 * 1024];
+	struct stat st;
+	ssize_t n;
+	int ascii = 1;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (n = pread(fd, buf, sizeof(buf), 0)) < 0)
+		return NULL;
+	for (ssize_t i = 0; i < n; ) {
+		size_t l = buf[i] < 0x80 ? 1 : utf8_len(buf[i]);
+
+		if (buf[i] >= 0x80) {
+			ascii = 0;
+			if (l == 1 || (buf[i] & 0xc0) == 0x80)
+				return NULL;
+			if (i + (ssize_t)l > n)       /* cut by the 64 KiB */
+				return (size_t)n == sizeof(buf) ? "utf-8" : NULL;
+			for (size_t k = 1; k < l; k++)
+				if ((buf[i + k] & 0xc0) != 0x80)
+					return NULL;
+		}
+		i += (ssize_t)l;
 	}
-	add_2231_param(d, param, value);
-	ascii_fallback(&fb, value, PARAM_MAX - plen - 2);
-	add_quoted_param(d, param, db_str(&fb));
-	db_free(&fb);
+	return ascii && n == st.st_size ? "us-ascii" : "utf-8";
 }
 
 /* One attachment part.  lead: "\r\n" when the content before it ends with
@@ -682,7 +686,7 @@ write_attachment(struct mime_out *o, const char *boundary, struct mime_attachmen
 		 const char *lead)
 {
 	const char *base = strrchr(a->path, '/');
-	const char *type;
+	const char *type, *charset;
 	struct dynbuf h = { 0 };
 	int rc;
 
@@ -691,6 +695,8 @@ write_attachment(struct mime_out *o, const char *boundary, struct mime_attachmen
 	/* A long media type starts on a continuation line of its own. */
 	db_printf(&h, "%s--%s\r\nContent-Type:%s%s", lead, boundary,
 		  strlen("Content-Type: ;") + strlen(type) > LINE_SOFT ? "\r\n " : " ", type);
+	if (!strncmp(type, "text/", 5) && (charset = text_charset(a->fd)))
+		db_printf(&h, ";\r\n\tcharset=%s", charset);
 	add_name_param(&h, "name", base);
 	db_adds(&h, "\r\nContent-Disposition: attachment");
 	add_name_param(&h, "filename", base);
