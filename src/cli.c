@@ -31,7 +31,7 @@ enum opt_id {
 	O_t, O_i, O_f, O_F, O_N, O_R, O_V, O_v, O_C, O_X, O_b, O_I, O_q, O_o,
 	O_IGNORED,
 	/* mailx */
-	O_MX_FROM, O_MX_CC, O_MX_BCC
+	O_MX_FROM, O_MX_CC, O_MX_BCC, O_MX_E
 };
 
 struct optdef {
@@ -98,7 +98,7 @@ static const struct optdef opts[] = {
 	{ NULL, 't', A_NONE,  O_t,       P_SM, NULL,    "also take recipients from To/Cc/Bcc" },
 	{ NULL, 'v', A_NONE,  O_v,       P_SM | P_MX, NULL, "verbose: SMTP transcript on stderr" },
 	{ NULL, 'N', A_NONE,  O_IGNORED, P_MX, NULL,    NULL },
-	{ NULL, 'E', A_NONE,  O_IGNORED, P_MX, NULL,    NULL },
+	{ NULL, 'E', A_NONE,  O_MX_E,    P_MX, NULL,    "send nothing when the body is empty" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -218,6 +218,7 @@ apply(struct options *o, const struct optdef *d, char *val, const char *name,
 	case O_MX_FROM:       o->from = val; o->compose = 1; break;
 	case O_MX_CC:         sl_add(&o->cc, val); o->compose = 1; break;
 	case O_MX_BCC:        sl_add(&o->bcc, val); o->compose = 1; break;
+	case O_MX_E:          o->skip_empty_body = 1; break;
 	case O_IGNORED:       break;
 	}
 	(void)name;
@@ -347,7 +348,7 @@ cli_help(FILE *out)
 			help_entry(out, &opts[i]);
 	fputs("\nAccepted and ignored: -A X, -B TYPE, -G, -L TAG, -O OPT=VAL, -U, -e X, -h N,\n"
 	      "  -m, -n, and every -o option except -oi.\n"
-	      "\nmail/mailx options: -s SUBJECT, -a FILE, -c CC, -b BCC, -r FROM, -v;\n"
-	      "  accepted and ignored: -E, -i, -n, -N\n"
+	      "\nmail/mailx options: -s SUBJECT, -a FILE, -c CC, -b BCC, -r FROM, -E, -v;\n"
+	      "  accepted and ignored: -i, -n, -N\n"
 	      "\nSee mailout(1) and mailout.conf(5).\n", out);
 }

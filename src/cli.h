@@ -59,6 +59,7 @@ struct options {
 	int compose;            /* -s, --cc, --bcc, --from given */
 	const char *subject;    /* -s */
 	const char *from;       /* --from, mailx -r */
+	int skip_empty_body;    /* mailx -E: nothing sent for an empty body */
 	struct strlist cc, bcc; /* --cc/--bcc, mailx -c/-b */
 	struct strlist attach;  /* -a */
 	struct strlist recipients; /* operands */

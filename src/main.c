@@ -87,7 +87,8 @@ parse_lists(const struct strlist *in, struct addr_list *out, const char *what,
  * Compose mode (-s, --cc, --bcc, --from, mail/mailx) and -a: build the
  * message in a private temporary file, which the pipeline then reads like
  * a piped message.  Attachments are opened first, so a missing one stops
- * everything before anything is read.
+ * everything before anything is read.  Returns 0; -1 with r set; 1 when
+ * there is nothing to send (mailx -E, empty body).
  */
 static int
 build_message(const struct options *o, const struct config *cfg, struct job *j,
@@ -144,6 +145,17 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 		if ((body = tmp_private(tmpdir)) < 0 || copy_all(0, body) < 0 ||
 		    lseek(body, 0, SEEK_SET) != 0) {
 			res_fail(r, RES_IOERR, "cannot store the message body: %s", strerror(errno));
+			goto out;
+		}
+		/* mailx -E (bsd-mailx, s-nail): "cmd | mail -E -s ..." mails
+		 * only when cmd said something. */
+		if (o->skip_empty_body && lseek(body, 0, SEEK_END) == 0) {
+			log_info("empty body: nothing sent (-E)");
+			rc = 1;
+			goto out;
+		}
+		if (lseek(body, 0, SEEK_SET) != 0) {
+			res_fail(r, RES_IOERR, "cannot read back the message body: %s", strerror(errno));
 			goto out;
 		}
 		/* --from is the envelope sender too, unless -f says otherwise;
@@ -248,7 +260,8 @@ deliver(struct options *o)
 	if (conf_load(&cfg, o->config_file, &r) < 0)
 		goto done;
 	log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
-	if ((o->compose || o->attach.n) && build_message(o, &cfg, &j, &from, &r) < 0)
+	/* build_message(): -1 with r set, or 1 for mailx -E and an empty body */
+	if ((o->compose || o->attach.n) && build_message(o, &cfg, &j, &from, &r) != 0)
 		goto done;
 	accept_message(&j, &r);
 done:

@@ -536,3 +536,15 @@ def test_attaching_standard_input_when_it_is_a_pipe_is_refused(server, send):
     res = send(server, ["-s", "stdin", "-a", "/dev/stdin", TO], b"data\n")
     assert res.rc == 66 and "standard input" in res.stderr, res
     assert server.received_nothing()
+
+
+@pytest.mark.parametrize("body,sent", [(b"", 0), (b"disk 91% full\n", 1)])
+def test_mailx_E_sends_nothing_for_an_empty_body(server, mailout, body, sent):
+    """The cron idiom "cmd | mail -E -s ..." (bsd-mailx, s-nail): mail only
+    when cmd printed something.  -E was accepted and ignored."""
+    from mailout_run import relay_config
+    conf = mailout.write_config(relay_config(server))
+    res = mailout.run(["-E", "-s", "report", TO], body, env={"MAILOUT_CONFIG": str(conf)},
+                      argv0="mail")
+    assert res.rc == EX_OK, res
+    assert len(server.messages) == sent
