@@ -1,8 +1,7 @@
 /*
  * attach.c - attachments added to a piped message (-a in sendmail mode,
  * SPEC 4): the message's own headers are kept, its body becomes the first
- * part (with the Content-Type, Content-Transfer-Encoding and MIME-Version
- * it had), and each file a part after it.  A message that is already
+ * part (with the Content- headers it had), and each file a part after it.  A message that is already
  * multipart/mixed gets the files as parts of its own, before its close
  * delimiter.  The parts themselves are written by mime.c (mime-out.h).
  */
@@ -257,21 +256,30 @@ out:
 	return rc;
 }
 
+/* A header that describes the body (RFC 2045, 2183: Content-Type,
+ * -Transfer-Encoding, -Disposition, -Description, -ID...). */
+static int
+is_content_header(const struct msg_header *h)
+{
+	return h->namelen > 8 && !strncasecmp(h->raw, "Content-", 8);
+}
+
 /* Any other message: its MIME headers move into the first part of a new
- * multipart/mixed, its body (streamed straight through) becomes that part. */
+ * multipart/mixed, its body (streamed straight through) becomes that part.
+ * Every Content- header moves, not only the type and encoding: a
+ * Content-Disposition left on top made readers show the whole message as
+ * one attachment. */
 static int
 attach_wrapped(struct msg *m, struct mime_out *o, struct mime_attachment *att, size_t natt,
 	       struct result *r)
 {
-	struct msg_header *ct = msg_find(m, "Content-Type");
-	struct msg_header *cte = msg_find(m, "Content-Transfer-Encoding");
 	struct dynbuf part = { 0 };
 	char boundary[64];
 
 	mime_make_boundary(boundary, sizeof(boundary));
 	for (size_t i = 0; i < m->nh; i++) {
 		struct msg_header *h = &m->h[i];
-		if (h == ct || h == cte ||
+		if (is_content_header(h) ||
 		    (h->namelen == 12 && !strncasecmp(h->raw, "MIME-Version", 12)))
 			continue;
 		mime_out_add(o, h->raw, h->len);
@@ -279,14 +287,13 @@ attach_wrapped(struct msg *m, struct mime_out *o, struct mime_attachment *att, s
 	db_printf(&part, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n"
 		  "\tboundary=\"%s\"\r\n\r\nThis is a message in MIME format.\r\n\r\n"
 		  "--%s\r\n", boundary, boundary);
-	if (ct)
-		db_add(&part, ct->raw, ct->len);
-	else
+	if (!msg_find(m, "Content-Type"))
 		db_adds(&part, "Content-Type: text/plain; charset=utf-8\r\n");
-	if (cte)
-		db_add(&part, cte->raw, cte->len);
-	else
+	if (!msg_find(m, "Content-Transfer-Encoding"))
 		db_adds(&part, "Content-Transfer-Encoding: 8bit\r\n");
+	for (size_t i = 0; i < m->nh; i++)
+		if (is_content_header(&m->h[i]))
+			db_add(&part, m->h[i].raw, m->h[i].len);
 	db_adds(&part, "\r\n");
 	mime_out_add(o, part.s, part.len);
 	db_free(&part);

@@ -144,6 +144,24 @@ def test_attach_to_a_piped_message_moves_the_mime_headers(server, send, files):
     assert len(m.headers("Content-Type")) == 1
 
 
+def test_attach_moves_every_content_header_into_the_first_part(server, send, files):
+    """A Content-Disposition left on top made mutt (honor_disposition) show
+    the whole message as one attachment."""
+    path, data = files["report.pdf"]
+    piped = message(["From: me@example.com", "To: " + TO, "Subject: piped",
+                     "Content-Type: text/plain; charset=us-ascii",
+                     "Content-Disposition: inline", "Content-Description: the report"],
+                    "hello\n")
+    m = run(send, server, ["-t", "-a", path], piped)
+    e = parsed(m)
+    assert e.get_content_type() == "multipart/mixed" and e["Content-Disposition"] is None
+    assert e["Content-Description"] is None
+    first, att = list(e.iter_parts())
+    assert first["Content-Disposition"] == "inline"
+    assert first["Content-Description"] == "the report" and text(first) == "hello\n"
+    assert att.get_payload(decode=True) == data
+
+
 def test_attach_to_a_multipart_mixed_message_adds_parts(server, send, files):
     path, data = files["chart.png"]
     piped = (b"From: me@example.com\nTo: " + TO.encode() + b"\nSubject: mixed\n"
