@@ -693,8 +693,9 @@ write_attachment(struct mime_out *o, const char *boundary, struct mime_attachmen
 	base = base ? base + 1 : a->path;
 	type = mime_type_for(base);
 	/* A long media type starts on a continuation line of its own. */
-	db_printf(&h, "%s--%s\r\nContent-Type:%s%s", lead, boundary,
-		  strlen("Content-Type: ;") + strlen(type) > LINE_SOFT ? "\r\n " : " ", type);
+	db_printf(&h, "%s--%s\r\nContent-Type:", lead, boundary);
+	db_adds(&h, strlen("Content-Type: ;") + strlen(type) > LINE_SOFT ? "\r\n " : " ");
+	db_adds(&h, type);
 	if (!strncmp(type, "text/", 5) && (charset = text_charset(a->fd)))
 		db_printf(&h, ";\r\n\tcharset=%s", charset);
 	add_name_param(&h, "name", base);

@@ -372,9 +372,9 @@ test_file_names(void)
 	path = xasprintf("%s/r\xc3\xa9sum\xc3\xa9 \"\xc3\xa9t\xc3\xa9\".txt", dir);
 	close(open(path, O_WRONLY | O_CREAT, 0600));
 	s = attachment_headers(path);
-	ok(strstr(s, "Content-Type: text/plain;\r\n"
+	ok(strstr(s, "Content-Type: text/plain;\r\n\tcharset=us-ascii;\r\n"
 		     "\tname*=UTF-8''r%C3%A9sum%C3%A9%20%22%C3%A9t%C3%A9%22.txt\r\n") != NULL,
-	   "name: RFC 2231 alone");
+	   "name: RFC 2231 alone (after the charset of an empty text file)");
 	ok(strstr(s, "Content-Disposition: attachment;\r\n"
 		     "\tfilename*=UTF-8''r%C3%A9sum%C3%A9%20%22%C3%A9t%C3%A9%22.txt\r\n") != NULL,
 	   "filename: the same");
