@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lazylib.h"
@@ -804,6 +805,22 @@ submit_refusals(const struct submit *s, size_t *n)
 	return s->refused;
 }
 
+/*
+ * A relay that let a reply time out gets no QUIT: libcurl 7.88 keeps a
+ * connection whose final dot timed out, sends QUIT at cleanup and waits
+ * for its reply as long again (a hung relay cost twice the timeout).
+ * Shutting the socket down makes that QUIT fail at once.
+ */
+static void
+drop_connection(struct submit *s)
+{
+	curl_socket_t fd = CURL_SOCKET_BAD;
+
+	if (sym_curl_easy_getinfo(s->h, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
+	    fd != CURL_SOCKET_BAD)
+		shutdown(fd, SHUT_RDWR);
+}
+
 int
 submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	       struct result *r)
@@ -845,6 +862,8 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 		goto out;
 	}
 	c = sym_curl_easy_perform(s->h);
+	if (c == CURLE_OPERATION_TIMEDOUT)
+		drop_connection(s);
 	/* libcurl takes only 250 after the final dot.  Another 2xx is still
 	 * the relay taking the message (RFC 5321 section 4.2.1: positive
 	 * completion), and queueing it would deliver it twice. */

@@ -171,6 +171,8 @@ class Connection:
     data_bytes: int = 0
     dropped: bool = False
     closed: bool = False
+    closed_at: Optional[float] = None    # time.monotonic() when the client went away
+    hung_at: Optional[float] = None      # time.monotonic() when a final dot got no reply
     client_cert: Optional[dict] = None   # the verified client certificate (getpeercert())
 
     @property
@@ -294,6 +296,7 @@ class RecordingSMTP(SMTP):
     def connection_lost(self, error):
         if self.conn is not None:
             self.conn.closed = True
+            self.conn.closed_at = time.monotonic()
         super().connection_lost(error)
 
     def data_received(self, data):
@@ -388,6 +391,7 @@ class RecordingHandler:
         f = self.srv.faults
         if f.hang_after_dot:
             self.srv.hung.append(msg)
+            conn.hung_at = time.monotonic()
             await asyncio.sleep(f.hang_after_dot)
             return "451 4.3.0 timed out (test server)"
         if f.data:

@@ -154,6 +154,22 @@ def test_server_hanging_after_final_dot_times_out_as_tempfail(smtpd, mailout):
     assert len(srv.hung) == 1, "the message should have reached the final dot"
 
 
+def test_hung_relay_costs_one_timeout_not_two(smtpd, mailout):
+    """libcurl 7.88 keeps a connection whose final dot timed out and, at
+    cleanup, sends QUIT and waits for its reply as long again: a hung relay
+    held cron jobs for twice the timeout.  Measured at the server, from the
+    dot to the client going away (valgrind's slowness does not count)."""
+    srv = smtpd(hang_after_dot=30)
+    from mailout_run import relay_config
+    res = mailout.run([RCPT], MSG, config=relay_config(srv, timeout=3), timeout=60)
+    check_failure(res, EX_TEMPFAIL)
+    conn = srv.connections[0]
+    assert conn.hung_at is not None and conn.closed_at is not None
+    waited = conn.closed_at - conn.hung_at
+    assert waited < 5, "the client stayed {:.1f}s after the dot with timeout = 3".format(waited)
+    assert b"QUIT" not in bytes(conn.wire_in), "QUIT reached a relay that stopped answering"
+
+
 def test_connection_dropped_during_data_is_tempfail(smtpd, send):
     srv = smtpd(drop_during_data=2000)
     body = "".join("line %06d of a message that is long enough\n" % i for i in range(20000))
