@@ -780,6 +780,21 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		return res_fail(r, RES_TEMPFAIL,
 				"%s did not answer the end of the message in time; it may have "
 				"been delivered: %s", where, err);
+	/* The two ways to mix up the ports: both look like a relay that is
+	 * down, so say what else they may be (still temporary: the relay
+	 * may really be down). */
+	if (c == CURLE_OPERATION_TIMEDOUT && stage == ST_CONNECT && !code &&
+	    s->a->tls != TLS_SMTPS && conf_port(s->a) == 465)
+		return res_fail(r, RES_TEMPFAIL, "%s: %s (at the greeting; port 465 usually "
+				"speaks TLS from the first byte and sends no greeting before it: "
+				"tls = smtps)", where, err);
+	if (c == CURLE_SSL_CONNECT_ERROR && stage == ST_CONNECT && !code &&
+	    s->a->tls == TLS_SMTPS && (strstr(err, "unexpected TLS packet") ||
+				       strstr(err, "unexpected length")))
+		return res_fail(r, RES_TEMPFAIL, "%s: TLS handshake failed: %s (tls = smtps "
+				"expects TLS from the first byte, as on port 465; a relay that "
+				"answers in plain text on port %ld wants tls = starttls)",
+				where, err, conf_port(s->a));
 	/* Refused, reset or timed-out connections and anything else: retry later. */
 	return res_fail(r, RES_TEMPFAIL, "%s: %s (at %s)", where, err, stage_name(stage));
 }

@@ -612,9 +612,14 @@ class RefusedPort:
     """A port on 127.0.0.1 where a connection is refused: the socket is bound
     (so nobody else gets the port) but never listens."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((HOST, 0))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((HOST, port))
+        except OSError:
+            self._sock.close()
+            raise
         self.host, self.port = HOST, self._sock.getsockname()[1]
 
     def stop(self):
@@ -627,9 +632,14 @@ class SilentServer:
     Records whether a client connected by accepting in a thread and holding
     the socket open until stop()."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((HOST, 0))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((HOST, port))
+        except OSError:
+            self._sock.close()
+            raise
         self._sock.listen(16)
         self._sock.settimeout(0.2)
         self.host, self.port = HOST, self._sock.getsockname()[1]

@@ -212,6 +212,36 @@ def test_wrong_tls_pin_is_unavailable(smtpd, send, certs):
     assert srv.received_nothing()
 
 
+def test_smtps_against_a_plain_port_says_to_use_starttls(smtpd, send):
+    """tls = smtps on a port that greets in plain text (587, 25): GnuTLS
+    reads the greeting as a broken TLS record.  Still temporary (the relay
+    may be changing), but the error says which setting fits."""
+    srv = smtpd("plain")
+    res = send(srv, [RCPT], MSG, tls="smtps")
+    check_failure(res, EX_TEMPFAIL, "tls = starttls")
+    assert "port {}".format(srv.port) in res.stderr, res
+    assert not srv.messages
+
+
+def test_starttls_against_port_465_says_to_use_smtps(mailout):
+    """Port 465 speaks TLS from the first byte and sends no greeting until
+    the handshake: tls = starttls there waits out the timeout.  The error
+    names the likely mistake."""
+    from smtpd_fixtures import SilentServer
+    from mailout_run import relay_config
+    try:
+        srv = SilentServer(port=465)
+    except OSError as e:
+        pytest.skip("127.0.0.1:465 is not free here: {}".format(e))
+    try:
+        res = mailout.run([RCPT], MSG, config=relay_config(srv, tls="starttls", timeout=2),
+                          timeout=60)
+    finally:
+        srv.stop()
+    check_failure(res, EX_TEMPFAIL, "tls = smtps")
+    assert srv.accepted, "mailout never connected"
+
+
 def test_starttls_not_offered_is_unavailable_and_nothing_sent_in_plaintext(smtpd, send):
     srv = smtpd("plain")
     res = send(srv, [RCPT], MSG, tls="starttls", tls_trust_file=None)
