@@ -303,6 +303,13 @@ cli_parse(int argc, char **argv, struct options *o, struct result *r)
 	 * would be read as replies, and no reply can say "not sent". */
 	if (o->mode == MODE_SMTPD && o->dry_run)
 		return res_fail(r, RES_USAGE, "--dry-run cannot be used with -bs");
+	/* A queue run has nothing to print: it would deliver for real. */
+	if (o->mode == MODE_RUN_QUEUE && o->dry_run)
+		return res_fail(r, RES_USAGE, "--dry-run cannot be used with -q or --flush "
+				"(mailout -bp lists what a queue run would try)");
+	/* --host builds an account of its own: which one did the caller mean? */
+	if (o->host && o->account)
+		return res_fail(r, RES_USAGE, "--host and --account cannot be used together");
 	return 0;
 }
 

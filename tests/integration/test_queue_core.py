@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mailout_run import (EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, account_block, conf_value,
-                         full_message)
+from mailout_run import (EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, EX_USAGE, account_block,
+                         conf_value, full_message)
 
 
 def config(mailout, srv, queue="onfail", **globals_):
@@ -66,6 +66,20 @@ def test_relay_down_then_up(mailout, refused_port, smtpd):
     assert "Mail queue is empty" in mailout.run(["-bp"], config_file=conf).stdout
     log = (mailout.tmp / "mail.log").read_text()
     assert "exitcode=EX_TEMPFAIL" in log and "queue=" in log and "exitcode=EX_OK" in log
+
+
+def test_dry_run_queue_run_is_refused_and_sends_nothing(mailout, refused_port, smtpd):
+    """--dry-run promises that nothing is sent; with -q it was ignored and the
+    whole queue went out for real."""
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    srv = smtpd("plain")
+    conf = config(mailout, srv)
+    for args in (["-q", "--dry-run"], ["--dry-run", "--flush"]):
+        res = mailout.run(args, config_file=conf)
+        assert res.rc == EX_USAGE and "--dry-run" in res.stderr, res
+    assert srv.connections == [] and not srv.messages
+    assert len(queued(mailout)) == 1
 
 
 def test_mailq_name_and_list_queue(mailout, refused_port):

@@ -89,12 +89,18 @@ main(void)
 	ok(parse("sendmail --due -q5m") == 0 && o.mode == MODE_RUN_QUEUE && o.queue_due_only,
 	   "--due before -q5m");
 	ok(parse("sendmail -bd") < 0 && r.cls == RES_USAGE && strstr(r.text, "-bd"), "-bd refused");
+	ok(parse("mailout -q --dry-run") < 0 && r.cls == RES_USAGE && strstr(r.text, "-q"),
+	   "-q --dry-run refused (the run would deliver for real)");
+	ok(parse("mailout --dry-run --flush") < 0 && r.cls == RES_USAGE, "--flush --dry-run refused");
+	ok(parse("mailout --dry-run -bp") == 0, "-bp --dry-run (a listing) is fine");
+	ok(parse("mailout --host h.example --account work a@b.c") < 0 && r.cls == RES_USAGE &&
+	   strstr(r.text, "--host") && strstr(r.text, "--account"), "--host with --account refused");
 	ok(parse("sendmail -x a@b.c") < 0 && r.cls == RES_USAGE && strstr(r.text, "-x"),
 	   "unknown option named");
 	ok(parse("sendmail --bogus") < 0 && strstr(r.text, "--bogus"), "unknown long option named");
 	ok(parse("sendmail -f") < 0 && strstr(r.text, "-f"), "missing argument");
-	ok(parse("sendmail --account=work --host h.example --port=2525 x@y.z") == 0 &&
-	   !strcmp(o.account, "work") && !strcmp(o.host, "h.example") && !strcmp(o.port, "2525"),
+	ok(parse("sendmail --account=work --user me --port=2525 x@y.z") == 0 &&
+	   !strcmp(o.account, "work") && !strcmp(o.user, "me") && !strcmp(o.port, "2525"),
 	   "long options, = and separate");
 	ok(parse("sendmail --dry-run=yes") < 0, "a value for a flag is refused");
 	ok(parse("sendmail -s Subj -a f1 -a f2 x@y.z") == 0 && o.compose && o.attach.n == 2 &&
