@@ -112,7 +112,9 @@ log_setup(const char *logfile, const char *syslog_facility)
 
 /* Append key=value, the value in '...' when quote is set (as msmtp does
  * for smtpmsg and errormsg); control characters become spaces so that one
- * delivery stays one line. */
+ * delivery stays one line, and a ' inside quotes becomes ?, as msmtp
+ * writes it, so that parsers matching '[^']*' get the whole text (libcurl's
+ * "Couldn't connect" is in every refused connection). */
 static void
 field(struct dynbuf *d, const char *key, const char *val, int quote)
 {
@@ -124,7 +126,7 @@ field(struct dynbuf *d, const char *key, const char *val, int quote)
 	if (quote)
 		db_addc(d, '\'');
 	for (const char *p = val; *p; p++)
-		db_addc(d, (unsigned char)*p < 0x20 ? ' ' : *p);
+		db_addc(d, (unsigned char)*p < 0x20 ? ' ' : quote && *p == '\'' ? '?' : *p);
 	if (quote)
 		db_addc(d, '\'');
 }

@@ -312,6 +312,22 @@ def test_log_line(server, send, tmp_path):
                     r"mailsize=\d+ smtpstatus=250 smtpmsg='250 [^']*' exitcode=EX_OK$", line), line
 
 
+def test_log_line_quotes_stay_parseable(smtpd, send, tmp_path):
+    """msmtp writes a ' inside smtpmsg and errormsg as ?, so that parsers
+    matching '[^']*' get the whole text; a relay's "User 'bob' unknown" (or
+    libcurl's "Couldn't connect") cut those fields short."""
+    srv = smtpd(rcpt="550 5.1.1 <a@example.com>: User 'bob' unknown")
+    log = tmp_path / "mail.log"
+    res = send(srv, ["a@example.com"], full_message(), globals_={"logfile": str(log)})
+    assert res.rc == EX_NOUSER, res
+    assert "User 'bob' unknown" in res.stderr, res      # stderr keeps the reply as it was
+    line = log.read_text().strip()
+    m = re.search(r" smtpstatus=550 smtpmsg='([^']*)' errormsg='([^']*)' exitcode=EX_NOUSER$",
+                  line)
+    assert m, line
+    assert m.group(1).endswith("User ?bob? unknown") and "User ?bob? unknown" in m.group(2), line
+
+
 LOG_USER, LOG_PASSWORD = "log-user@example.com", "L0g-Passw0rd"
 
 
