@@ -426,7 +426,7 @@ msg_from_address(const struct msg *m, struct result *r)
 /* ---- spooling ---- */
 
 static void
-add_date(struct dynbuf *d)
+add_date(struct dynbuf *d, const char *prefix)
 {
 	char buf[64];
 	time_t now = time(NULL);
@@ -434,12 +434,12 @@ add_date(struct dynbuf *d)
 
 	localtime_r(&now, &tm);
 	/* The C locale is in force: English day and month names. */
-	strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S %z\r\n", &tm);
-	db_adds(d, buf);
+	strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S %z\r\n", &tm);
+	db_printf(d, "%sDate: %s", prefix, buf);
 }
 
 static void
-add_message_id(struct dynbuf *d, const char *domain)
+add_message_id(struct dynbuf *d, const char *prefix, const char *domain)
 {
 	unsigned char rnd[12];
 	char stamp[32];
@@ -453,18 +453,18 @@ add_message_id(struct dynbuf *d, const char *domain)
 	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-	db_printf(d, "Message-ID: <%s.", stamp);
+	db_printf(d, "%sMessage-ID: <%s.", prefix, stamp);
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		db_printf(d, "%02x", rnd[i]);
 	db_printf(d, "@%s>\r\n", domain);
 }
 
 static void
-add_from(struct dynbuf *d, const char *addr, const char *name)
+add_from(struct dynbuf *d, const char *prefix, const char *addr, const char *name)
 {
 	/* -F / from_name, RFC 2047-encoded or folded as it needs */
-	db_adds(d, "From: ");
-	mime_mailbox(d, name, addr, 6);
+	db_printf(d, "%sFrom: ", prefix);
+	mime_mailbox(d, name, addr, strlen(prefix) + 6);
 	db_adds(d, "\r\n");
 }
 
@@ -592,7 +592,8 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 {
 	struct dynbuf out = { 0 };
 	struct stat st;
-	int fd, rc = -1;
+	const char *pfx;
+	int fd, resent, rc = -1;
 
 	m->path = xasprintf("%s/mo.XXXXXX", dir);
 	fd = mkostemp(m->path, O_CLOEXEC);   /* O_RDWR, mode 0600 */
@@ -608,21 +609,28 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 		db_adds(&out, envelope);
 	m->data_offset = (off_t)out.len;
 
+	/* A resent message gets the Resent- fields of its resending instead
+	 * (RFC 5322 3.6.6; Postfix's cleanup does the same): a new Date or
+	 * Message-ID would claim to be the original's, and rewrite_from
+	 * rewrites who resent it, not the author. */
+	resent = msg_is_resent(m);
+	pfx = resent ? "Resent-" : "";
 	for (size_t i = 0; i < m->nh; i++) {
 		struct msg_header *h = &m->h[i];
 
 		if (name_is(h, "Bcc") || name_is(h, "Resent-Bcc") ||
-		    (fix->rewrite_from && fix->from_addr && name_is(h, "From")))
+		    (fix->rewrite_from && fix->from_addr &&
+		     name_is(h, resent ? "Resent-From" : "From")))
 			h->drop = 1;
 		if (!h->drop)
 			db_add(&out, h->raw, h->len);
 	}
-	if (fix->from_addr && !msg_find(m, "From"))
-		add_from(&out, fix->from_addr, fix->from_name);
-	if (!msg_find(m, "Date"))
-		add_date(&out);
-	if (!msg_find(m, "Message-ID"))
-		add_message_id(&out, fix->id_domain);
+	if (fix->from_addr && !msg_find(m, resent ? "Resent-From" : "From"))
+		add_from(&out, pfx, fix->from_addr, fix->from_name);
+	if (!msg_find(m, resent ? "Resent-Date" : "Date"))
+		add_date(&out, pfx);
+	if (!msg_find(m, resent ? "Resent-Message-ID" : "Message-ID"))
+		add_message_id(&out, pfx, fix->id_domain);
 	db_adds(&out, "\r\n");
 
 	if (copy_body(m, fd, &out, r) < 0)

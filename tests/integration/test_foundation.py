@@ -85,6 +85,35 @@ def test_resent_headers_replace_to_cc_bcc(server, send):
     assert not m.headers("Resent-Bcc")
 
 
+def test_resent_message_gets_resent_fields_not_new_originator_fields(server, send):
+    """Postfix's cleanup adds Resent-From, Resent-Date and Resent-Message-ID
+    to a message with Resent- headers (RFC 5322 3.6.6); a new Date or
+    Message-ID would claim to be the original's."""
+    orig = ["From: author@example.com", "To: old@example.com", "Subject: r",
+            "Date: Mon, 02 Jan 2023 03:04:05 +0000", "Message-ID: <orig.1@example.com>"]
+    res = send(server, ["-t", "-f", "me@example.com"], message(orig + ["Resent-To: new@example.com"]))
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    assert m.headers("From") == [b"From: author@example.com"]
+    assert m.headers("Date") == [b"Date: Mon, 02 Jan 2023 03:04:05 +0000"]
+    assert m.headers("Message-ID") == [b"Message-ID: <orig.1@example.com>"]
+    assert m.headers("Resent-From") == [b"Resent-From: me@example.com"]
+    assert len(m.headers("Resent-Date")) == 1 and len(m.headers("Resent-Message-ID")) == 1
+    # Without Resent- headers the plain fields are added, as before.
+    res = send(server, ["-f", "me@example.com", "x@example.com"], message(["Subject: p"]))
+    m = server.messages[1]
+    assert m.headers("From") and m.headers("Date") and m.headers("Message-ID")
+    assert not m.headers("Resent-From") and not m.headers("Resent-Date")
+    # rewrite_from rewrites who resent it, not the author.
+    res = send(server, ["-t"], message(orig + ["Resent-From: someone@example.com",
+                                               "Resent-To: new@example.com"]),
+               rewrite_from=True, **{"from": "robot@example.com"})
+    assert res.rc == EX_OK, res
+    m = server.messages[2]
+    assert m.headers("From") == [b"From: author@example.com"]
+    assert m.headers("Resent-From") == [b"Resent-From: robot@example.com"], m.headers("Resent-From")
+
+
 def test_t_address_after_angle_brackets_is_a_recipient_too(server, send):
     # Postfix reads a missing comma after "<...>"; dropping bob was silent loss.
     res = send(server, ["-t"], message(["To: Al <al@example.com> bob@example.com",
