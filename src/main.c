@@ -174,7 +174,13 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 			goto out;
 		if (from_addr && !o->sender)
 			j->sender_in = from_addr;
-		j->read_recipients = 1;     /* To, Cc and Bcc as written above */
+		/* The envelope: the operands (already in j->rcpts), --cc and
+		 * --bcc, as given: the headers qualify local names, the
+		 * envelope keeps them for the aliases. */
+		for (size_t i = 0; i < cc.n; i++)
+			addr_list_add(&j->rcpts, cc.v[i]);
+		for (size_t i = 0; i < bcc.n; i++)
+			addr_list_add(&j->rcpts, bcc.v[i]);
 	} else {
 		struct msg m;
 
@@ -252,9 +258,11 @@ deliver(struct options *o)
 	if (operand_recipients(o, &j.rcpts, &r) < 0)
 		goto done;
 	/* No recipients and no -t: say so before waiting for the message. */
-	if (!o->read_recipients && !o->compose && j.rcpts.n == 0) {
-		res_fail(&r, RES_USAGE, "no recipients (give addresses, or -t to read them "
-			 "from the message)");
+	if (!o->read_recipients && j.rcpts.n == 0 &&
+	    (!o->compose || (o->cc.n == 0 && o->bcc.n == 0))) {
+		res_fail(&r, RES_USAGE, "no recipients (give addresses%s)",
+			 o->personality == PERS_MAILX ? ", or -c or -b" :
+			 o->compose ? ", or --cc or --bcc" : ", or -t to read them from the message");
 		goto done;
 	}
 	if (conf_load(&cfg, o->config_file, &r) < 0)

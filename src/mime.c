@@ -740,6 +740,11 @@ add_address_header(struct dynbuf *d, const char *name, const struct addr_list *l
 	col = strlen(name) + 1;
 	for (size_t i = 0; i < l->n; i++) {
 		const char *dn = addr_list_name(l, i);
+		/* A local name ("mail -s ... root") is no address in a header
+		 * that may leave this host: qualified with the host's name, as
+		 * Postfix appends myorigin. */
+		char *a = strchr(l->v[i], '@') ? xstrdup(l->v[i])
+					       : xasprintf("%s@%s", l->v[i], host_fqdn());
 		size_t end;
 
 		if (i) {
@@ -747,12 +752,13 @@ add_address_header(struct dynbuf *d, const char *name, const struct addr_list *l
 			col++;
 		}
 		db_reset(&one);
-		end = mime_mailbox(&one, dn, l->v[i], col + 1);
+		end = mime_mailbox(&one, dn, a, col + 1);
 		if (i && (memchr(one.s, '\n', one.len) || end > LINE_SOFT)) {
 			db_adds(d, "\r\n");
 			db_reset(&one);
-			end = mime_mailbox(&one, dn, l->v[i], 1);
+			end = mime_mailbox(&one, dn, a, 1);
 		}
+		free(a);
 		db_addc(d, ' ');
 		db_add(d, one.s, one.len);
 		col = end;

@@ -192,6 +192,57 @@ def test_mail_personality(server, mailout, files, name):
     assert b"bcc@example.com" not in m.data
 
 
+@pytest.mark.parametrize("argv0,args,hint", [
+    ("mailout", ["-s", "alert"], "--cc or --bcc"),
+    ("mail", ["-s", "alert"], "-c or -b"),
+])
+def test_compose_without_recipients_fails_before_reading_the_body(server, mailout, argv0, args,
+                                                                  hint):
+    """Like sendmail mode: say so at once (64), instead of waiting for the
+    body and then blaming To, Cc and Bcc headers the user never wrote.
+    Standard input stays open: a mailout that read it would hang here."""
+    import subprocess
+    from mailout_run import relay_config
+    conf = mailout.write_config(relay_config(server))
+    p = subprocess.Popen([argv0] + args, executable=mailout.bin, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=mailout.env({"MAILOUT_CONFIG": str(conf)}))
+    try:
+        p.wait(timeout=20)              # standard input still open
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdin.close()
+    err = p.stderr.read()
+    p.stdout.close()
+    p.stderr.close()
+    assert p.returncode == EX_USAGE, err
+    assert b"no recipients" in err and hint.encode() in err and b"To, Cc" not in err, err
+    assert server.received_nothing()
+
+
+def test_local_names_are_qualified_in_headers_and_aliased_in_the_envelope(server, mailout,
+                                                                        tmp_path):
+    """smartd and zfs-zed run "mail -s ... root": the To header that leaves
+    the host says root@<this host> (Postfix appends myorigin), and the
+    envelope still goes through the aliases."""
+    from mailout_run import relay_config
+    aliases = tmp_path / "aliases"
+    aliases.write_text("root: admin@example.com\nops: ops-team@example.com\n")
+    conf = mailout.write_config(relay_config(server, globals_={"aliases": str(aliases)}))
+    res = mailout.run(["-s", "SMART error", "-c", "Ops <ops>", "root"], b"disk failing\n",
+                      env={"MAILOUT_CONFIG": str(conf)}, argv0="mail")
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    assert sorted(m.rcpt_tos) == ["admin@example.com", "ops-team@example.com"]
+    to, cc = m.headers("To")[0].decode(), m.headers("Cc")[0].decode()
+    assert to.startswith("To: root@") and len(to) > len("To: root@"), to
+    assert cc.startswith("Cc: Ops <ops@") and cc.endswith(">"), cc
+
+
 def test_dry_run_prints_the_composed_message(server, send):
     res = send(server, ["--dry-run", "-s", "dry", TO], b"body\n")
     assert res.rc == EX_OK and server.received_nothing()
