@@ -264,6 +264,7 @@ accept_message(struct job *j, struct result *r)
 	struct submit *session = NULL;
 	char *dir = NULL, *from_addr = NULL, *env = NULL;
 	int qmode = j->cfg->queue, in_queue, rc = -1;
+	unsigned long logged = log_count();
 
 	res_clear(r);
 	if (o->queue && (qmode = conf_parse_queue(o->queue)) < 0)
@@ -347,6 +348,8 @@ accept_message(struct job *j, struct result *r)
 			.start = j->msg.data_offset, .size = j->msg.size,
 			.dsn_notify = o->dsn_notify, .dsn_ret = o->dsn_ret, .dsn_envid = o->dsn_envid,
 		};
+		/* The lines wait for the queue id, should the message be kept. */
+		log_hold();
 		rc = deliver_run(&d, &j->expanded, &session, &pending, &j->delivered, r);
 	}
 	if (pending.n && qmode != QUEUE_NEVER) {
@@ -371,6 +374,12 @@ accept_message(struct job *j, struct result *r)
 		}
 	}
 out:
+	log_release(j->queued ? j->queue_id : NULL);
+	/* One line per message, also when it never got as far as a delivery. */
+	if (rc < 0 && !o->dry_run && log_count() == logged)
+		deliver_log_failure(j->acct, j->sender ? j->sender : j->sender_in,
+				    j->expanded.n ? &j->expanded : &j->rcpts,
+				    j->msg.path ? j->msg.size : -1, r);
 	submit_free(session);
 	addr_list_free(&pending);
 	free(from_addr);

@@ -40,11 +40,11 @@ log_result(const struct delivery *d, const struct addr_list *to, int remote,
 	int auth = a && conf_auth_enabled(a);
 	char *rcpts = join(to);
 	struct log_entry e = {
-		.host = a ? a->host : NULL,
+		.host = !remote ? NULL : a && a->host ? a->host : "unknown",
 		.tls = a && a->tls != TLS_OFF,
 		.auth = auth,
 		.user = auth ? a->user : NULL,
-		.from = *d->sender ? d->sender : "<>",
+		.from = !d->sender ? NULL : *d->sender ? d->sender : "<>",
 		.recipients = rcpts,
 		.mailsize = (long long)d->size,
 		.smtpstatus = r->smtp_code,
@@ -52,9 +52,23 @@ log_result(const struct delivery *d, const struct addr_list *to, int remote,
 		.errormsg = r->cls != RES_OK ? r->text : NULL,
 		.queue_id = d->queue_id,
 		.exitcode = res_exit_name(r->cls),
+		.temporary = res_is_temporary(r),
 	};
 	log_delivery(&e);
 	free(rcpts);
+}
+
+void
+deliver_log_failure(const struct account *acct, const char *sender,
+		    const struct addr_list *rcpts, off_t size, const struct result *r)
+{
+	struct delivery d = { .acct = acct, .sender = sender, .size = size };
+	int remote = rcpts->n == 0;
+
+	for (size_t i = 0; i < rcpts->n; i++)
+		if (!local_is_local(rcpts->v[i]))
+			remote = 1;
+	log_result(&d, rcpts, remote, r);
 }
 
 static void

@@ -40,6 +40,14 @@ int deliver_run(const struct delivery *d, const struct addr_list *rcpts,
 		struct submit **session, struct addr_list *pending,
 		struct addr_list *delivered, struct result *r);
 
+/* The log line of a message refused before any delivery was tried (an
+ * unknown local user, no relay, a malformed header...): host= the
+ * account's relay, "local" when every recipient is local, else "unknown";
+ * sender NULL (no from= field) when it was not known yet; size -1 when the
+ * message was not stored. */
+void deliver_log_failure(const struct account *acct, const char *sender,
+			 const struct addr_list *rcpts, off_t size, const struct result *r);
+
 /* Check that recipients that are not local have a relay to go to.
  * Returns 0, or -1 with RES_CONFIG saying how to add an account. */
 int deliver_check_relay(const struct account *acct, const struct addr_list *rcpts,

@@ -153,35 +153,26 @@ lock_briefly(int fd)
 	return 0;
 }
 
-void
-log_delivery(const struct log_entry *e)
+/* Lines held by log_hold(), waiting for log_release(): the fields up to
+ * the queue id, then the exit code. */
+struct held_line {
+	char *fields, *exitcode;
+	int temporary;
+};
+static struct held_line *held;
+static size_t nheld;
+static int holding;
+static unsigned long nlines;
+
+/* Write one line: fields, then queue=ID when there is one, then exitcode. */
+static void
+write_line(const char *fields, const char *queue_id, const char *exitcode)
 {
 	struct dynbuf d = { 0 };
-	char num[32];
 
-	if (!log_file && log_facility < 0)
-		return;
-	field(&d, "host", e->host ? e->host : "local", 0);
-	field(&d, "tls", e->tls ? "on" : "off", 0);
-	field(&d, "auth", e->auth ? "on" : "off", 0);
-	field(&d, "user", e->user, 0);
-	field(&d, "from", e->from, 0);
-	field(&d, "recipients", e->recipients, 0);
-	if (e->mailsize >= 0) {
-		snprintf(num, sizeof(num), "%lld", e->mailsize);
-		field(&d, "mailsize", num, 0);
-	}
-	if (e->smtpstatus) {
-		snprintf(num, sizeof(num), "%d", e->smtpstatus);
-		field(&d, "smtpstatus", num, 0);
-	}
-	if (e->smtpmsg && *e->smtpmsg)
-		field(&d, "smtpmsg", e->smtpmsg, 1);
-	if (e->errormsg && *e->errormsg)
-		field(&d, "errormsg", e->errormsg, 1);
-	field(&d, "queue", e->queue_id, 0);
-	field(&d, "exitcode", e->exitcode, 0);
-
+	db_adds(&d, fields);
+	field(&d, "queue", queue_id, 0);
+	field(&d, "exitcode", exitcode, 0);
 	if (log_file) {
 		char stamp[64];
 		time_t now = time(NULL);
@@ -213,10 +204,75 @@ log_delivery(const struct log_entry *e)
 	}
 	if (log_facility >= 0) {
 		openlog("mailout", LOG_PID, log_facility);
-		syslog(strcmp(e->exitcode, "EX_OK") == 0 ? LOG_INFO : LOG_ERR, "%s", d.s);
+		syslog(strcmp(exitcode, "EX_OK") == 0 ? LOG_INFO : LOG_ERR, "%s", d.s);
 		closelog();
 	}
 	db_free(&d);
+}
+
+void
+log_delivery(const struct log_entry *e)
+{
+	struct dynbuf d = { 0 };
+	char num[32];
+
+	nlines++;
+	if (!log_file && log_facility < 0)
+		return;
+	field(&d, "host", e->host ? e->host : "local", 0);
+	field(&d, "tls", e->tls ? "on" : "off", 0);
+	field(&d, "auth", e->auth ? "on" : "off", 0);
+	field(&d, "user", e->user, 0);
+	field(&d, "from", e->from, 0);
+	field(&d, "recipients", e->recipients, 0);
+	if (e->mailsize >= 0) {
+		snprintf(num, sizeof(num), "%lld", e->mailsize);
+		field(&d, "mailsize", num, 0);
+	}
+	if (e->smtpstatus) {
+		snprintf(num, sizeof(num), "%d", e->smtpstatus);
+		field(&d, "smtpstatus", num, 0);
+	}
+	if (e->smtpmsg && *e->smtpmsg)
+		field(&d, "smtpmsg", e->smtpmsg, 1);
+	if (e->errormsg && *e->errormsg)
+		field(&d, "errormsg", e->errormsg, 1);
+	if (holding && !e->queue_id) {
+		held = xrealloc(held, (nheld + 1) * sizeof(*held));
+		held[nheld].fields = xstrdup(db_str(&d));
+		held[nheld].exitcode = xstrdup(e->exitcode);
+		held[nheld].temporary = e->temporary;
+		nheld++;
+	} else {
+		write_line(db_str(&d), e->queue_id, e->exitcode);
+	}
+	db_free(&d);
+}
+
+void
+log_hold(void)
+{
+	holding = 1;
+}
+
+void
+log_release(const char *queue_id)
+{
+	for (size_t i = 0; i < nheld; i++) {
+		write_line(held[i].fields, held[i].temporary ? queue_id : NULL, held[i].exitcode);
+		free(held[i].fields);
+		free(held[i].exitcode);
+	}
+	free(held);
+	held = NULL;
+	nheld = 0;
+	holding = 0;
+}
+
+unsigned long
+log_count(void)
+{
+	return nlines;
 }
 
 void

@@ -35,10 +35,18 @@ struct log_entry {
 	const char *errormsg;
 	const char *queue_id;
 	const char *exitcode;    /* "EX_OK"... */
+	int temporary;           /* a temporary failure: see log_release() */
 };
 /* Append the line to the log file (under a lock) and/or syslog.  A log
  * that cannot be written prints a warning and never fails the delivery. */
 void log_delivery(const struct log_entry *e);
+/* Hold the lines of entries without a queue id until log_release(), which
+ * writes them, with queue=ID on those of temporary failures when queue_id
+ * is not NULL: a delivery that ends up queued says where it went. */
+void log_hold(void);
+void log_release(const char *queue_id);
+/* How many entries log_delivery() has been given (logged or not). */
+unsigned long log_count(void);
 
 /* Verbose transcript: one SMTP line in (outgoing = 0) or out.  Outgoing
  * AUTH data is replaced by "[redacted]" from the AUTH command until the

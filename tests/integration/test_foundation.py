@@ -357,6 +357,29 @@ def test_log_line_quotes_stay_parseable(smtpd, send, tmp_path):
     assert m.group(1).endswith("User ?bob? unknown") and "User ?bob? unknown" in m.group(2), line
 
 
+@pytest.mark.parametrize("args,stdin,rc,field", [
+    (["nosuchuser-xyz"], b"Subject: x\n\nb\n", EX_NOUSER, "host=local"),
+    (["a@example.org"], b"Subject: x\n\nb\n", EX_CONFIG, "host=unknown"),
+    (["-t"], b"To: bad <x\n\nb\n", EX_DATAERR, "host=unknown"),
+])
+def test_a_message_refused_before_delivery_is_logged(mailout, tmp_path, args, stdin, rc, field):
+    """One line per message (SPEC 9), also for an unknown local user, no
+    relay for a remote recipient or a malformed header: cron's mail would
+    otherwise leave no trace in the log."""
+    log = tmp_path / "mail.log"
+    conf = 'logfile = "{}"\nqueue_dir = "{}"\n'.format(log, tmp_path / "queue")
+    res = mailout.run(args, stdin, config=conf)
+    assert res.rc == rc, res
+    lines = log.read_text().splitlines()
+    assert len(lines) == 1, lines
+    reason = res.stderr.splitlines()[0][len("mailout: "):].replace("'", "?")
+    assert field in lines[0] and "errormsg='{}'".format(reason) in lines[0], (lines[0], reason)
+    assert re.search(r" exitcode=EX_[A-Z]+$", lines[0]), lines[0]
+    # --dry-run logs nothing, even when it fails.
+    assert mailout.run(["--dry-run"] + args, stdin, config=conf).rc == rc
+    assert len(log.read_text().splitlines()) == 1
+
+
 LOG_USER, LOG_PASSWORD = "log-user@example.com", "L0g-Passw0rd"
 
 

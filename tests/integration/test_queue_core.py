@@ -68,6 +68,24 @@ def test_relay_down_then_up(mailout, refused_port, smtpd):
     assert "exitcode=EX_TEMPFAIL" in log and "queue=" in log and "exitcode=EX_OK" in log
 
 
+def test_a_send_that_ends_up_queued_logs_its_queue_id(mailout, refused_port):
+    """The log line of the failed attempt carries the id the message was
+    queued under, so that it can be tied to the run that delivers it later."""
+    conf = config(mailout, refused_port)
+    res = send_one(mailout, conf, 1)
+    assert res.rc == EX_OK, res
+    qid = re.search(r"queued as (\S+):", res.stderr).group(1)
+    lines = (mailout.tmp / "mail.log").read_text().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].endswith(" queue={} exitcode=EX_TEMPFAIL".format(qid)), lines[0]
+    # queue = never: the same failure, not queued, no id.
+    res = mailout.run(["--queue", "never", "rcpt2@example.com"], full_message(),
+                      config_file=conf)
+    assert res.rc == EX_TEMPFAIL, res
+    last = (mailout.tmp / "mail.log").read_text().splitlines()[-1]
+    assert "queue=" not in last and last.endswith(" exitcode=EX_TEMPFAIL"), last
+
+
 def test_dry_run_queue_run_is_refused_and_sends_nothing(mailout, refused_port, smtpd):
     """--dry-run promises that nothing is sent; with -q it was ignored and the
     whole queue went out for real."""
