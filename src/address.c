@@ -10,6 +10,10 @@
  * with comments "(...)" (nested, backslash escapes) and folding white
  * space allowed between tokens, quoted strings and domain literals kept
  * intact, and the obsolete "local . part @ domain" spacing accepted.
+ * Outside a group, ";" separates elements as "," does, and a missing ","
+ * is supplied where Postfix's tok822_parse() supplies one: after "<...>",
+ * and between addr-specs that white space alone separates when each has
+ * an "@" (split_spaced()).
  */
 #include "config.h"
 
