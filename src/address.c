@@ -10,6 +10,10 @@
  * with comments "(...)" (nested, backslash escapes) and folding white
  * space allowed between tokens, quoted strings and domain literals kept
  * intact, and the obsolete "local . part @ domain" spacing accepted.
+ * Outside a group, ";" separates elements as "," does, and a missing ","
+ * is supplied where Postfix's tok822_parse() supplies one: after "<...>",
+ * and between addr-specs that white space alone separates when each has
+ * an "@" (split_spaced()).
  */
 #include "config.h"
 
@@ -543,6 +547,88 @@ unquote_local(struct dynbuf *d)
 	db_free(&plain);
 }
 
+/*
+ * One addr-spec of a bare mailbox (no "<...>") as read_element() left it:
+ * obsolete spacing squeezed, needless quotes dropped, checked, added.
+ */
+static int
+add_spec(struct lp *p, struct dynbuf *spec, struct addr_list *out, int *added)
+{
+	squeeze(spec);
+	unquote_local(spec);
+	if (addr_check(db_str(spec), p->err, p->errlen) < 0)
+		return -1;
+	if (!addr_list_contains(out, db_str(spec))) {
+		addr_list_add_named(out, db_str(spec), NULL);
+		(*added)++;
+	}
+	return 0;
+}
+
+/*
+ * The words of a bare mailbox in which white space separates two atoms
+ * ("a@x.org b@y.org", "John Doe"): split at each such space (outside
+ * quoted strings and domain literals, and not next to "." or "@", which
+ * is obsolete spacing inside one address).  The words are taken as one
+ * address each only when every word has an '@' outside quotes, i.e. is a
+ * complete addr-spec: Postfix inserts the missing comma between adjacent
+ * addresses, but "John Doe" is a name that lost its <address>, not the
+ * two local users Postfix would make of it, and "John a@x" is no safer.
+ * Returns 0, or -1 with the error.
+ */
+static int
+split_spaced(struct lp *p, const struct dynbuf *word, struct addr_list *out,
+	     int *added)
+{
+	struct dynbuf piece = { 0 };
+	const char *s = db_str(word);
+	size_t n = word->len;
+	int rc = -1;
+
+	/* Pass 0 checks that every word names a domain; pass 1 adds them. */
+	for (int pass = 0; pass < 2; pass++) {
+		int quoted = 0, literal = 0;
+		size_t start = 0;
+
+		for (size_t i = 0; i <= n; i++) {
+			char c = i < n ? s[i] : ' ';
+
+			if ((quoted || literal) && c == '\\' && i + 1 < n) {
+				i++;
+				continue;
+			}
+			if (quoted || literal) {
+				if (c == (quoted ? '"' : ']'))
+					quoted = literal = 0;
+				continue;
+			}
+			if (c == '"' || c == '[') {
+				quoted = c == '"';
+				literal = c == '[';
+				continue;
+			}
+			/* read_element() keeps one space between tokens, never
+			 * one at either end. */
+			if (c != ' ' || (i < n && (strchr(".@", s[i - 1]) || strchr(".@", s[i + 1]))))
+				continue;
+			db_reset(&piece);
+			db_add(&piece, s + start, i - start);
+			start = i + 1;
+			if (pass == 0 && !addr_domain(db_str(&piece))) {
+				errf(p->err, p->errlen,
+				     "not an address (a name without <address>?): %.80s", s);
+				goto out;
+			}
+			if (pass == 1 && add_spec(p, &piece, out, added) < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	db_free(&piece);
+	return rc;
+}
+
 static int
 finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
 	       struct dynbuf *angle, int has_angle, struct addr_list *out,
@@ -568,13 +654,7 @@ finish_mailbox(struct lp *p, struct dynbuf *word, int spaced,
 	} else {
 		if (!word->len)
 			return 0;          /* empty element */
-		if (spaced)
-			return errf(p->err, p->errlen,
-				    "not an address (a name without <address>?): %.80s",
-				    db_str(word));
-		squeeze(word);
-		unquote_local(word);
-		a = db_str(word);
+		return spaced ? split_spaced(p, word, out, added) : add_spec(p, word, out, added);
 	}
 	if (addr_check(a, p->err, p->errlen) < 0) {
 		db_free(&name);
@@ -624,13 +704,11 @@ addr_parse_list(const char *s, size_t len, struct addr_list *out,
 			break;
 		if (has_angle && !strchr(",;:", *p.s))
 			continue;   /* text after "<...>": the next address */
-		if (*p.s == ';') {
-			if (!in_group) {
-				errf(err, errlen, "';' outside a group in address list%s", "");
-				goto fail;
-			}
+		/* ';' ends a group; outside one it ends an address as ',' does
+		 * ("a@x; b@y", as Outlook users write; Postfix's tok822_parse()
+		 * reads it the same way). */
+		if (*p.s == ';')
 			in_group = 0;
-		}
 		p.s++;   /* ',' or ';' */
 	}
 	rc = added;

@@ -44,7 +44,11 @@ const char *addr_list_name(const struct addr_list *l, size_t i);
  * command-line argument) and append each addr-spec to out, with the
  * display name of a "name <addr>" mailbox (see addr_list_name()).  Display
  * names, comments, quoted strings, angle brackets, source routes and
- * groups are understood; empty elements are skipped.
+ * groups are understood; empty elements are skipped.  As Postfix reads
+ * them: ';' outside a group separates as ',' does; text after "<...>"
+ * starts the next address; words separated by white space are one
+ * address each when every one holds an '@' ("a@x b@y"), and refused
+ * otherwise ("John Doe", "John a@x").
  * Returns the number of addresses added, or -1 with a reason in err when
  * the list is malformed or an address fails addr_check(); out is then as
  * it was before the call (nothing of a malformed list is kept).

@@ -186,7 +186,29 @@ struct expander {
 
 static int expand_name(struct expander *e, const char *name, int use_default);
 
-/* Expand each comma-separated value of an alias. */
+/* 1 when text (a value, unquoted) is a pipe, a file or an :include:,
+ * which local(8) would run, write or read. */
+static int
+is_unsupported(const char *text)
+{
+	return *text == '|' || *text == '/' || strncasecmp(text, ":include:", 9) == 0;
+}
+
+static int
+unsupported(struct expander *e, const struct alias *a)
+{
+	return res_fail(e->r, RES_CONFIG,
+			"%s:%d: alias \"%s\": pipes, files and :include: are not supported",
+			e->path, a->line, a->name);
+}
+
+/*
+ * Expand each value of an alias: the joined lines are an address list as
+ * address.c reads it (',' or ';' between values; white space alone only
+ * between complete addresses with '@', so "a@x.com" and a continuation
+ * line "b@x.com" without a comma between them are two values, while
+ * "alice" and "bob" are refused as "John Doe" is).
+ */
 static int
 expand_values(struct expander *e, const struct alias *a)
 {
@@ -195,18 +217,29 @@ expand_values(struct expander *e, const struct alias *a)
 	const char *p = a->values;
 	int rc = 0;
 
-	/* Pipes, files and :include: are refused before address parsing. */
+	/* Pipes, files and :include: written bare ("|cmd arg" is no address)
+	 * are refused before address parsing. */
 	for (const char *s = p; *s; s++) {
-		if ((s == p || s[-1] == ',' || s[-1] == ' ' || s[-1] == '\t') &&
-		    (*s == '|' || *s == '/' || strncasecmp(s, ":include:", 9) == 0)) {
-			return res_fail(e->r, RES_CONFIG,
-					"%s:%d: alias \"%s\": pipes, files and :include: are not "
-					"supported", e->path, a->line, a->name);
-		}
+		if ((s == p || s[-1] == ',' || s[-1] == ' ' || s[-1] == '\t') && is_unsupported(s))
+			return unsupported(e, a);
 	}
 	if (addr_parse_list(p, strlen(p), &vals, err, sizeof(err)) < 0)
 		return res_fail(e->r, RES_CONFIG, "%s:%d: alias \"%s\": %s", e->path, a->line,
 				a->name, err);
+	/* ... and quoted ("\"|/usr/bin/procmail -f-\"", the usual way to give
+	 * a command its arguments) or inside <...>, once parsed. */
+	for (size_t i = 0; i < vals.n; i++) {
+		if (addr_domain(vals.v[i]))
+			continue;
+		char *u = unquote(vals.v[i], strlen(vals.v[i]));
+		int bad = is_unsupported(u);
+
+		free(u);
+		if (bad) {
+			addr_list_free(&vals);
+			return unsupported(e, a);
+		}
+	}
 	if (vals.n == 0) {
 		/* Only comments or commas: no value, as drop_empty() sees it. */
 		log_info("%s:%d: alias \"%s\" has no address: ignored", e->path, a->line,

@@ -2,10 +2,12 @@
  * aliases.h - local-name expansion through an aliases(5)-style file.
  *
  * Format: "name: value, value, ..." with continuation lines that start
- * with white space and '#' comments.  Values are addresses or other
- * local names (expanded recursively, loops cut); "default:" catches
- * local names that have no entry.  Pipes ("|cmd"), files and
- * ":include:" are not supported and are reported.
+ * with white space and '#' comments; the value is an address list as
+ * addr_parse_list() reads it (so "a@x b@y", or a@x and a continuation
+ * line b@y, are two values).  Values are addresses or other local names
+ * (expanded recursively, loops cut); "default:" catches local names that
+ * have no entry.  Pipes ("|cmd"), files and ":include:", bare or quoted,
+ * are not supported and are reported.
  */
 #ifndef MAILOUT_ALIASES_H
 #define MAILOUT_ALIASES_H

@@ -128,6 +128,34 @@ main(void)
 	       "comment after <...> is not an address");
 	parses("Al <a@x.org> Bo <b@y.org>", LIST("a@x.org", "b@y.org"),
 	       "name-addr after name-addr");
+	/* ';' outside a group ends an address, as ',' does (Postfix). */
+	parses("a@x.org; b@x.org", LIST("a@x.org", "b@x.org"), "';' between addresses");
+	parses("<a@x.org>;", LIST("a@x.org"), "';' after <...>");
+	parses("a@x.org;", LIST("a@x.org"), "trailing ';'");
+	parses("Al <a@x.org>; \"B; C\" <b@x.org>;; c@x.org",
+	       LIST("a@x.org", "b@x.org", "c@x.org"), "';' and ';;' between name-addrs");
+	parses("T: a@x.org; b@x.org; U:;", LIST("a@x.org", "b@x.org"),
+	       "';' ends a group, then separates");
+	/* White space between complete addresses: the missing comma added. */
+	parses("a@x.org b@x.org", LIST("a@x.org", "b@x.org"), "two addr-specs");
+	parses("a@x.org\tb@x.org\r\n c@x.org", LIST("a@x.org", "b@x.org", "c@x.org"),
+	       "tab and folding between addr-specs");
+	parses("a@x.org (A) b@x.org", LIST("a@x.org", "b@x.org"), "comment between addr-specs");
+	parses("john . doe @ x.org c@y.org", LIST("john.doe@x.org", "c@y.org"),
+	       "obsolete spacing, then another address");
+	parses("\"a b\"@x.org c@y.org a@[127.0.0.1]",
+	       LIST("\"a b\"@x.org", "c@y.org", "a@[127.0.0.1]"),
+	       "quoted local part and domain literal among them");
+	parses("\"a\"@x.org a@x.org", LIST("a@x.org"), "split addresses de-duplicated");
+	parses("<a@x.org> b@x.org c@x.org", LIST("a@x.org", "b@x.org", "c@x.org"),
+	       "addr-specs after <...>");
+	parses("John a@x.org", NULL, "a word without '@' before an address stays refused");
+	parses("a@x.org bob", NULL, "a local name after an address stays refused");
+	parses("root bob", NULL, "two local names stay refused");
+	parses("\"John Doe\" a@x.org", NULL, "a quoted name without <...> stays refused");
+	parses("a@x.org b@@x.org", NULL, "a bad address among them is refused");
+	parses("bob@x.org <bob@y.org>", LIST("bob@y.org"),
+	       "an address as display name before <...> is a name, not a recipient");
 	/* Quotes a local part does not need are dropped: one mailbox, one copy. */
 	parses("a@x.org, \"a\"@x.org, <\"a\"@x.org>", LIST("a@x.org"), "\"a\"@x is a@x");
 	parses("\"a\\.b\"@x.org, a.b@x.org", LIST("a.b@x.org"), "escaped dot unquoted");

@@ -102,6 +102,68 @@ main(void)
 	s = expand("root", &r);
 	ok(r.cls == RES_CONFIG, ":include: refused");
 	free(s);
+	/* Quoted, the usual way to give a command arguments, or in <...>:
+	 * refused as config errors too, not taken for a local user. */
+	{
+		static const char *const quoted[] = {
+			"root: \"|/usr/bin/procmail\"\n",
+			"root: a@x.org, \"|/usr/bin/procmail -f-\"\n",
+			"root: \"/var/mail/file\"\n",
+			"root: \":include:/etc/list\"\n",
+			"root: \":INCLUDE:/etc/list\"\n",
+			"root: Proc <\"|/usr/bin/procmail\">\n",
+			"root: <|/usr/bin/procmail>\n",
+			"root: admin\nadmin: \"|/bin/cat\"\n",
+		};
+		for (size_t i = 0; i < sizeof(quoted) / sizeof(quoted[0]); i++) {
+			set_file(quoted[i]);
+			s = expand("root", &r);
+			ok(r.cls == RES_CONFIG && strstr(r.text, "not supported"),
+			   "quoted pipe/file/:include: refused, case %zu (%s)", i, r.text);
+			free(s);
+		}
+	}
+	set_file("root: \"a|b\", \"x/y\"@x.org\n");
+	s = expand("root", &r);
+	is_str(s, "a|b,x/y@x.org", "'|' and '/' inside a value are no pipe or file (%s)", r.text);
+	free(s);
+
+	/* White space alone separates complete addresses (Postfix adds the
+	 * comma), also across continuation lines; ';' separates too. */
+	set_file("root: a@x.com\n\tb@x.com\nsame: a@x.com b@x.com\n"
+		 "noted: a@x.com\n  # note\n  b@x.com\nsemi: a@x.com; b@x.com;\n"
+		 "mixed: admin@x.com,\n  c@x.com d@x.com\n");
+	s = expand("root", &r);
+	is_str(s, "a@x.com,b@x.com", "continuation line without a comma (%s)", r.text);
+	free(s);
+	s = expand("same", &r);
+	is_str(s, "a@x.com,b@x.com", "two addresses separated by a space (%s)", r.text);
+	free(s);
+	s = expand("noted", &r);
+	is_str(s, "a@x.com,b@x.com", "comment line between them (%s)", r.text);
+	free(s);
+	s = expand("semi", &r);
+	is_str(s, "a@x.com,b@x.com", "';' between addresses (%s)", r.text);
+	free(s);
+	s = expand("mixed", &r);
+	is_str(s, "admin@x.com,c@x.com,d@x.com", "commas and spaces mixed (%s)", r.text);
+	free(s);
+	/* Words without '@' are still not split: a name that lost its
+	 * <address> must not become local recipients. */
+	set_file("root: alice\n\tbob\nname: John Doe\nhalf: John j@x.com\n");
+	s = expand("root", &r);
+	ok(r.cls == RES_CONFIG && strstr(r.text, ":1:") && strstr(r.text, "not an address"),
+	   "local names separated by white space only: refused (%s)", r.text);
+	free(s);
+	s = expand("name", &r);
+	ok(r.cls == RES_CONFIG && strstr(r.text, ":3:"), "a name without <address> refused (%s)",
+	   r.text);
+	free(s);
+	s = expand("half", &r);
+	ok(r.cls == RES_CONFIG && strstr(r.text, ":4:"), "a word before an address refused (%s)",
+	   r.text);
+	free(s);
+
 	set_file("ok: a@x.org\nthis line has no colon\n");
 	s = expand("ok", &r);
 	ok(r.cls == RES_CONFIG && strstr(r.text, ":2:"), "malformed line: file:line (%s)", r.text);
