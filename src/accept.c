@@ -255,6 +255,42 @@ deliver_in_background(const struct config *c, const char *id)
 	_exit(0);
 }
 
+/*
+ * The addresses that go to the relay must be ASCII (see addr_is_ascii()):
+ * refused here, where the caller still hears it, instead of sent raw.
+ * 64 for what came from the command line, 65 for what came from the
+ * message.
+ */
+static int
+check_relay_ascii(const struct job *j, struct result *r)
+{
+	int remote = 0;
+
+	for (size_t i = 0; i < j->expanded.n; i++) {
+		const char *a = j->expanded.v[i];
+
+		if (local_is_local(a))
+			continue;
+		remote = 1;
+		if (!addr_is_ascii(a)) {
+			const char *at = strrchr(a, '@');
+			char *local = xstrndup(a, at ? (size_t)(at - a) : strlen(a));
+			int idn = addr_is_ascii(local);
+
+			free(local);
+			return res_fail(r, j->read_recipients ? RES_DATAERR : RES_USAGE,
+					"recipient %s has non-ASCII characters, which need "
+					"SMTPUTF8; mailout does not do SMTPUTF8%s", a, idn ?
+					" (write the domain in its ASCII form, xn--...)" : "");
+		}
+	}
+	if (remote && !addr_is_ascii(j->sender))
+		return res_fail(r, j->sender_in ? RES_USAGE : RES_DATAERR,
+				"sender %s has non-ASCII characters, which need SMTPUTF8; "
+				"mailout does not do SMTPUTF8", j->sender);
+	return 0;
+}
+
 int
 accept_message(struct job *j, struct result *r)
 {
@@ -301,7 +337,8 @@ accept_message(struct job *j, struct result *r)
 		free(j->sender);
 		j->sender = q;
 	}
-	if (aliases_expand(j->cfg->aliases, &j->rcpts, &j->expanded, r) < 0)
+	if (aliases_expand(j->cfg->aliases, &j->rcpts, &j->expanded, r) < 0 ||
+	    check_relay_ascii(j, r) < 0)
 		goto out;
 	/* Refuse before accepting anything when nobody can take remote mail,
 	 * or, unless partial_delivery allows the others to get it, when a

@@ -745,3 +745,12 @@ addr_format_phrase(struct dynbuf *out, const char *name)
 	}
 	db_addc(out, '"');
 }
+
+int
+addr_is_ascii(const char *a)
+{
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (*p >= 0x80)
+			return 0;
+	return 1;
+}

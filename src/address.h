@@ -65,6 +65,14 @@ int addr_parse_list(const char *s, size_t len, struct addr_list *out,
  */
 int addr_check(const char *a, char *err, size_t errlen);
 
+/*
+ * 1 when a has only ASCII characters.  mailout does not do SMTPUTF8
+ * (RFC 6531): an address with others can go neither into the envelope
+ * (libcurl 7.88 would send it raw to a relay that did not offer SMTPUTF8)
+ * nor, raw, into a header.
+ */
+int addr_is_ascii(const char *a);
+
 /* The domain part of a (after the last '@' outside quotes), or NULL. */
 const char *addr_domain(const char *a);
 

@@ -767,17 +767,13 @@ add_address_header(struct dynbuf *d, const char *name, const struct addr_list *l
 	db_free(&one);
 }
 
-/*
- * mailout does not do SMTPUTF8 (RFC 6531): an address with non-ASCII
- * characters could go neither into the envelope nor, raw, into a header.
- */
+/* See addr_is_ascii(): exit 64, as for any option mailout cannot use. */
 static int
 check_ascii_address(const char *a, struct result *r)
 {
-	for (const char *p = a; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			return res_fail(r, RES_USAGE, "address %s has non-ASCII characters, which "
-					"need SMTPUTF8; mailout does not do SMTPUTF8", a);
+	if (!addr_is_ascii(a))
+		return res_fail(r, RES_USAGE, "address %s has non-ASCII characters, which "
+				"need SMTPUTF8; mailout does not do SMTPUTF8", a);
 	return 0;
 }
 

@@ -643,6 +643,10 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 			} else if (*a && addr_check(a, err, sizeof(err)) < 0) {
 				rc = reply(&c, "553 5.1.7 %s", err);
 				free(a);
+			} else if (!addr_is_ascii(a)) {
+				rc = reply(&c, "553 5.6.7 SMTPUTF8 was not offered: the address "
+					   "must be ASCII");
+				free(a);
 			} else {
 				c.mail_from = a;
 				c.have_mail = 1;
@@ -660,6 +664,10 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 				free(a);
 			} else if (addr_check(a, err, sizeof(err)) < 0) {
 				rc = reply(&c, "553 5.1.3 %s", err);
+				free(a);
+			} else if (!addr_is_ascii(a)) {
+				rc = reply(&c, "553 5.6.7 SMTPUTF8 was not offered: the address "
+					   "must be ASCII");
 				free(a);
 			} else if (c.rcpts.n >= MAX_RCPTS) {
 				rc = reply(&c, "452 4.5.3 Error: too many recipients");

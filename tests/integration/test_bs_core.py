@@ -137,6 +137,18 @@ def test_injection_in_mail_from_is_refused(mailout, server):
     assert codes(lines)[2] == 250 and codes(lines)[3] in (503, 553), lines
 
 
+def test_non_ascii_addresses_are_553_5_6_7(mailout, server):
+    """No SMTPUTF8 is offered: a UTF-8 address is refused at MAIL and RCPT
+    (Postfix's 5.6.7), instead of relayed raw to a relay that did not offer
+    SMTPUTF8 either."""
+    lines, p = raw(mailout, server, "EHLO x\r\nMAIL FROM:<ö@example.com>\r\n"
+                                    "MAIL FROM:<a@example.com>\r\n"
+                                    "RCPT TO:<b@münchen.example>\r\nQUIT\r\n".encode())
+    assert codes(lines)[2:5] == [553, 250, 553], lines
+    assert all("5.6.7" in l for l in lines if l.startswith("553")), lines
+    assert server.received_nothing()
+
+
 def test_bare_lf_client_gets_the_reply_to_the_dot_without_closing(mailout, server):
     """A client that ends lines with LF only and waits for each reply (as
     some PHP code does) must get the answer to ".\\n" while its stdin is

@@ -196,6 +196,22 @@ def test_lone_dot_on_the_very_first_body_line_without_i(server, send):
     assert data.startswith(crlf(HEAD_LF)[:-2])
 
 
+@pytest.mark.parametrize("args,stdin,rc,hint", [
+    (["-f", "ö@example.com", "a@example.com"], b"Subject: s\n\nb\n", 64, "sender"),
+    (["a@münchen.example"], b"Subject: s\n\nb\n", 64, "xn--"),
+    (["-t"], "To: müller@example.com\n\nb\n".encode(), 65, "müller@example.com"),
+])
+def test_non_ascii_envelope_addresses_are_refused_not_sent_raw(server, send, args, stdin, rc,
+                                                               hint):
+    """libcurl 7.88 sent UTF-8 addresses raw in MAIL FROM and RCPT TO to a
+    relay that never offered SMTPUTF8 (RFC 6531); compose mode already
+    refused them."""
+    res = send(server, args, stdin)
+    assert res.rc == rc, res
+    assert "SMTPUTF8" in res.stderr and hint in res.stderr, res
+    assert server.received_nothing()
+
+
 def test_8bit_body_is_passed_unchanged(server, send):
     body = "Grüße, ½ €\n".encode("utf-8") + bytes(range(0x80, 0x100)) + b"\n"
     res = send(server, ["-i", "-B8BITMIME", RCPT], HEAD_LF + body)
