@@ -282,5 +282,8 @@ main(void)
 	addr_format_phrase(&d, "Doe, John \"JD\"");
 	is_str(db_str(&d), "\"Doe, John \\\"JD\\\"\"", "phrase with specials is quoted");
 	db_free(&d);
+	ok(addr_is_ascii("a.b+c@example.com") && addr_is_ascii(""), "ASCII addresses");
+	ok(!addr_is_ascii("m\xc3\xbcller@example.com") && !addr_is_ascii("a@m\xc3\xbcnchen.de") &&
+	   !addr_is_ascii("a@x\x80"), "a byte >= 0x80 anywhere is not ASCII");
 	return done_testing();
 }
