@@ -217,6 +217,18 @@ out:
 int
 conf_check_account(const struct account *a, int check_auth, struct result *r)
 {
+	/* An empty name or secret cannot log in; it is most often a ${VAR}
+	 * that is not set in this environment (cron's is small). */
+	if (check_auth && a->user && !*a->user)
+		return key_fail(a, "user", r, "user is empty (an unset environment variable "
+				"in ${VAR}?): set it, or remove the key to send without "
+				"authentication (see mailout.conf(5), DEFAULTS AND ACCOUNTS)");
+	if (check_auth && a->password && !*a->password)
+		return key_fail(a, "password", r, "password is empty (an unset environment "
+				"variable in ${VAR}?) (see mailout.conf(5), SECRETS)");
+	if (check_auth && a->passwordeval && !*a->passwordeval)
+		return key_fail(a, "passwordeval", r, "passwordeval is empty (an unset "
+				"environment variable in ${VAR}?) (see mailout.conf(5), SECRETS)");
 	if (check_auth && conf_auth_enabled(a)) {
 		const char *mech = conf_auth_name(a->auth);
 
@@ -230,7 +242,7 @@ conf_check_account(const struct account *a, int check_auth, struct result *r)
 						"(tls = starttls or smtps), since the client "
 						"certificate is the identity (see mailout.conf(5), "
 						"DEFAULTS AND ACCOUNTS)");
-		} else if (!a->user) {
+		} else if (!a->user || !*a->user) {
 			return key_fail(a, "auth", r, "auth = %s but no user is set: add "
 					"user = \"NAME\" to the account, or set auth = off "
 					"(see mailout.conf(5), DEFAULTS AND ACCOUNTS)", mech);

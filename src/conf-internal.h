@@ -50,10 +50,27 @@ void conf_layout_free(struct layout *l);
  * the text leaves open, or 0 (libconfuse reports the end of the file). */
 int conf_unclosed_quote(const char *text);
 
+/*
+ * What libconfuse would silently change, in blanked text: a '*' or '+'
+ * outside quotes (dropped), a backslash in a "..." string other than \",
+ * \\ and one that ends the line (dropped, or read as \n, \t, \x41,
+ * \101), and "+=".  Returns the line of the first, with RES_CONFIG in *r
+ * naming the file (name), the line and the key (never the value of
+ * password or passwordeval), or 0.
+ */
+int conf_check_lexical(const char *name, const char *text, struct result *r);
+
 /* "password" or "passwordeval" when line of blanked text holds that key,
  * its '=' or its value (whose text an error message must not quote),
  * else NULL. */
 const char *conf_secret_on_line(const char *text, int line);
+
+/* 1 when line of blanked text holds a ';' that starts a word (one after
+ * a quoted value: "abc";), else 0. */
+int conf_stray_semicolon(const char *text, int line);
+
+/* 1 when a quoted value after '=' starts or ends on line, else 0. */
+int conf_quoted_value_on_line(const char *text, int line);
 
 /* A decimal number from 0 to max into *out (libconfuse would read "025"
  * as octal 21).  Returns 0, or -1 for anything else. */

@@ -5,9 +5,12 @@
  * counter more than once), so conf_blank_comments() blanks comments out,
  * newlines kept, before the text reaches cfg_parse_buf(): the lexer never
  * sees a comment and every line it reports is true.  The blanking follows
- * libconfuse's lexer: outside quoted strings "#", "//" and "/ *" start
- * comments; "..." strings take backslash escapes, '...' strings take \'
- * and \\ only.
+ * libconfuse 3.3's lexer (checked against cfg_yylex()): outside quoted
+ * strings "#" starts a comment anywhere, even inside an unquoted word
+ * ("a#b" is "a"), while "//" and "/ *" start one only where a token
+ * starts ("a//b" and "/tmp//q" are words, "x = //b" is a comment);
+ * "..." strings take backslash escapes, '...' strings take \' and \\
+ * only.
  *
  * libconfuse keeps no line numbers for sections or options once a file is
  * parsed, and accepts a section whose closing brace is missing at the end
@@ -18,6 +21,13 @@
  * refuses a section left open at the end of the file, and an unquoted
  * value that ends in ';' (libconfuse would keep the ';' as part of the
  * value).
+ *
+ * conf_check_lexical() refuses, before libconfuse reads the text, what
+ * its lexer would silently change: a '*' or '+' next to an unquoted value
+ * (it drops them: "*@x" becomes "@x"), a backslash in a "..." string
+ * that is not \" or \\ or the end of the line (libconfuse drops the
+ * backslash of "\j" and reads \n, \t, \x41 and \101 as escapes), and
+ * "+=".
  */
 #include "config.h"
 
@@ -28,9 +38,19 @@
 #include "conf-internal.h"
 #include "util.h"
 
+/* libconfuse's unquoted-string characters (comments are blanked already;
+ * '/' is one too, but "//" and "/ *" where a word would start are comments). */
+static int
+is_word_char(char ch)
+{
+	return ch && !strchr(" #\"'\t\n\r={}()+,*", ch);
+}
+
 void
 conf_blank_comments(char *s)
 {
+	int in_word = 0;        /* p is inside an unquoted word */
+
 	for (char *p = s; *p; ) {
 		if (*p == '"' || *p == '\'') {
 			char q = *p++;
@@ -42,10 +62,13 @@ conf_blank_comments(char *s)
 			}
 			if (*p)
 				p++;
-		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			in_word = 0;
+		} else if (*p == '#' ||
+			   (!in_word && p[0] == '/' && p[1] == '/')) {
 			while (*p && *p != '\n')
 				*p++ = ' ';
-		} else if (p[0] == '/' && p[1] == '*') {
+			in_word = 0;
+		} else if (!in_word && p[0] == '/' && p[1] == '*') {
 			while (*p && !(p[0] == '*' && p[1] == '/')) {
 				if (*p != '\n')
 					*p = ' ';
@@ -55,7 +78,9 @@ conf_blank_comments(char *s)
 				p[0] = p[1] = ' ';
 				p += 2;
 			}
+			in_word = 0;
 		} else {
+			in_word = is_word_char(*p);
 			p++;
 		}
 	}
@@ -91,13 +116,6 @@ struct token {
 	int line;
 	int open;           /* T_STR: a quoted string the end of the text left open */
 };
-
-/* libconfuse's unquoted-string characters (comments are blanked already). */
-static int
-is_word_char(char ch)
-{
-	return ch && !strchr(" #\"'\t\n\r={}()+,*", ch);
-}
 
 /* The next token of blanked text, as libconfuse's lexer splits it. */
 static struct token
@@ -280,5 +298,121 @@ conf_secret_on_line(const char *text, int line)
 				return key;
 		}
 		prev = t;
+	}
+}
+
+/* A key whose value an error message must not quote. */
+static int
+is_secret_key(const char *key, size_t n)
+{
+	return (n == 8 && !strncmp(key, "password", 8)) ||
+	       (n == 12 && !strncmp(key, "passwordeval", 12));
+}
+
+int
+conf_check_lexical(const char *name, const char *text, struct result *r)
+{
+	struct token prev = { .type = T_EOF }, t;
+	const char *p = text, *key = NULL;
+	size_t keylen = 0;
+	int line = 1;
+
+	for (;; prev = t) {
+		t = next_token(&p, &line);
+		if (t.type == T_EOF)
+			return 0;
+		if ((t.type == T_EQ || t.type == T_PLUSEQ) && prev.type == T_WORD) {
+			key = prev.s;
+			keylen = prev.n;
+		} else if (t.type == T_STR && tok_is(&prev, "account")) {
+			key = "account";        /* its title */
+			keylen = 7;
+		} else if ((t.type == T_LBRACE && prev.type != T_EQ) || t.type == T_RBRACE) {
+			key = NULL;
+		}
+		if (t.type == T_PLUSEQ) {
+			res_fail(r, RES_CONFIG, "%s:%d: '+=' is not supported: write the whole "
+				 "value with '=' (a list given with '=' replaces the list of "
+				 "defaults or of the inherited account; see mailout.conf(5), "
+				 "Syntax)", name, t.line);
+			return t.line;
+		}
+		if (t.type == T_OTHER && (*t.s == '*' || *t.s == '+')) {
+			res_fail(r, RES_CONFIG, "%s:%d: a '%c' outside quotes%s%.*s%s: libconfuse "
+				 "would drop it (\"*@example.com\" would become \"@example.com\"); "
+				 "put the value in double quotes (see mailout.conf(5), Syntax)",
+				 name, t.line, *t.s, key ? " in the value of '" : "",
+				 (int)(key ? keylen : 0), key ? key : "", key ? "'" : "");
+			return t.line;
+		}
+		if (t.type == T_STR && *t.s == '"') {
+			int l = t.line;
+
+			for (size_t i = 1; i < t.n; i++) {
+				if (t.s[i] == '\n')
+					l++;
+				if (t.s[i] != '\\')
+					continue;
+				if (i + 1 < t.n && (t.s[i + 1] == '"' || t.s[i + 1] == '\\' ||
+						    t.s[i + 1] == '\n')) {
+					i++;
+					if (t.s[i] == '\n')
+						l++;
+					continue;
+				}
+				if (key && is_secret_key(key, keylen))
+					res_fail(r, RES_CONFIG, "%s:%d: the value of '%.*s' (not "
+						 "shown) has a backslash that starts no escape "
+						 "mailout takes: inside double quotes only \\\" and "
+						 "\\\\ are escapes, so write \\\\ for a backslash, or "
+						 "single-quote the value (see mailout.conf(5), "
+						 "Syntax)", name, l, (int)keylen, key);
+				else
+					res_fail(r, RES_CONFIG, "%s:%d: '\\%c'%s%.*s%s is not an "
+						 "escape mailout takes: inside double quotes only "
+						 "\\\" and \\\\ are escapes (libconfuse would drop the "
+						 "backslash, or read \\n, \\t, \\x41, \\101 as control "
+						 "characters), so write \\\\ for a backslash, or "
+						 "single-quote the value (see mailout.conf(5), Syntax)",
+						 name, l, i + 1 < t.n && (unsigned char)t.s[i + 1] >= 0x20 &&
+						 t.s[i + 1] != 0x7f ? t.s[i + 1] : '?',
+						 key ? " in the value of '" : "",
+						 (int)(key ? keylen : 0), key ? key : "", key ? "'" : "");
+				return l;
+			}
+		}
+	}
+}
+
+int
+conf_stray_semicolon(const char *text, int line)
+{
+	const char *p = text;
+	int l = 1;
+
+	for (;;) {
+		struct token t = next_token(&p, &l);
+
+		if (t.type == T_EOF || t.line > line)
+			return 0;
+		if (t.line == line && t.type == T_WORD && *t.s == ';')
+			return 1;
+	}
+}
+
+int
+conf_quoted_value_on_line(const char *text, int line)
+{
+	struct token prev = { .type = T_EOF }, t;
+	const char *p = text;
+	int l = 1;
+
+	for (;; prev = t) {
+		t = next_token(&p, &l);
+		if (t.type == T_EOF || t.line > line)
+			return 0;
+		if ((prev.type == T_EQ || prev.type == T_PLUSEQ) && t.type == T_STR &&
+		    (*t.s == '"' || *t.s == '\'') && t.line <= line && line <= l)
+			return 1;
 	}
 }

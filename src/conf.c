@@ -94,6 +94,31 @@ cb_duration(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
+/* Keys that name a file or directory: absolute, or "~/" for the home. */
+static int
+is_path_key(const char *name)
+{
+	return strcmp(name, "tls_trust_file") == 0 || strcmp(name, "tls_cert_file") == 0 ||
+	       strcmp(name, "tls_key_file") == 0 || strcmp(name, "queue_dir") == 0 ||
+	       strcmp(name, "logfile") == 0 || strcmp(name, "aliases") == 0;
+}
+
+/* 1 when s is an IPv6 address, bare or in brackets ("::1", "[::1]"). */
+static int
+ipv6_literal(const char *s)
+{
+	unsigned char buf[16];
+	char tmp[64];
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']' && n - 2 < sizeof(tmp)) {
+		memcpy(tmp, s + 1, n - 2);
+		tmp[n - 2] = '\0';
+		return inet_pton(AF_INET6, tmp, buf) == 1;
+	}
+	return inet_pton(AF_INET6, s, buf) == 1;
+}
+
 /* Set by v_string when a section sets `password`; checked per file. */
 static int file_has_password;
 
@@ -116,15 +141,37 @@ v_string(cfg_t *cfg, cfg_opt_t *opt)
 			}
 		if (strcmp(name, "password") == 0) {
 			file_has_password = 1;
+		} else if (is_path_key(name)) {
+			if (strcmp(name, "logfile") == 0 && strcmp(s, "-") == 0) {
+				cfg_error(cfg, "logfile = \"-\" (msmtp's standard output) is not "
+					  "supported: use syslog = on, or the path of a file");
+				return -1;
+			}
+			/* Empty: no file, for logfile and aliases (documented). */
+			if ((*s || strcmp(name, "queue_dir") == 0) && s[0] != '/' &&
+			    strncmp(s, "~/", 2) != 0) {
+				cfg_error(cfg, "'%s' must be an absolute path (starting with /) or "
+					  "start with ~/: a relative path would depend on the "
+					  "directory mailout is started from", name);
+				return -1;
+			}
 		} else if (strcmp(name, "host") == 0) {
 			if (!*s || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 					  "0123456789.-_:[]") != strlen(s)) {
 				cfg_error(cfg, "invalid host name '%s'", s);
 				return -1;
 			}
+			if (strpbrk(s, ":[]") && !ipv6_literal(s)) {
+				cfg_error(cfg, "'host' = '%s' is neither a host name nor an IPv6 "
+					  "address (bare or in brackets): put the port in "
+					  "port = N, not after a ':'", s);
+				return -1;
+			}
 		} else if (strcmp(name, "domain") == 0) {
-			if (!*s || strpbrk(s, " /?#@")) {
-				cfg_error(cfg, "invalid domain '%s'", s);
+			if (!*s || strpbrk(s, " /?#@%")) {
+				cfg_error(cfg, "invalid domain '%s'%s", s, strchr(s, '%') ?
+					  " ('%' is not allowed: libcurl would percent-decode "
+					  "it into the EHLO name)" : "");
 				return -1;
 			}
 		} else if (strcmp(name, "from") == 0) {
@@ -254,14 +301,6 @@ conf_set_by_command_line(struct account *a, const char *key)
 	}
 }
 
-/* Paths in these keys get "~/" expanded. */
-static int
-is_path_key(const char *name)
-{
-	return strcmp(name, "tls_trust_file") == 0 || strcmp(name, "tls_cert_file") == 0 ||
-	       strcmp(name, "tls_key_file") == 0;
-}
-
 static void
 set_validators(cfg_t *cfg)
 {
@@ -302,11 +341,28 @@ on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 	/* libconfuse quotes the token it choked on, which on such a line
 	 * is likely part of the secret (an unquoted password with a space:
 	 * "no such option 'rest-of-it'"). */
-	if (secret)
-		snprintf(msg, sizeof(msg), "cannot read the value of '%s' (not shown): put it in "
-			 "double quotes", secret);
-	else
+	if (secret) {
+		/* The advice follows the cause, read from the hidden message
+		 * and from the line's tokens, never from the value. */
+		char hidden[400];
+		const char *hint = "put it in double quotes";
+
+		vsnprintf(hidden, sizeof(hidden), fmt, ap);
+		if (strstr(hidden, "control character"))
+			hint = "it contains a control character (a tab or a line break "
+			       "inside the quotes?)";
+		else if (conf_stray_semicolon(parse_text_now, line))
+			hint = "a ';' follows it on the line: remove the ';' (nothing "
+			       "separates settings in mailout.conf)";
+		else if (conf_quoted_value_on_line(parse_text_now, line))
+			hint = "the value is quoted, so something else on the line does not "
+			       "parse: look at what follows the closing quote";
+		wipe(hidden, sizeof(hidden));
+		snprintf(msg, sizeof(msg), "cannot read the value of '%s' (not shown): %s",
+			 secret, hint);
+	} else {
 		vsnprintf(msg, sizeof(msg), fmt, ap);
+	}
 	snprintf(parse_error, sizeof(parse_error), "%s:%d: %s", parse_name, line, msg);
 	parse_error_line = line;
 }
@@ -322,39 +378,64 @@ struct parsed {
 static int
 parse_text(struct parsed *p, const char *name, char *text, struct result *r)
 {
-	cfg_t *cfg = cfg_init(top_opts, CFGF_NONE);
-	int rc;
+	cfg_t *cfg;
+	struct result lex;
+	int rc, open, lexline;
 
+	/* A UTF-8 byte order mark (Windows editors write one) is not text:
+	 * blanked, it would be part of the first key's name. */
+	if (!strncmp(text, "\xef\xbb\xbf", 3))
+		memset(text, ' ', 3);
+	conf_blank_comments(text);
+	/* libconfuse notices a missing closing quote only at the end of the
+	 * file, and says so there, or not at all: a quote where a key is
+	 * expected, never closed, takes the rest of the file as one token. */
+	open = conf_unclosed_quote(text);
+	res_clear(&lex);
+	lexline = conf_check_lexical(name, text, &lex);
+	if (open && lexline >= open)
+		lexline = 0;    /* inside the unclosed string */
+
+	cfg = cfg_init(top_opts, CFGF_NONE);
 	cfg_set_error_function(cfg, on_cfg_error);
 	set_validators(cfg);
-	conf_blank_comments(text);
 	parse_error[0] = '\0';
 	parse_name = name;
 	parse_text_now = text;
 	file_has_password = 0;
 	rc = cfg_parse_buf(cfg, text);
 	parse_text_now = NULL;
+	/* The first problem in the file is reported; libconfuse may report
+	 * one of ours later than its line (a string that spans lines). */
+	if (rc != CFG_SUCCESS && parse_error[0] &&
+	    (!open || parse_error_line < open) && (!lexline || parse_error_line < lexline)) {
+		res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))", parse_error);
+		goto fail;
+	}
+	if (open && (!lexline || open <= lexline)) {
+		res_fail(r, RES_CONFIG, "%s:%d: a quoted value starts here and is never "
+			 "closed: its closing quote is missing (see mailout.conf(5), Syntax)",
+			 name, open);
+		goto fail;
+	}
+	if (lexline) {
+		*r = lex;
+		goto fail;
+	}
 	if (rc != CFG_SUCCESS) {
-		/* libconfuse notices a missing closing quote only at the end
-		 * of the file, and says so there. */
-		int open = conf_unclosed_quote(text);
-
-		if (open && (!parse_error[0] || parse_error_line >= open))
-			res_fail(r, RES_CONFIG, "%s:%d: a quoted value starts here and is never "
-				 "closed: its closing quote is missing (see mailout.conf(5), Syntax)", name, open);
-		else
-			res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))",
-				 parse_error[0] ? parse_error : name);
-		cfg_free(cfg);
-		return -1;
+		res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))",
+			 parse_error[0] ? parse_error : name);
+		goto fail;
 	}
 	if (conf_scan_layout(name, text, &p->layout, r) < 0) {
 		conf_layout_free(&p->layout);
-		cfg_free(cfg);
-		return -1;
+		goto fail;
 	}
 	p->cfg = cfg;
 	return 0;
+fail:
+	cfg_free(cfg);
+	return -1;
 }
 
 /*
@@ -371,7 +452,9 @@ parse_file(const char *path, int optional, struct parsed *out, struct result *r)
 	ssize_t n;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO would block open() until a writer comes; it is
+	 * refused below, as any file that is not a regular one. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if ((optional && errno == ENOENT) || (optional == 2 && errno == EACCES)) {
 			if (errno == EACCES)
@@ -385,6 +468,18 @@ parse_file(const char *path, int optional, struct parsed *out, struct result *r)
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		res_fail(r, RES_CONFIG, "%s: not a regular file", path);
+		goto done;
+	}
+	/* Whoever can change the file chooses passwordeval's command, which
+	 * runs as the caller (root, for cron mail). */
+	if ((st.st_mode & 022) || (st.st_uid != geteuid() && st.st_uid != 0)) {
+		res_fail(r, RES_CONFIG, "%s is %s, so others could change it and make "
+			 "mailout run commands (passwordeval) as you: it must be owned by "
+			 "you or root and writable by no one else (chmod go-w %s; see "
+			 "mailout.conf(5), SECRETS)", path, (st.st_mode & 022)
+			 ? ((st.st_mode & 020) && (st.st_mode & 002) ? "writable by group and others"
+			    : (st.st_mode & 020) ? "writable by its group" : "writable by others")
+			 : "owned by another user", path);
 		goto done;
 	}
 	if (st.st_size > CONFIG_MAX_BYTES) {
@@ -405,10 +500,18 @@ parse_file(const char *path, int optional, struct parsed *out, struct result *r)
 	if (parse_text(out, path, text, r) < 0)
 		goto done;
 	if (file_has_password && (st.st_uid != geteuid() || (st.st_mode & 077) != 0)) {
-		res_fail(r, RES_CONFIG,
-			 "%s holds a password, so it must be owned by you and not "
-			 "accessible by group or others (chmod 600 %s), or use passwordeval "
-			 "(see mailout.conf(5), SECRETS)", path, path);
+		if (optional == 2 && st.st_uid != geteuid())
+			/* The system file, read by someone who cannot change it. */
+			res_fail(r, RES_CONFIG,
+				 "%s holds a password, so it must be private to its owner "
+				 "(mode 600), and you could read it: its owner must make it "
+				 "private, or move the password to passwordeval (see "
+				 "mailout.conf(5), SECRETS)", path);
+		else
+			res_fail(r, RES_CONFIG,
+				 "%s holds a password, so it must be owned by you and not "
+				 "accessible by group or others (chmod 600 %s), or use "
+				 "passwordeval (see mailout.conf(5), SECRETS)", path, path);
 		cfg_free(out->cfg);
 		out->cfg = NULL;
 		conf_layout_free(&out->layout);
@@ -553,7 +656,7 @@ struct asec {
 	int line;                  /* of its header */
 	cfg_t *sec;
 	int state;       /* 0 unresolved, 1 resolving, 2 done */
-	int index;       /* in c->accounts once done */
+	int index;       /* in c->accounts: its place in b->secs (file order) */
 };
 
 struct build {
@@ -623,8 +726,9 @@ resolve(struct build *b, struct asec *s, struct result *r)
 	a.name = xstrdup(s->name);
 	a.file = xstrdup(s->file);
 	a.line = s->line;
-	s->index = (int)b->c->naccounts;
-	b->c->accounts[b->c->naccounts++] = a;
+	/* Each account keeps the place of its section, whatever order
+	 * inherit resolves them in: senders are tried in file order. */
+	b->c->accounts[s->index] = a;
 	s->state = 2;
 	return 0;
 }
@@ -691,8 +795,18 @@ build_config(struct config *c, struct parsed *files, size_t nfiles, struct resul
 			cfg_t *sec = cfg_getnsec(files[i].cfg, "account", j);
 			struct asec *s = find_sec(&b, cfg_title(sec));
 			const struct layout *l = &files[i].layout;
-			if (!s)
-				s = &b.secs[b.nsecs++];
+			if (!*cfg_title(sec)) {
+				res_fail(r, RES_CONFIG, "%s:%d: an account needs a name: "
+					 "account \"\" is not allowed (see mailout.conf(5), "
+					 "DEFAULTS AND ACCOUNTS)", c->files[i],
+					 l->nacct == cfg_size(files[i].cfg, "account")
+					 ? l->acct_line[j] : 0);
+				goto fail;
+			}
+			if (!s) {
+				s = &b.secs[b.nsecs];
+				s->index = (int)b.nsecs++;
+			}
 			s->name = cfg_title(sec);
 			s->file = c->files[i];
 			s->sec = sec;
@@ -706,6 +820,7 @@ build_config(struct config *c, struct parsed *files, size_t nfiles, struct resul
 	apply_defaults(&b, &c->defaults);
 	c->defaults.name = xstrdup("(command line)");
 	c->accounts = xcalloc(b.nsecs ? b.nsecs : 1, sizeof(struct account));
+	c->naccounts = b.nsecs;        /* slots not filled yet are all zero */
 	for (size_t i = 0; i < b.nsecs; i++)
 		if (resolve(&b, &b.secs[i], r) < 0)
 			goto fail;
@@ -918,7 +1033,7 @@ int
 conf_auth_enabled(const struct account *a)
 {
 	if (a->auth == AUTH_UNSET)
-		return a->user != NULL;
+		return a->user != NULL && *a->user;     /* "": an unset ${VAR} */
 	return a->auth != AUTH_OFF;
 }
 
@@ -960,7 +1075,8 @@ conf_show(FILE *out, const struct config *c, const struct account *a)
 	show_str(out, "tls_cert_file", a->tls_cert_file);
 	show_str(out, "tls_key_file", a->tls_key_file);
 	fprintf(out, "  %-16s = %s\n", "auth", a->auth == AUTH_UNSET
-		? (conf_auth_enabled(a) ? "on (user is set)" : "off (no user)")
+		? (conf_auth_enabled(a) ? "on (user is set)"
+		   : a->user ? "off (user is empty)" : "off (no user)")
 		: conf_auth_name(a->auth));
 	show_str(out, "user", a->user);
 	fprintf(out, "  %-16s = %s\n", "password", a->password ? "********" : "(not set)");

@@ -3,6 +3,8 @@
  * conf-layout.c and conf-values.c on their own. */
 #include "config.h"
 
+#include <confuse.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +158,198 @@ test_internals(void)
 	   "every line a secret's value spans, and no further");
 	ok(!conf_secret_on_line("password_hint = 1\npasswords = 2\n", 1) &&
 	   !conf_secret_on_line("password_hint = 1\npasswords = 2\n", 2), "other keys");
+}
+
+/* libconfuse's value of "x" in text, read as it is (no blanking). */
+static char *
+confuse_value(const char *text)
+{
+	cfg_opt_t opts[] = { CFG_STR("x", NULL, CFGF_NODEFAULT),
+			     CFG_STR("y", NULL, CFGF_NODEFAULT), CFG_END() };
+	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+	char *v = NULL;
+
+	if (cfg_parse_buf(cfg, text) == CFG_SUCCESS && cfg_getstr(cfg, "x"))
+		v = xstrdup(cfg_getstr(cfg, "x"));
+	cfg_free(cfg);
+	return v;
+}
+
+/* Findings of the configuration audit: each test failed before its fix. */
+static void
+test_audit(void)
+{
+	const struct account *a;
+	char dir[] = "/tmp/mailout-conf-audit.XXXXXX", *p;
+
+	/* 1: file order, also when an account inherits from a later one. */
+	ok(load("account \"work\" {\n inherit = \"base\"\n host = \"w\"\n senders = { \"*@work.example\" }\n}\n"
+		"account \"base\" {\n host = \"c\"\n senders = { \"*\" }\n}\n") == 0, "child before parent loads");
+	a = conf_choose(&c, NULL, "me@work.example", &r);
+	ok(a && !strcmp(a->name, "work"), "senders: the first account in the file wins, not its later parent");
+	a = conf_choose(&c, NULL, "me@other.example", &r);
+	ok(a && !strcmp(a->name, "base") && !strcmp(a->host, "c"), "the parent still matches the rest");
+	ok(conf_choose(&c, "zz", NULL, &r) == NULL && strstr(r.text, "accounts: work, base"),
+	   "the accounts list is in file order: %s", r.text);
+
+	/* 2: '*' and '+' that libconfuse drops. */
+	fails_at("account \"a\" {\n host = \"h\"\n senders = { *@x.example }\n}\n", 3, "unquoted *@x");
+	ok(strstr(r.text, "'senders'") && strstr(r.text, "double quotes"), "... says to quote it: %s", r.text);
+	fails_at("account \"a\" {\n host = \"h\"\n user = +me\n}\n", 3, "unquoted +me");
+	fails_at("account \"a\" {\n host = \"h\"\n user = me*\n}\n", 3, "unquoted me*");
+	fails_at("account \"a\" {\n host = \"h\"\n user = me+\n}\n", 3, "unquoted me+");
+	fails_at("account \"a\" {\n host = \"h\"\n password = *s3cr3t\n}\n", 3, "unquoted *password");
+	ok(!strstr(r.text, "s3cr3t"), "... not shown: %s", r.text);
+	fails_at("account \"a\" {\n host = \"h\"\n passwordeval = \"x\"+\n}\n", 3, "'+' after a quoted value");
+	ok(load("account \"a\" {\n host = \"h\"\n user = \"+me*\"\n senders = { \"*@x\" }\n}\n") == 0 &&
+	   !strcmp(conf_find(&c, "a")->user, "+me*") && !strcmp(conf_find(&c, "a")->senders[0], "*@x"),
+	   "quoted '*' and '+' are kept");
+
+	/* 15: += refused. */
+	fails_at("defaults {\n senders = { \"a@x\" }\n}\naccount \"a\" {\n host = \"h\"\n"
+		 " senders += { \"b@x\" }\n}\n", 6, "senders += is refused");
+	ok(strstr(r.text, "'+='") != NULL, "... naming '+=': %s", r.text);
+
+	/* 3: backslashes in double quotes. */
+	fails_at("account \"a\" {\n host = \"h\"\n user = \"DOMAIN\\jsmith\"\n}\n", 3, "\\j refused");
+	ok(strstr(r.text, "'user'") && strstr(r.text, "\\\\"), "... naming the key, saying \\\\: %s", r.text);
+	fails_at("account \"a\" {\n host = \"h\"\n\n passwordeval = \"grep -oP 'pw=\\Ks3cr3t'\"\n}\n", 4,
+		 "\\K in passwordeval refused");
+	ok(!strstr(r.text, "s3cr3t") && !strstr(r.text, "\\K"), "... without the command: %s", r.text);
+	fails_at("account \"a\" {\n host = \"h\"\n from_name = \"a\\x41\"\n}\n", 3, "\\x41 refused");
+	fails_at("account \"a\" {\n host = \"h\"\n from_name = \"a\\101\"\n}\n", 3, "\\101 refused");
+	fails_at("account \"a\" {\n host = \"h\"\n from_name = \"a\nb\\tc\"\n}\n", 4,
+		 "\\t refused, at its own line in a multi-line string");
+	fails_at("account \"a\" {\n host = \"h\"\n password = \"s3\\ncr3t\"\n}\n", 3, "\\n in a password");
+	ok(!strstr(r.text, "s3") && strstr(r.text, "'password'"), "... not shown: %s", r.text);
+	ok(load("account \"a\" {\n host = \"h\"\n user = \"D\\\\j\"\n from_name = \"a\\\"b\\\nc\"\n"
+		" domain = 'x\\y.example'\n}\n") == 0, "\\\\, \\\" and a backslash at the end of a line load: %s",
+	   r.text);
+	a = conf_find(&c, "a");
+	ok(a && !strcmp(a->user, "D\\j") && !strcmp(a->from_name, "a\"bc") &&
+	   !strcmp(a->domain, "x\\y.example"), "... with the values the man page gives");
+
+	/* 4: relative paths. */
+	fails_at("\nqueue_dir = \"relq\"\n", 2, "relative queue_dir");
+	ok(strstr(r.text, "absolute") != NULL, "... says absolute: %s", r.text);
+	fails_at("logfile = log/x\n", 1, "relative logfile");
+	fails_at("aliases = \"myaliases\"\n", 1, "relative aliases");
+	fails_at("account \"a\" {\n host = \"h\"\n tls_trust_file = \"ca.pem\"\n}\n", 3, "relative tls_trust_file");
+	fails_at("defaults {\n tls_cert_file = \"./c.pem\"\n}\n", 2, "relative tls_cert_file");
+	fails_at("account \"a\" {\n tls_key_file = \"k.pem\"\n}\n", 2, "relative tls_key_file");
+	fails_at("queue_dir = \"\"\n", 1, "empty queue_dir");
+	fails_at("logfile = \"-\"\n", 1, "logfile = \"-\"");
+	ok(strstr(r.text, "not supported") && strstr(r.text, "syslog"), "... not supported, use syslog: %s",
+	   r.text);
+	ok(load("logfile = \"\"\naliases = \"\"\nqueue_dir = \"~/q\"\n") == 0 && !c.logfile && c.queue_dir &&
+	   c.queue_dir[0] == '/', "empty logfile and aliases, ~/ paths: fine");
+
+	/* 5: "//" inside an unquoted word is not a comment. */
+	ok(load("queue_dir = /tmp/a//q\nlogfile = /tmp//log\naccount \"a\" {\n host = \"h\"\n"
+		" proxy = socks5h://127.0.0.1:1080\n}\n") == 0, "unquoted values with //: %s", r.text);
+	ok(c.queue_dir && c.logfile && conf_find(&c, "a") && !strcmp(c.queue_dir, "/tmp/a//q") && !strcmp(c.logfile, "/tmp//log") &&
+	   !strcmp(conf_find(&c, "a")->proxy, "socks5h://127.0.0.1:1080"), "... kept whole");
+	{
+		static const char *const texts[] = {
+			"x = a//b\n", "x = a//b y = c\n", "x = //b\ny = c\n", "x = a #b\n", "x = a#b\n",
+			"x = a/*b\n", "x = c /*b*/\n", "x = a/b//c/*d\n", "x = \"q\"//c\n",
+			"x = a/ //b\n", "x = a///b\n", "x = /\n", "x = 'p//q' // c\n", "x = ${NOPE_X}//c y = 1\n",
+		};
+		for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			char *raw = confuse_value(texts[i]), *b = xstrdup(texts[i]), *blanked;
+
+			conf_blank_comments(b);
+			blanked = confuse_value(b);
+			ok((!raw && !blanked) || (raw && blanked && !strcmp(raw, blanked)),
+			   "blanking follows libconfuse: '%.*s' -> [%s] / [%s]", (int)strcspn(texts[i], "\n"),
+			   texts[i], raw ? raw : "(error)", blanked ? blanked : "(error)");
+			free(raw);
+			free(b);
+			free(blanked);
+		}
+	}
+
+	/* 6: a stray quote where a key is expected, never closed. */
+	fails_at("account \"p\" {\n host = \"h\"\n}\n\n\"queue = never\nsyslog = on\n", 5,
+		 "a stray quote in key position, open to the end");
+	ok(strstr(r.text, "never closed") != NULL, "... said so: %s", r.text);
+
+	/* 7: empty user or password (an unset ${VAR}). */
+	unsetenv("MAILOUT_TEST_UNSET");
+	check_fails_at("account \"a\" {\n host = \"h\"\n user = \"${MAILOUT_TEST_UNSET}\"\n"
+		       " password = \"x\"\n}\n", 3, "unset", "an empty user");
+	ok(load("account \"a\" {\n host = \"h\"\n user = \"\"\n}\n") == 0 &&
+	   !conf_auth_enabled(conf_find(&c, "a")), "an empty user does not turn auth on");
+	check_fails_at("account \"a\" {\n host = \"h\"\n auth = plain\n user = \"\"\n"
+		       " password = \"x\"\n}\n", 4, "empty", "auth = plain with an empty user");
+	check_fails_at("account \"a\" {\n host = \"h\"\n user = \"u\"\n"
+		       " password = ${MAILOUT_TEST_UNSET}\n}\n", 4, "unset", "an empty password");
+
+	/* 8: host with ':' must be IPv6; '%' in domain. */
+	fails_at("account \"a\" {\n host = \"127.0.0.1:2525\"\n}\n", 2, "host:port refused");
+	ok(strstr(r.text, "port") != NULL, "... says to use port: %s", r.text);
+	fails_at("account \"a\" {\n host = \"[h.example]\"\n}\n", 2, "brackets around a name refused");
+	fails_at("account \"a\" {\n host = \"h\"\n domain = \"a%41b\"\n}\n", 3, "'%' in domain refused");
+	ok(load("account \"a\" {\n host = \"::1\"\n}\naccount \"b\" {\n host = \"[2001:db8::1]\"\n}\n") == 0,
+	   "IPv6 hosts, bare and in brackets: %s", r.text);
+
+	/* 11: masked errors on secret lines give the cause. */
+	fails_at("account \"a\" {\n host = \"h\"\n password = \"s3cr3t\";\n}\n", 3, "'password = \"x\";'");
+	ok(strstr(r.text, "';'") && !strstr(r.text, "double quotes") && !strstr(r.text, "s3cr3t"),
+	   "... says ';', not 'put it in double quotes': %s", r.text);
+	fails_at("account \"a\" {\n host = \"h\"\n password = \"s3\tcr3t\"\n}\n", 3, "a tab in a password");
+	ok(strstr(r.text, "control character") && !strstr(r.text, "s3"), "... says control character: %s",
+	   r.text);
+	fails_at("account \"a\" {\n host = \"h\"\n password = s3cr3t x\n}\n", 3, "an unquoted password with a space");
+	ok(strstr(r.text, "double quotes") && !strstr(r.text, "s3cr3t"), "... says to quote it: %s", r.text);
+
+	/* 13: a UTF-8 byte order mark. */
+	ok(load("\xef\xbb\xbfqueue_dir = \"/tmp/q\"\n") == 0 && !strcmp(c.queue_dir, "/tmp/q"),
+	   "a leading byte order mark is skipped: %s", r.text);
+
+	/* 18: account "". */
+	fails_at("account \"b\" {\n host = \"h\"\n}\naccount \"\" {\n host = \"h\"\n}\n", 4, "account \"\"");
+
+	/* 14, 16: files. */
+	if (!mkdtemp(dir))
+		abort();
+	p = xasprintf("%s/fifo", dir);
+	if (mkfifo(p, 0600) == 0) {
+		alarm(10);      /* the old code blocked in open() */
+		conf_free(&c);
+		ok(conf_load(&c, p, &r) < 0 && strstr(r.text, "not a regular file"),
+		   "-C on a FIFO: refused, no hang: %s", r.text);
+		alarm(0);
+		unlink(p);
+	} else {
+		ok(0, "mkfifo");
+	}
+	free(p);
+	for (int i = 0; i < 2; i++) {
+		p = write_file(dir, "w.conf", "account \"a\" {\n host = \"h\"\n passwordeval = \"x\"\n}\n",
+			       i ? 0602 : 0620);
+		conf_free(&c);
+		ok(conf_load(&c, p, &r) < 0 && r.cls == RES_CONFIG && strstr(r.text, "writable"),
+		   "a config file writable by %s is refused: %s", i ? "others" : "the group", r.text);
+		unlink(p);
+		free(p);
+	}
+	if (geteuid() == 0) {
+		p = write_file(dir, "o.conf", "account \"a\" {\n host = \"h\"\n}\n", 0644);
+		if (chown(p, 65534, 65534) == 0) {
+			conf_free(&c);
+			ok(conf_load(&c, p, &r) < 0 && strstr(r.text, "owned by another user"),
+			   "a config file owned by another user is refused: %s", r.text);
+		} else {
+			ok(0, "chown");
+		}
+		unlink(p);
+		free(p);
+	} else {
+		ok(1, "# SKIP not root: cannot give a file to another user");
+	}
+	rmdir(dir);
+	conf_free(&c);
 }
 
 int
@@ -385,5 +579,6 @@ main(void)
 	rmdir(dir);
 	conf_free(&c);
 	test_internals();
+	test_audit();
 	return done_testing();
 }
