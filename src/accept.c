@@ -225,9 +225,10 @@ print_dry_run(struct job *j)
 			break;
 }
 
-/* queue = always: deliver in a detached child, so the caller returns now. */
+/* Deliver queued mail in a detached child, so the caller returns now:
+ * message id (queue = always), or every due message (due_only). */
 static void
-deliver_in_background(const struct config *c, const char *id)
+deliver_in_background(const struct config *c, const char *id, int due_only)
 {
 	struct result r;
 	pid_t pid = fork();
@@ -251,8 +252,29 @@ deliver_in_background(const struct config *c, const char *id)
 		if (null > 2)
 			close(null);
 	}
-	queue_run(c, 0, id, &r);
+	queue_run(c, due_only, id, &r);
 	_exit(0);
+}
+
+/*
+ * The relay just took a message: whatever this user has queued and is due
+ * goes now too, in the background (as msmtpq flushes its queue when it can
+ * send), so that a user whom no timer runs the queue for (www-data, PHP's
+ * mail()) does not depend on one.  Once per process (-bs sends several).
+ */
+static void
+flush_due_queue(const struct job *j)
+{
+	static int done;
+	int remote = 0;
+
+	for (size_t i = 0; i < j->expanded.n && !remote; i++)
+		remote = !local_is_local(j->expanded.v[i]);
+	if (done || !remote || !queue_waiting(j->cfg->queue_dir))
+		return;
+	done = 1;
+	log_info("the relay is up: delivering due queued messages in the background");
+	deliver_in_background(j->cfg, NULL, 1);
 }
 
 /*
@@ -299,7 +321,7 @@ accept_message(struct job *j, struct result *r)
 	struct addr_list pending = { 0 };
 	struct submit *session = NULL;
 	char *dir = NULL, *from_addr = NULL, *env = NULL;
-	int qmode = j->cfg->queue, in_queue, rc = -1;
+	int qmode = j->cfg->queue, in_queue = 0, rc = -1;
 	unsigned long logged = log_count();
 
 	res_clear(r);
@@ -375,7 +397,7 @@ accept_message(struct job *j, struct result *r)
 			goto out;
 		j->queued = 1;
 		log_err("queued as %s", j->queue_id);
-		deliver_in_background(j->cfg, j->queue_id);
+		deliver_in_background(j->cfg, j->queue_id, 0);
 		rc = 0;
 		goto out;
 	}
@@ -418,6 +440,8 @@ out:
 				    j->expanded.n ? &j->expanded : &j->rcpts,
 				    j->msg.path ? j->msg.size : -1, r);
 	submit_free(session);
+	if (rc == 0 && !o->dry_run && !j->queued && in_queue)
+		flush_due_queue(j);
 	addr_list_free(&pending);
 	free(from_addr);
 	free(env);

@@ -991,6 +991,23 @@ list_ids(const char *dir, char ***ids, size_t *n)
 	return 0;
 }
 
+/* queue.h */
+int
+queue_waiting(const char *qdir)
+{
+	char *q = xasprintf("%s/q", qdir);
+	DIR *d = opendir(q);
+	struct dirent *de;
+	int found = 0;
+
+	while (d && !found && (de = readdir(d)))
+		found = is_message_name(de->d_name);
+	if (d)
+		closedir(d);
+	free(q);
+	return found;
+}
+
 /* Spool files that a killed mailout left in tmp/ a day ago or more: no
  * live process writes that slowly. */
 static void

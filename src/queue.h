@@ -52,6 +52,9 @@ int queue_keep(const char *qdir, const char *spool_path, int fd, off_t data_offs
 int queue_run(const struct config *c, int due_only, const char *only_id,
 	      struct result *r);
 
+/* 1 when q/ holds at least one message (a cheap look: no state read). */
+int queue_waiting(const char *qdir);
+
 /* Print the queue (-bp, mailq). */
 int queue_list(const struct config *c, FILE *out, struct result *r);
 

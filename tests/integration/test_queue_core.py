@@ -330,6 +330,40 @@ def test_expiry_of_a_host_message_is_logged_as_its_delivery_was(mailout, refused
         assert " host=%s tls=off auth=on user=bob " % refused_port.host in line, lines
 
 
+def wait_for(cond, seconds=20):
+    deadline = time.monotonic() + seconds
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return cond()
+
+
+def test_a_successful_send_delivers_the_due_queue_in_the_background(mailout, refused_port,
+                                                                    smtpd):
+    """A user whom no timer runs the queue for (www-data behind PHP's mail())
+    gets the queue flushed by the next send that reaches the relay, as
+    msmtpq does; the back-off is respected (--due)."""
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    clock_shifted(mailout, conf, -3600)          # queued an hour ago: due
+    srv = smtpd("plain")
+    conf = config(mailout, srv)
+    res = send_one(mailout, conf, 2)
+    assert res.rc == EX_OK and "queued" not in res.stderr, res
+    assert wait_for(lambda: len(srv.messages) == 2 and queued(mailout) == []), \
+        ([subject_of(m) for m in srv.messages], queued(mailout))
+    assert sorted(subject_of(m) for m in srv.messages) == ["msg-1", "msg-2"]
+
+
+def test_a_successful_send_leaves_messages_in_their_back_off(mailout, refused_port, smtpd):
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK    # the first retry is minutes away
+    srv = smtpd("plain")
+    conf = config(mailout, srv)
+    assert send_one(mailout, conf, 2).rc == EX_OK
+    time.sleep(2)
+    assert [subject_of(m) for m in srv.messages] == ["msg-2"] and len(queued(mailout)) == 1
+
+
 def test_periodic_run_respects_the_back_off(mailout, refused_port, smtpd):
     conf = config(mailout, refused_port)
     send_one(mailout, conf, 1)
