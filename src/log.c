@@ -153,11 +153,10 @@ lock_briefly(int fd)
 	return 0;
 }
 
-/* Lines held by log_hold(), waiting for log_release(): the fields up to
- * the queue id, then the exit code. */
+/* Lines of temporary failures held by log_hold(), waiting for
+ * log_release(): the fields up to the queue id, then the exit code. */
 struct held_line {
 	char *fields, *exitcode;
-	int temporary;
 };
 static struct held_line *held;
 static size_t nheld;
@@ -237,11 +236,10 @@ log_delivery(const struct log_entry *e)
 		field(&d, "smtpmsg", e->smtpmsg, 1);
 	if (e->errormsg && *e->errormsg)
 		field(&d, "errormsg", e->errormsg, 1);
-	if (holding && !e->queue_id) {
+	if (holding && e->temporary && !e->queue_id) {
 		held = xrealloc(held, (nheld + 1) * sizeof(*held));
 		held[nheld].fields = xstrdup(db_str(&d));
 		held[nheld].exitcode = xstrdup(e->exitcode);
-		held[nheld].temporary = e->temporary;
 		nheld++;
 	} else {
 		write_line(db_str(&d), e->queue_id, e->exitcode);
@@ -259,7 +257,7 @@ void
 log_release(const char *queue_id)
 {
 	for (size_t i = 0; i < nheld; i++) {
-		write_line(held[i].fields, held[i].temporary ? queue_id : NULL, held[i].exitcode);
+		write_line(held[i].fields, queue_id, held[i].exitcode);
 		free(held[i].fields);
 		free(held[i].exitcode);
 	}

@@ -40,9 +40,10 @@ struct log_entry {
 /* Append the line to the log file (under a lock) and/or syslog.  A log
  * that cannot be written prints a warning and never fails the delivery. */
 void log_delivery(const struct log_entry *e);
-/* Hold the lines of entries without a queue id until log_release(), which
- * writes them, with queue=ID on those of temporary failures when queue_id
- * is not NULL: a delivery that ends up queued says where it went. */
+/* Hold the lines of temporary failures without a queue id until
+ * log_release(), which writes them, with queue=ID when queue_id is not
+ * NULL: a delivery that ends up queued says where it went.  Other lines
+ * are written at once, as always. */
 void log_hold(void);
 void log_release(const char *queue_id);
 /* How many entries log_delivery() has been given (logged or not). */
