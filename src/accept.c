@@ -435,7 +435,7 @@ accept_message(struct job *j, struct result *r)
 out:
 	log_release(j->queued ? j->queue_id : NULL);
 	/* One line per message, also when it never got as far as a delivery. */
-	if (rc < 0 && !o->dry_run && log_count() == logged)
+	if (rc < 0 && !o->dry_run && r->cls != RES_USAGE && log_count() == logged)
 		deliver_log_failure(j->acct, j->sender ? j->sender : j->sender_in,
 				    j->expanded.n ? &j->expanded : &j->rcpts,
 				    j->msg.path ? j->msg.size : -1, r);

@@ -181,6 +181,9 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 			addr_list_add(&j->rcpts, cc.v[i]);
 		for (size_t i = 0; i < bcc.n; i++)
 			addr_list_add(&j->rcpts, bcc.v[i]);
+		/* -t would read back the headers just written: root and the
+		 * root@host of To: two copies, one past the aliases. */
+		j->read_recipients = 0;
 	} else {
 		struct msg m;
 

@@ -609,10 +609,9 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 		db_adds(&out, envelope);
 	m->data_offset = (off_t)out.len;
 
-	/* A resent message gets the Resent- fields of its resending instead
-	 * (RFC 5322 3.6.6; Postfix's cleanup does the same): a new Date or
-	 * Message-ID would claim to be the original's, and rewrite_from
-	 * rewrites who resent it, not the author. */
+	/* A resent message gets the Resent- fields of its resending (RFC 5322
+	 * 3.6.6; Postfix's cleanup adds them), and rewrite_from rewrites who
+	 * resent it, not the author. */
 	resent = msg_is_resent(m);
 	pfx = resent ? "Resent-" : "";
 	for (size_t i = 0; i < m->nh; i++) {
@@ -625,12 +624,22 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 		if (!h->drop)
 			db_add(&out, h->raw, h->len);
 	}
-	if (fix->from_addr && !msg_find(m, resent ? "Resent-From" : "From"))
-		add_from(&out, pfx, fix->from_addr, fix->from_name);
-	if (!msg_find(m, resent ? "Resent-Date" : "Date"))
-		add_date(&out, pfx);
-	if (!msg_find(m, resent ? "Resent-Message-ID" : "Message-ID"))
-		add_message_id(&out, pfx, fix->id_domain);
+	/* Every message has its From, Date and Message-ID (SPEC 3); a resent
+	 * one also gets the Resent- fields it lacks. */
+	for (int k = 0; k <= resent; k++) {
+		const char *p = k ? pfx : "";
+		char name[32];
+
+		snprintf(name, sizeof(name), "%sFrom", p);
+		if (fix->from_addr && !msg_find(m, name))
+			add_from(&out, p, fix->from_addr, fix->from_name);
+		snprintf(name, sizeof(name), "%sDate", p);
+		if (!msg_find(m, name))
+			add_date(&out, p);
+		snprintf(name, sizeof(name), "%sMessage-ID", p);
+		if (!msg_find(m, name))
+			add_message_id(&out, p, fix->id_domain);
+	}
 	db_adds(&out, "\r\n");
 
 	if (copy_body(m, fd, &out, r) < 0)

@@ -241,6 +241,11 @@ def test_local_names_are_qualified_in_headers_and_aliased_in_the_envelope(server
     to, cc = m.headers("To")[0].decode(), m.headers("Cc")[0].decode()
     assert to.startswith("To: root@") and len(to) > len("To: root@"), to
     assert cc.startswith("Cc: Ops <ops@") and cc.endswith(">"), cc
+    # -t with compose mode reads nothing back: root@<host> in To is no
+    # second recipient beside the aliased root.
+    res = mailout.run(["-s", "again", "-t", "root"], b"x\n", config_file=conf)
+    assert res.rc == EX_OK, res
+    assert server.messages[-1].rcpt_tos == ["admin@example.com"], server.messages[-1].rcpt_tos
 
 
 def test_dry_run_prints_the_composed_message(server, send):

@@ -85,7 +85,7 @@ def test_resent_headers_replace_to_cc_bcc(server, send):
     assert not m.headers("Resent-Bcc")
 
 
-def test_resent_message_gets_resent_fields_not_new_originator_fields(server, send):
+def test_resent_message_gets_resent_fields(server, send):
     """Postfix's cleanup adds Resent-From, Resent-Date and Resent-Message-ID
     to a message with Resent- headers (RFC 5322 3.6.6); a new Date or
     Message-ID would claim to be the original's."""
@@ -104,12 +104,21 @@ def test_resent_message_gets_resent_fields_not_new_originator_fields(server, sen
     m = server.messages[1]
     assert m.headers("From") and m.headers("Date") and m.headers("Message-ID")
     assert not m.headers("Resent-From") and not m.headers("Resent-Date")
+    # A resent message without its own From and Date still gets them (SPEC 3,
+    # RFC 5322: every message has both), besides its Resent- fields.
+    res = send(server, ["-t", "-f", "me@example.com"],
+               message(["Resent-To: new@example.com", "Subject: bare"]))
+    assert res.rc == EX_OK, res
+    m = server.messages[-1]
+    for name in ("From", "Date", "Message-ID", "Resent-From", "Resent-Date", "Resent-Message-ID"):
+        assert len(m.headers(name)) == 1, (name, m.data)
+    assert m.headers("From") == [b"From: me@example.com"]
     # rewrite_from rewrites who resent it, not the author.
     res = send(server, ["-t"], message(orig + ["Resent-From: someone@example.com",
                                                "Resent-To: new@example.com"]),
                rewrite_from=True, **{"from": "robot@example.com"})
     assert res.rc == EX_OK, res
-    m = server.messages[2]
+    m = server.messages[-1]
     assert m.headers("From") == [b"From: author@example.com"]
     assert m.headers("Resent-From") == [b"Resent-From: robot@example.com"], m.headers("Resent-From")
 
