@@ -341,8 +341,10 @@ copy_delimited(struct lp *p, struct dynbuf *out, char close)
 		char c = *p->s++;
 
 		if (c == '\\' && p->s < p->end) {
+			/* A quoted pair: the escaped character never closes. */
 			db_addc(out, c);
-			c = *p->s++;
+			db_addc(out, *p->s++);
+			continue;
 		} else if (c == '\r' || c == '\n') {
 			/* folding inside a quoted string: CRLF then white space */
 			if (c == '\r' && (p->s >= p->end || *p->s != '\n'))

@@ -220,7 +220,7 @@ expand_values(struct expander *e, const struct alias *a)
 	/* Pipes, files and :include: written bare ("|cmd arg" is no address)
 	 * are refused before address parsing. */
 	for (const char *s = p; *s; s++) {
-		if ((s == p || s[-1] == ',' || s[-1] == ' ' || s[-1] == '\t') && is_unsupported(s))
+		if ((s == p || strchr(",; \t<", s[-1])) && is_unsupported(s))
 			return unsupported(e, a);
 	}
 	if (addr_parse_list(p, strlen(p), &vals, err, sizeof(err)) < 0)

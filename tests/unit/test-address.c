@@ -107,6 +107,10 @@ main(void)
 	parses("root", LIST("root"), "local name");
 	parses("Joe <j@x.org>, <>", LIST("j@x.org"), "<> skipped");
 	parses("\"unterminated <a@x.org>", NULL, "unterminated quote");
+	parses("\"a\\\" b\"@x.org, c@y.org", LIST("\"a\\\" b\"@x.org", "c@y.org"),
+	       "an escaped quote does not end a quoted string");
+	parses("\"Doe \\\"JD\\\", John\" <j@x.org>", LIST("j@x.org"),
+	       "an escaped quote then a comma inside a display name");
 	parses("(unterminated a@x.org", NULL, "unterminated comment");
 	parses("Joe <j@x.org", NULL, "missing '>'");
 	parses("John Doe", NULL, "a name without an address");

@@ -114,6 +114,8 @@ main(void)
 			"root: Proc <\"|/usr/bin/procmail\">\n",
 			"root: <|/usr/bin/procmail>\n",
 			"root: admin\nadmin: \"|/bin/cat\"\n",
+			"root: a@x.org;/tmp/f@y.org\n",     /* ';' separates too */
+			"root: a@x.org;|/bin/cat\n",
 		};
 		for (size_t i = 0; i < sizeof(quoted) / sizeof(quoted[0]); i++) {
 			set_file(quoted[i]);
