@@ -249,9 +249,11 @@ deliver_in_background(const struct config *c, const char *id, int due_only)
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(null, 2);
-		if (null > 2)
-			close(null);
 	}
+	/* Nor any other: the spool file, a -bs session's, the caller's. */
+	if (close_range(3, ~0U, 0) != 0)
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
 	queue_run(c, due_only, id, &r);
 	_exit(0);
 }
