@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,6 +441,26 @@ fail:
 }
 
 /*
+ * 1 when gid is the owner's own group (a user private group, as Debian
+ * and Ubuntu give each user: the owner's primary group, of the owner's
+ * name, with no other member).  With umask 002, which such systems use,
+ * files come out group-writable, and that group write is no one else's.
+ */
+static int
+private_group(uid_t uid, gid_t gid)
+{
+	struct passwd *pw = getpwuid(uid);
+	struct group *gr;
+
+	if (!pw || pw->pw_gid != gid || !(gr = getgrgid(gid)) || strcmp(gr->gr_name, pw->pw_name))
+		return 0;
+	for (char **m = gr->gr_mem; *m; m++)
+		if (strcmp(*m, pw->pw_name) != 0)
+			return 0;
+	return 1;
+}
+
+/*
  * Read and parse one file into *out (name not set).  Returns 1, or 0 with
  * *r cleared when the file does not exist and may be absent (optional: 1),
  * or also when it cannot be read by this user (optional: 2, the system
@@ -472,14 +494,17 @@ parse_file(const char *path, int optional, struct parsed *out, struct result *r)
 	}
 	/* Whoever can change the file chooses passwordeval's command, which
 	 * runs as the caller (root, for cron mail). */
-	if ((st.st_mode & 022) || (st.st_uid != geteuid() && st.st_uid != 0)) {
+	if ((st.st_mode & 002) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    ((st.st_mode & 020) && !private_group(st.st_uid, st.st_gid))) {
+		const char *why = (st.st_mode & 002) ? ((st.st_mode & 020) ?
+				  "writable by group and others" : "writable by others")
+				  : st.st_uid != geteuid() && st.st_uid != 0 ? "owned by another user"
+				  : "writable by a group that others may belong to";
+
 		res_fail(r, RES_CONFIG, "%s is %s, so others could change it and make "
 			 "mailout run commands (passwordeval) as you: it must be owned by "
 			 "you or root and writable by no one else (chmod go-w %s; see "
-			 "mailout.conf(5), SECRETS)", path, (st.st_mode & 022)
-			 ? ((st.st_mode & 020) && (st.st_mode & 002) ? "writable by group and others"
-			    : (st.st_mode & 020) ? "writable by its group" : "writable by others")
-			 : "owned by another user", path);
+			 "mailout.conf(5), SECRETS)", path, why, path);
 		goto done;
 	}
 	if (st.st_size > CONFIG_MAX_BYTES) {

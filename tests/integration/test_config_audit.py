@@ -158,12 +158,49 @@ def test_senders_plus_equals_is_refused(mailout):
     assert "'+='" in res.stderr, res
 
 
-@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
+def private_group_of_caller():
+    """The caller's primary group when it is a user private group (named
+    after the user, no other member), else None."""
+    import grp
+    import pwd
+    pw = pwd.getpwuid(os.geteuid())
+    try:
+        gr = grp.getgrgid(pw.pw_gid)
+    except KeyError:
+        return None
+    if gr.gr_name != pw.pw_name or any(m != pw.pw_name for m in gr.gr_mem):
+        return None
+    return gr.gr_gid
+
+
+@pytest.mark.parametrize("mode", [0o602, 0o666])
 def test_writable_config_is_refused_whatever_it_holds(mailout, mode):
     p = mailout.write_config(conf_text(mailout, 'account "a" {\n  host = "h"\n'
                                        '  user = "u"\n  passwordeval = "echo pw"\n}\n'), mode=mode)
     res = mailout.run(["--show-config"], config_file=p)
     assert res.rc == EX_CONFIG and "writable" in res.stderr, res
+
+
+def test_group_writable_config_depends_on_whose_group(mailout):
+    """With umask 002 (Debian and Ubuntu users, each with a private group)
+    files come out group-writable: that group is the owner's alone, and
+    the file is fine.  A group others belong to could change passwordeval."""
+    import grp
+    text = conf_text(mailout, 'account "a" {\n  host = "h"\n  user = "u"\n'
+                     '  passwordeval = "echo pw"\n}\n')
+    own = private_group_of_caller()
+    if own is not None:
+        p = mailout.write_config(text, mode=0o664)
+        os.chown(p, -1, own)
+        res = mailout.run(["--show-config"], config_file=p)
+        assert res.rc == EX_OK, res
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the file a shared group")
+    shared = grp.getgrnam("mail")          # Debian's, with no private meaning
+    p = mailout.write_config(text, mode=0o664)
+    os.chown(p, -1, shared.gr_gid)
+    res = mailout.run(["--show-config"], config_file=p)
+    assert res.rc == EX_CONFIG and "writable by a group" in res.stderr, res
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the file to another user")
