@@ -279,8 +279,21 @@ expand_name(struct expander *e, const char *given, int use_default)
 	int rc = 0;
 
 	if (strchr(given, '@') && addr_domain(given)) {
-		addr_list_add(e->out, given);
-		return 0;
+		/* An address of this host (root@localhost, root@<its name>) is
+		 * its local part, as Postfix's local(8) sees it: the alias of
+		 * that applies.  Without one it stays as it was. */
+		const char *at = addr_domain(given) - 1;
+		char *local = xstrndup(given, (size_t)(at - given));
+		char *key = unquote(local, strlen(local));
+		int aliased = local_is_local(given) && find_alias(e->t, key, use_default);
+
+		free(key);
+		if (aliased)
+			rc = expand_name(e, local, use_default);
+		else
+			addr_list_add(e->out, given);
+		free(local);
+		return rc;
 	}
 	/* "name" quoted: looked up unquoted, and delivered to unquoted when
 	 * it needs no quotes (user names do not). */
@@ -357,7 +370,8 @@ aliases_expand(const char *path, const struct addr_list *in, struct addr_list *o
 	int rc = 0, loaded = 0;
 
 	for (size_t i = 0; i < in->n && rc == 0; i++) {
-		if (!path || !*path || strchr(in->v[i], '@')) {
+		/* Local names, and addresses of this host (root@localhost). */
+		if (!path || !*path || (strchr(in->v[i], '@') && !local_is_local(in->v[i]))) {
 			addr_list_add(&all, in->v[i]);
 			continue;
 		}

@@ -246,6 +246,13 @@ def test_local_names_are_qualified_in_headers_and_aliased_in_the_envelope(server
     res = mailout.run(["-s", "again", "-t", "root"], b"x\n", config_file=conf)
     assert res.rc == EX_OK, res
     assert server.messages[-1].rcpt_tos == ["admin@example.com"], server.messages[-1].rcpt_tos
+    # A reply to root@<host> (or mail to root@localhost) follows root's alias
+    # too, as Postfix's local(8) has it, instead of landing in root's mailbox.
+    host = to[len("To: root@"):]
+    for rcpt in ("root@" + host, "root@localhost"):
+        res = mailout.run([rcpt], b"Subject: re\n\nx\n", config_file=conf)
+        assert res.rc == EX_OK, res
+        assert server.messages[-1].rcpt_tos == ["admin@example.com"], (rcpt, server.messages[-1])
 
 
 def test_dry_run_prints_the_composed_message(server, send):

@@ -196,5 +196,19 @@ main(void)
 	s = expand("root", &r);
 	is_str(s, "root", "a missing file means no expansion");
 	free(s);
+	/* Addresses of this host are their local part, as Postfix's local(8)
+	 * sees them: the alias applies, and without one they stay. */
+	set_file("root: admin@x.org\nops: root@localhost\n");
+	s = expand("root@localhost", &r);
+	is_str(s, "admin@x.org", "root@localhost follows root's alias");
+	free(s);
+	s = expand("ROOT@LocalHost, ops", &r);
+	is_str(s, "admin@x.org", "in any case, and as an alias value");
+	free(s);
+	s = expand("nobody@localhost, root@example.org", &r);
+	is_str(s, "nobody@localhost,root@example.org",
+	       "no alias, or another host: unchanged");
+	free(s);
+	unlink(path);
 	return done_testing();
 }
