@@ -224,7 +224,9 @@ def test_zsh_completion_is_for_the_sendmail_names_too():
 
 @pytest.mark.skipif(not shutil.which("bash"), reason="bash not installed")
 def test_bash_completion_registers_sendmail_and_mailq_and_completes(tmp_path):
-    (tmp_path / "config").write_text('account "work" {\n host = "a"\n}\naccount "home" {\n}\n')
+    # libconfuse takes a title quoted, single-quoted or bare
+    (tmp_path / "config").write_text('account "work" {\n host = "a"\n}\naccount "home" {\n}\n'
+                                     "account alt {\n}\n  account 'lab' {\n}\n")
     script = r"""
 source "$1"
 complete -p mailout sendmail mailq
@@ -241,7 +243,7 @@ complete_words sendmail --account ''
     assert [l.split()[-1] for l in out[:3]] == ["mailout", "sendmail", "mailq"]
     assert out[3] == "--due"
     assert out[4].split() == ["m", "p", "s", "i"]
-    assert sorted(out[5].split()) == ["home", "work"]
+    assert sorted(out[5].split()) == ["alt", "home", "lab", "work"]
 
 
 @pytest.mark.parametrize("conf", sorted(
