@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,7 +76,6 @@ accept_choose_account(struct job *j, struct result *r)
 {
 	const struct options *o = j->o;
 	const struct account *base;
-	long port;
 
 	if (sender_argument(j, r) < 0)
 		return -1;
@@ -106,32 +104,13 @@ accept_choose_account(struct job *j, struct result *r)
 		}
 		conf_account_copy(&j->adhoc, base);
 	}
-	if (o->port) {
-		if (strspn(o->port, "0123456789") != strlen(o->port) ||
-		    sscanf(o->port, "%ld", &port) != 1 || port < 1 || port > 65535)
-			return res_fail(r, RES_USAGE, "--port: not a port number: %s", o->port);
-		j->adhoc.port = port;
-		conf_set_by_command_line(&j->adhoc, "port");
-	}
-	if (o->tls) {
-		int t = conf_parse_tls(o->tls);
-		if (t < 0)
-			return res_fail(r, RES_USAGE, "--tls: one of starttls, smtps, off");
-		j->adhoc.tls = (enum tls_mode)t;
-		conf_set_by_command_line(&j->adhoc, "tls");
-	}
-	if (o->user) {
-		free(j->adhoc.user);
-		j->adhoc.user = xstrdup(o->user);
-		conf_set_by_command_line(&j->adhoc, "user");
-	}
-	if (o->passwordeval) {
-		free_secret(j->adhoc.password);
-		j->adhoc.password = NULL;
-		free(j->adhoc.passwordeval);
-		j->adhoc.passwordeval = xstrdup(o->passwordeval);
-		conf_set_by_command_line(&j->adhoc, "password");
-		conf_set_by_command_line(&j->adhoc, "passwordeval");
+	{
+		const struct overrides ov = {
+			.port = o->port, .tls = o->tls, .user = o->user,
+			.passwordeval = o->passwordeval,
+		};
+		if (account_apply_overrides(&j->adhoc, &ov, r) < 0)
+			return -1;
 	}
 	j->acct = &j->adhoc;
 	/* Settings that cannot work are a configuration error now, before
@@ -225,39 +204,6 @@ print_dry_run(struct job *j)
 			break;
 }
 
-/* Deliver queued mail in a detached child, so the caller returns now:
- * message id (queue = always), or every due message (due_only). */
-static void
-deliver_in_background(const struct config *c, const char *id, int due_only)
-{
-	struct result r;
-	pid_t pid = fork();
-	int null;
-
-	if (pid != 0) {
-		if (pid > 0)
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		return;
-	}
-	/* First child: a new session, then a grandchild that init adopts,
-	 * with no descriptor of the caller's kept open. */
-	if (setsid() < 0 || fork() != 0)
-		_exit(0);
-	null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-	}
-	/* Nor any other: the spool file, a -bs session's, the caller's. */
-	if (close_range(3, ~0U, 0) != 0)
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-	queue_run(c, due_only, id, &r);
-	_exit(0);
-}
-
 /*
  * The relay just took a message: whatever this user has queued and is due
  * goes now too, in the background (as msmtpq flushes its queue when it can
@@ -276,7 +222,7 @@ flush_due_queue(const struct job *j)
 		return;
 	done = 1;
 	log_info("the relay is up: delivering due queued messages in the background");
-	deliver_in_background(j->cfg, NULL, 1);
+	queue_run_detached(j->cfg, NULL, 1);
 }
 
 /*
@@ -399,7 +345,7 @@ accept_message(struct job *j, struct result *r)
 			goto out;
 		j->queued = 1;
 		log_err("queued as %s", j->queue_id);
-		deliver_in_background(j->cfg, j->queue_id, 0);
+		queue_run_detached(j->cfg, j->queue_id, 0);
 		rc = 0;
 		goto out;
 	}

@@ -355,3 +355,39 @@ conf_secret(const struct account *a, struct result *r)
 	db_free(&out);
 	return secret;
 }
+
+int
+account_apply_overrides(struct account *a, const struct overrides *ov, struct result *r)
+{
+	long port;
+
+	if (ov->port) {
+		if (!*ov->port || strspn(ov->port, "0123456789") != strlen(ov->port) ||
+		    sscanf(ov->port, "%ld", &port) != 1 || port < 1 || port > 65535)
+			return res_fail(r, RES_USAGE, "--port: not a port number: %s", ov->port);
+		a->port = port;
+		conf_set_by_command_line(a, "port");
+	}
+	if (ov->tls) {
+		int t = conf_parse_tls(ov->tls);
+
+		if (t < 0)
+			return res_fail(r, RES_USAGE, "--tls: one of starttls, smtps, off");
+		a->tls = (enum tls_mode)t;
+		conf_set_by_command_line(a, "tls");
+	}
+	if (ov->user) {
+		free(a->user);
+		a->user = xstrdup(ov->user);
+		conf_set_by_command_line(a, "user");
+	}
+	if (ov->passwordeval) {
+		free_secret(a->password);
+		a->password = NULL;
+		free(a->passwordeval);
+		a->passwordeval = xstrdup(ov->passwordeval);
+		conf_set_by_command_line(a, "password");
+		conf_set_by_command_line(a, "passwordeval");
+	}
+	return 0;
+}

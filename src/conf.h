@@ -134,6 +134,25 @@ void conf_account_from_defaults(const struct config *c, struct account *a);
 void conf_account_free(struct account *a);
 void conf_account_copy(struct account *dst, const struct account *src);
 
+/* Settings given for one message rather than by the account: --host, --port,
+ * --tls, --user, --passwordeval (from the command line, or kept in a queued
+ * message's envelope).  NULL: not given. */
+struct overrides {
+	const char *host, *port, *tls, *user, *passwordeval;
+};
+
+/*
+ * The one place these settings change an account: a set passwordeval
+ * replaces the password, and each key is marked as set on the command line
+ * (for --show-config and error messages).  ov->host is not applied here
+ * (it chooses the account: see conf_account_from_defaults()).  Returns 0,
+ * or -1 with RES_USAGE naming the option when a value is not valid (a port
+ * that is not a number from 1 to 65535, a tls mode that is not starttls,
+ * smtps or off).
+ */
+int account_apply_overrides(struct account *a, const struct overrides *ov,
+			    struct result *r);
+
 /* The effective port of an account (its port, or the default for its tls). */
 long conf_port(const struct account *a);
 

@@ -63,6 +63,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -628,24 +629,18 @@ envelope_account(const struct config *c, const struct queue_env *e, struct accou
 	envelope_overrides(e, a);
 }
 
-/* The --port, --tls, --user and --passwordeval the message was given. */
+/* The --port, --tls, --user and --passwordeval the message was given (checked
+ * when it was accepted; a value changed since is ignored). */
 static void
 envelope_overrides(const struct queue_env *e, struct account *a)
 {
-	if (e->port)
-		a->port = atol(e->port);
-	if (e->tls && conf_parse_tls(e->tls) >= 0)
-		a->tls = (enum tls_mode)conf_parse_tls(e->tls);
-	if (e->user) {
-		free(a->user);
-		a->user = xstrdup(e->user);
-	}
-	if (e->passwordeval) {
-		free_secret(a->password);
-		a->password = NULL;
-		free(a->passwordeval);
-		a->passwordeval = xstrdup(e->passwordeval);
-	}
+	const struct overrides ov = {
+		.port = e->port, .tls = e->tls, .user = e->user, .passwordeval = e->passwordeval,
+	};
+	struct result ignored;
+
+	res_clear(&ignored);
+	(void)account_apply_overrides(a, &ov, &ignored);
 }
 
 static struct session *
@@ -1203,4 +1198,35 @@ queue_list(const struct config *c, FILE *out, struct result *r)
 	free(q);
 	free(f);
 	return rc;
+}
+
+void
+queue_run_detached(const struct config *c, const char *only_id, int due_only)
+{
+	struct result r;
+	pid_t pid = fork();
+	int null;
+
+	if (pid != 0) {
+		if (pid > 0)
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		return;
+	}
+	/* First child: a new session, then a grandchild that init adopts,
+	 * with no descriptor of the caller's kept open. */
+	if (setsid() < 0 || fork() != 0)
+		_exit(0);
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	/* Nor any other: the spool file, a -bs session's, the caller's. */
+	if (close_range(3, ~0U, 0) != 0)
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+	queue_run(c, due_only, only_id, &r);
+	_exit(0);
 }

@@ -52,6 +52,11 @@ int queue_keep(const char *qdir, const char *spool_path, int fd, off_t data_offs
 int queue_run(const struct config *c, int due_only, const char *only_id,
 	      struct result *r);
 
+/* Run the queue as queue_run() does, in a detached grandchild (a new
+ * session, standard descriptors on /dev/null, no other descriptor of the
+ * caller's), so that the caller returns at once. */
+void queue_run_detached(const struct config *c, const char *only_id, int due_only);
+
 /* 1 when q/ holds at least one message (a cheap look: no state read). */
 int queue_waiting(const char *qdir);
 
