@@ -1,6 +1,6 @@
 """Real caller programs from Debian's packages, end to end through mailout.
 
-test_foundation.py replays the argument vectors of cron, PHP, mutt and others;
+test_sendmail_mode.py replays the argument vectors of cron, PHP, mutt and others;
 this file runs the programs themselves.  Each one hands its message to
 mailout (as sendmail, as `mailout -bs`, or through its mailx personality),
 mailout relays it to a recording aiosmtpd server on 127.0.0.1, and the tests
