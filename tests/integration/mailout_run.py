@@ -71,6 +71,20 @@ class Mailout:
         self.runtmp.mkdir(exist_ok=True)
         self._nconf = 0
 
+    @property
+    def queue_dir(self) -> Path:
+        """The test's own queue directory (as root the default queue_dir is the
+        shared /var/spool/mailout, so every test that queues names this one)."""
+        return self.tmp / "queue"
+
+    def private_queue(self, queue: str = "onfail") -> Dict[str, object]:
+        """Global settings for a configuration: queue mode and the private queue_dir."""
+        return {"queue": queue, "queue_dir": str(self.queue_dir)}
+
+    def queued(self, sub: str = "q", every_file: bool = False) -> List[Path]:
+        """See queued()."""
+        return queued(self, sub, every_file)
+
     def env(self, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         e = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
         e.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -125,6 +139,48 @@ class Mailout:
                            timeout=timeout, cwd=str(self.tmp), executable=self.bin)
         return Result(args=cmd[1:], rc=p.returncode, out=p.stdout, err=p.stderr,
                       elapsed=time.monotonic() - t0)
+
+
+def queued(where: Union["Mailout", Path], sub: str = "q",
+           every_file: bool = False) -> List[Path]:
+    """The messages in a private queue, sorted by name (oldest first): the files
+    in QUEUE/SUB whose name has no "." (NAME.state is a message's state file);
+    with every_file, every file there.  where: a Mailout (its queue_dir), or the
+    directory holding queue/ (a test's tmp_path).  [] when QUEUE/SUB does not exist."""
+    d = (where.queue_dir if isinstance(where, Mailout) else Path(where) / "queue") / sub
+    if not d.exists():
+        return []
+    return sorted(p for p in d.iterdir() if every_file or "." not in p.name)
+
+
+INSTRUMENTED_WRAPPER = "the binary is a wrapper script (valgrind)"
+INSTRUMENTED_ASAN = "the binary is built with AddressSanitizer"
+
+
+def instrumented(binary: str) -> Optional[str]:
+    """Why the binary's time and memory are not its own: INSTRUMENTED_WRAPPER
+    (a script, e.g. valgrind) or INSTRUMENTED_ASAN; None for a plain build."""
+    with open(os.path.realpath(binary), "rb") as f:
+        data = f.read()
+    if data.startswith(b"#!"):
+        return INSTRUMENTED_WRAPPER
+    if b"__asan_init" in data:
+        return INSTRUMENTED_ASAN
+    return None
+
+
+def assert_no_secret(res: "Result", *secrets: str, paths: Sequence[Path] = ()):
+    """None of the secrets (each a non-empty str) is in res's stdout or stderr,
+    nor in any regular file among paths or under those that are directories."""
+    blobs = {"stdout": res.out, "stderr": res.err}
+    for p in map(Path, paths):
+        for f in [p] + (sorted(p.rglob("*")) if p.is_dir() else []):
+            if f.is_file():
+                blobs[str(f)] = f.read_bytes()
+    for s in secrets:
+        assert s, "an empty secret cannot be checked"
+        for where, blob in blobs.items():
+            assert s.encode() not in blob, "secret {!r} in {}:\n{}".format(s, where, res)
 
 
 # --------------------------------------------------------------------------

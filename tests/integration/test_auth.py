@@ -15,6 +15,7 @@ import pytest
 
 from mailout_run import (EX_CONFIG, EX_NOPERM, EX_OK, EX_UNAVAILABLE, account_block,
                          full_message, line_number_re, relay_config)
+from mailout_run import assert_no_secret, queued
 from smtpd_fixtures import make_client_cert
 
 RCPT = "rcpt@example.com"
@@ -26,12 +27,6 @@ def b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
-def assert_no_secret(res, *secrets):
-    out = res.stdout + res.stderr
-    for s in secrets:
-        assert s and s not in out, "secret {!r} shown:\n{}".format(s, res)
-
-
 def queue_dir(mailout):
     """A private queue: as root, the default is the shared /var/spool/mailout."""
     return str(mailout.tmp / "queue")
@@ -39,11 +34,6 @@ def queue_dir(mailout):
 
 def onfail(mailout):
     return {"queue": "onfail", "queue_dir": queue_dir(mailout)}
-
-
-def queue_is_empty(mailout):
-    q = mailout.tmp / "queue" / "q"
-    return not q.exists() or not any(q.iterdir())
 
 
 # ---- OAuth 2.0 bearer tokens ----
@@ -212,7 +202,7 @@ def test_unusable_tls_file_is_config_error_not_queued(smtpd, mailout, certs, cli
     if path:
         assert path in res.stderr, res
     assert srv.received_nothing() and not srv.connections, res
-    assert queue_is_empty(mailout) and "queued" not in res.stderr, res
+    assert queued(mailout, every_file=True) == [] and "queued" not in res.stderr, res
     # --dry-run finds it too
     dry = mailout.run(["--dry-run", RCPT], full_message(), config_file=conf)
     assert dry.rc == EX_CONFIG and key in dry.stderr, dry
@@ -238,10 +228,10 @@ def test_queue_run_keeps_message_when_a_tls_file_goes_missing(smtpd, mailout, ce
     mycert.unlink()
     run = mailout.run(["-q"], config_file=conf)
     assert "tls_cert_file" in run.stderr and str(mycert) in run.stderr, run
-    assert not queue_is_empty(mailout) and srv.received_nothing(), run
+    assert queued(mailout, every_file=True) != [] and srv.received_nothing(), run
     mycert.write_text(open(cert).read())
     run = mailout.run(["-q"], config_file=conf)
-    assert run.rc == EX_OK and len(srv.messages) == 1 and queue_is_empty(mailout), run
+    assert run.rc == EX_OK and len(srv.messages) == 1 and queued(mailout, every_file=True) == [], run
 
 
 # ---- account checks when the account is chosen ----
@@ -266,7 +256,7 @@ def test_auth_on_without_user_fails_everywhere_with_file_and_line(server, mailou
         assert res.rc == EX_CONFIG, res
         assert line_number_re(conf, 9).search(res.stderr), res
         assert "user" in res.stderr and "mailout.conf(5)" in res.stderr, res
-    assert server.received_nothing() and queue_is_empty(mailout)
+    assert server.received_nothing() and queued(mailout, every_file=True) == []
     show = mailout.run(["--show-config"], config_file=conf)
     assert show.rc == EX_CONFIG, show
     assert 'account "a"' in show.stdout and "auth" in show.stdout, show   # settings first

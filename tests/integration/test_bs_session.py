@@ -11,6 +11,7 @@ import time
 import pytest
 
 from mailout_run import full_message, relay_config
+from mailout_run import queued
 
 
 class PipeSMTP(smtplib.SMTP):
@@ -113,7 +114,7 @@ def test_relay_down_means_queued(mailout, refused_port, tmp_path):
                    b"DATA\r\nSubject: q\r\n\r\nx\r\n.\r\nQUIT\r\n",
                    queue="onfail", queue_dir=str(tmp_path / "queue"))
     assert lines[-2].startswith("250") and "queued as" in lines[-2], lines
-    assert [f for f in (tmp_path / "queue" / "q").iterdir() if "." not in f.name]
+    assert queued(tmp_path)
 
 
 def test_relay_down_without_queue_is_451(mailout, refused_port):

@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from mailout_run import EX_NOINPUT, EX_OK, EX_USAGE, full_message, message
+from mailout_run import instrumented, queued
 
 TO = "to@example.com"
 
@@ -126,7 +127,7 @@ def test_missing_attachment_exits_66_and_sends_and_queues_nothing(server, send, 
                globals_={"queue": "onfail", "queue_dir": str(q)})
     assert res.rc == EX_NOINPUT and "nope.pdf" in res.stderr, res
     assert server.received_nothing()
-    assert not (q / "q").exists() or not list((q / "q").iterdir())
+    assert queued(tmp_path, every_file=True) == []
 
 
 def test_attach_to_a_piped_message_moves_the_mime_headers(server, send, files):
@@ -413,12 +414,6 @@ def run_dry_measured(mailout, args, stdin_path, out_path):
                            stdin=inp, stdout=out, stderr=subprocess.PIPE,
                            env=mailout.env(), cwd=str(mailout.tmp), timeout=300)
     return p.returncode, p.stderr.decode("utf-8", "replace"), int(rss.read_text().split()[-1])
-
-
-def instrumented(binary):
-    with open(binary, "rb") as f:
-        data = f.read()
-    return data.startswith(b"#!") or b"__asan_init" in data
 
 
 @pytest.mark.parametrize("mixed", [True, False])

@@ -16,6 +16,7 @@ import pytest
 
 from mailout_run import (EX_CONFIG, EX_OK, EX_TEMPFAIL, account_block, full_message,
                          line_number_re, relay_config, relay_settings)
+from mailout_run import queued
 
 RCPT = "rcpt@example.com"
 
@@ -23,11 +24,6 @@ RCPT = "rcpt@example.com"
 def queue_globals(mailout, queue="onfail"):
     """A private queue (as root the default is the shared /var/spool/mailout)."""
     return {"queue": queue, "queue_dir": str(mailout.tmp / "queue")}
-
-
-def queue_is_empty(mailout):
-    q = mailout.tmp / "queue" / "q"
-    return not q.exists() or not any(q.iterdir())
 
 
 def show(mailout, args=(), **kw):
@@ -446,7 +442,7 @@ def test_bad_proxy_scheme_is_config_error_not_queued(server, mailout):
                 if l.strip().startswith("proxy "))
     res = mailout.run([RCPT], full_message(), config_file=conf)
     assert res.rc == EX_CONFIG and line_number_re(conf, line).search(res.stderr), res
-    assert queue_is_empty(mailout) and server.received_nothing(), res
+    assert queued(mailout, every_file=True) == [] and server.received_nothing(), res
 
 
 # ---- source_ip and connect timeout ----
@@ -466,7 +462,7 @@ def test_source_ip_not_on_this_host_is_config_error(server, mailout):
     assert res.rc == EX_CONFIG, res
     assert "source_ip" in res.stderr and "192.0.2.7" in res.stderr, res
     assert line_number_re(conf, line).search(res.stderr), res
-    assert queue_is_empty(mailout) and server.received_nothing(), res
+    assert queued(mailout, every_file=True) == [] and server.received_nothing(), res
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ import pytest
 
 from mailout_run import (EX_DATAERR, EX_NOUSER, EX_OK, EX_PROTOCOL, EX_UNAVAILABLE, Result,
                          account_block, assert_stderr_prefixed, conf_value, full_message)
+from mailout_run import (INSTRUMENTED_ASAN, INSTRUMENTED_WRAPPER, assert_no_secret, instrumented,
+                         queued)
 
 
 # --------------------------------------------------------------------------
@@ -280,11 +282,6 @@ def hostile_config(mailout, srv, queue="onfail", user=USER, password=PASSWORD, *
     return path
 
 
-def queued(mailout):
-    d = mailout.tmp / "queue" / "q"
-    return sorted(p for p in d.iterdir() if "." not in p.name) if d.exists() else []
-
-
 def secret_forms(user=USER, password=PASSWORD):
     """The password as it could leak: raw, base64 (AUTH LOGIN), the AUTH
     PLAIN response with and without an authorisation identity."""
@@ -293,16 +290,11 @@ def secret_forms(user=USER, password=PASSWORD):
             b64("{0}\0{0}\0{1}".format(user, password))}
 
 
-def assert_no_secret(mailout, res, password=PASSWORD, user=USER):
+def assert_no_leak(mailout, res, password=PASSWORD, user=USER):
     """Neither stdout, stderr, the log file nor any file under queue_dir
     holds the password in any of its forms."""
-    blobs = {"stdout": res.out, "stderr": res.err}
-    for p in [mailout.tmp / "mail.log"] + sorted((mailout.tmp / "queue").rglob("*")):
-        if p.is_file():
-            blobs[str(p)] = p.read_bytes()
-    for form in secret_forms(user, password):
-        for where, blob in blobs.items():
-            assert form.encode() not in blob, "secret ({}) in {}".format(form, where)
+    assert_no_secret(res, *secret_forms(user, password),
+                     paths=[mailout.tmp / "mail.log", mailout.queue_dir])
 
 
 def check(mailout, res, rc, *, queued_n=0, stderr=None):
@@ -319,7 +311,7 @@ def check(mailout, res, rc, *, queued_n=0, stderr=None):
     assert len(queued(mailout)) == queued_n, (queued(mailout), str(res))
     if queued_n:
         assert "queued as" in res.stderr, res
-    assert_no_secret(mailout, res)
+    assert_no_leak(mailout, res)
 
 
 # --------------------------------------------------------------------------
@@ -466,16 +458,6 @@ def test_10000_recipients_are_delivered_once_each(mailout, relay):
 GNU_TIME = "/usr/bin/time"
 
 
-def instrumented(binary):
-    """"asan" for an AddressSanitizer build (several times the RSS for the
-    same work), "wrapper" for a script (valgrind), else None."""
-    with open(os.path.realpath(binary), "rb") as f:
-        data = f.read()
-    if data.startswith(b"#!"):
-        return "wrapper"
-    return "asan" if b"__asan_init" in data else None
-
-
 def run_measured(mailout, args, stdin_path, config, timeout=300):
     """Run mailout under GNU time with stdin from a file; returns (exit
     status, stderr, peak RSS in bytes).  GNU time forks mailout from its own
@@ -521,10 +503,10 @@ def test_100mb_of_headers_is_refused_with_bounded_memory(mailout, relay, shape):
     check(mailout, res, EX_DATAERR, stderr="16 MiB")
     assert relay.received_nothing()
     kind = instrumented(mailout.bin)
-    if kind == "wrapper":
+    if kind == INSTRUMENTED_WRAPPER:
         return
     # Measured: 45 MB at most (24-45 by shape), 106 MB with ASan.
-    limit = (160 if kind == "asan" else 64) << 20
+    limit = (160 if kind == INSTRUMENTED_ASAN else 64) << 20
     assert rss < limit, "{} MB resident for 100 MB of headers".format(rss >> 20)
 
 
@@ -569,7 +551,7 @@ def flush_to_good_relay(mailout, raw_relay):
     conf = hostile_config(mailout, good)
     res = mailout.run(["-q"], config_file=conf, timeout=60)
     assert res.rc == EX_OK, res
-    assert_no_secret(mailout, res)
+    assert_no_leak(mailout, res)
     assert len(good.messages) == 1, res
     assert good.messages[0][2].endswith(MSG.replace(b"\n", b"\r\n").split(b"\r\n\r\n", 1)[1])
     assert queued(mailout) == []
@@ -684,7 +666,7 @@ def test_a_queue_run_leaves_a_relay_that_breaks_the_protocol(mailout, raw_relay)
     failed = mailout.tmp / "queue" / "failed"
     assert not failed.exists() or not any(failed.iterdir()), res
     assert "354 weird" in res.stderr, res
-    assert_no_secret(mailout, res)
+    assert_no_leak(mailout, res)
 
 
 @pytest.mark.parametrize("mail,rc,text", [
@@ -791,4 +773,4 @@ def test_verbose_redaction_survives_a_line_with_no_code_inside_auth(mailout, raw
     res = mailout.run(["-v", "-i", "rcpt@example.com"], full_message(), config_file=conf)
     assert res.rc == EX_OK and relay.authenticated == 1, res
     assert "--> [redacted]" in res.stderr, res
-    assert_no_secret(mailout, res)
+    assert_no_leak(mailout, res)

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from mailout_run import EX_NOUSER, EX_OK, EX_PROTOCOL, full_message, relay_config
+from mailout_run import queued
 
 GOOD, BAD, LATER = "good@example.com", "bad@example.com", "later@example.com"
 FAULTS = {"rcpt_for": {BAD: "550 5.1.1 <bad@example.com>: no such user here",
@@ -54,9 +55,9 @@ def test_on_queues_the_temporarily_refused_recipient(smtpd, send, mailout, tmp_p
     assert res.rc == EX_OK, res
     assert "queued as" in res.stderr and "later@example.com" in res.stderr, res
     assert len(srv.messages) == 1 and srv.messages[0].rcpt_tos == [GOOD]
-    queued = [p for p in (tmp_path / "queue" / "q").iterdir() if "." not in p.name]
-    assert len(queued) == 1
-    envelope = queued[0].read_bytes().split(b"\n\n", 1)[0].decode()
+    q = queued(tmp_path)
+    assert len(q) == 1
+    envelope = q[0].read_bytes().split(b"\n\n", 1)[0].decode()
     assert "rcpt later@example.com" in envelope and GOOD not in envelope, envelope
     # -bp's last error is the relay's own reply, not a pointer to stderr.
     conf = res.args[res.args.index("-C") + 1]
@@ -107,14 +108,13 @@ def test_on_with_a_bogus_reply_to_one_recipient(smtpd, send, tmp_path, queue):
     bad = [l for l in lines if "recipients=" + weird in l]
     assert bad and "smtpstatus=150 smtpmsg='150 weird'" in bad[0] \
         and "exitcode=EX_PROTOCOL" in bad[0], lines
-    queued = [p for p in (tmp_path / "queue" / "q").iterdir() if "." not in p.name] \
-        if (tmp_path / "queue" / "q").exists() else []
+    q = queued(tmp_path)
     if queue == "never":
-        assert queued == []
+        assert q == []
     else:
         assert "queued as" in res.stderr, res
-        assert len(queued) == 1
-        envelope = queued[0].read_bytes().split(b"\n\n", 1)[0].decode()
+        assert len(q) == 1
+        envelope = q[0].read_bytes().split(b"\n\n", 1)[0].decode()
         assert "rcpt " + weird in envelope and GOOD not in envelope, envelope
 
 
@@ -127,11 +127,6 @@ def test_on_with_a_bogus_reply_to_one_recipient(smtpd, send, tmp_path, queue):
 A, B, C = "a@example.com", "b@example.com", "c@example.com"
 NOPE = "550 5.1.1 nope"
 LATER_DATA = "451 4.3.0 try later"
-
-
-def queued_files(tmp_path, sub="q"):
-    d = tmp_path / "queue" / sub
-    return sorted(p for p in d.iterdir() if "." not in p.name) if d.exists() else []
 
 
 def envelope_rcpts(path):
@@ -164,7 +159,7 @@ def test_refused_rcpt_then_4xx_keeps_the_others_queued(smtpd, send, mailout, tmp
     assert re.search(r"^mailout: .*b@example\.com.*550 5\.1\.1 nope", res.stderr, re.M), res
     assert "451 4.3.0 try later" in res.stderr, res
     assert "queued as" in res.stderr, res
-    q = queued_files(tmp_path)
+    q = queued(tmp_path)
     assert len(q) == 1 and envelope_rcpts(q[0]) == [A, C], res
     b = [l for l in log if "recipients=" + B in l]
     ac = [l for l in log if "recipients=a@example.com,c@example.com" in l]
@@ -180,7 +175,7 @@ def test_refused_rcpt_then_4xx_keeps_the_others_queued(smtpd, send, mailout, tmp
     run = mailout.run(["-q"], config_file=conf)
     assert run.rc == EX_OK, run
     assert [m.rcpt_tos for m in good.messages] == [[A, C]], run
-    assert queued_files(tmp_path) == []
+    assert queued(tmp_path) == []
 
 
 @pytest.mark.parametrize("at", ["data_cmd", "data"])
@@ -190,7 +185,7 @@ def test_refused_rcpt_then_4xx_with_queue_never(smtpd, send, tmp_path, at):
     assert res.rc == EX_NOUSER, res
     assert re.search(r"^mailout: .*b@example\.com.*550 5\.1\.1 nope", res.stderr, re.M), res
     assert "451 4.3.0 try later" in res.stderr, res
-    assert "queued" not in res.stderr and queued_files(tmp_path) == [], res
+    assert "queued" not in res.stderr and queued(tmp_path) == [], res
 
 
 @pytest.mark.parametrize("at", ["data_cmd", "data"])
@@ -199,14 +194,14 @@ def test_refused_rcpt_then_4xx_in_a_queue_run(smtpd, send, mailout, refused_port
     """In a queue run the two deferred recipients stay queued (the envelope
     names only them); the refused one is not tried again."""
     res, _ = send_abc(send, refused_port, tmp_path, "onfail")
-    assert res.rc == EX_OK and len(queued_files(tmp_path)) == 1, res
+    assert res.rc == EX_OK and len(queued(tmp_path)) == 1, res
     srv = refused_then(smtpd, at, LATER_DATA)
     conf = mailout.write_config(relay_config(srv, partial_delivery=True, globals_={
         "queue": "onfail", "queue_dir": str(tmp_path / "queue"),
         "logfile": str(tmp_path / "mail.log")}))
     run = mailout.run(["-q"], config_file=conf)
-    assert queued_files(tmp_path, "failed") == [], run
-    q = queued_files(tmp_path)
+    assert queued(tmp_path, "failed") == [], run
+    q = queued(tmp_path)
     assert len(q) == 1 and envelope_rcpts(q[0]) == [A, C], run
     assert "451 4.3.0 try later" in run.stderr and "550 5.1.1 nope" in run.stderr, run
     good = smtpd("plain")
@@ -214,7 +209,7 @@ def test_refused_rcpt_then_4xx_in_a_queue_run(smtpd, send, mailout, refused_port
         "queue": "onfail", "queue_dir": str(tmp_path / "queue")}))
     assert mailout.run(["-q"], config_file=conf).rc == EX_OK
     assert [m.rcpt_tos for m in good.messages] == [[A, C]]
-    assert queued_files(tmp_path) == []
+    assert queued(tmp_path) == []
 
 
 @pytest.mark.parametrize("queue", ["never", "onfail"])
@@ -224,7 +219,7 @@ def test_refused_rcpt_with_partial_delivery_off_still_stops_all(smtpd, send, tmp
     assert res.rc == EX_NOUSER, res
     assert "550 5.1.1 nope" in res.stderr and "451" not in res.stderr, res
     assert not any(c.upper() == "DATA" for c in srv.commands()), srv.commands()
-    assert queued_files(tmp_path) == [] and "queued" not in res.stderr, res
+    assert queued(tmp_path) == [] and "queued" not in res.stderr, res
     assert any("recipients=a@example.com,b@example.com,c@example.com" in l and
                "smtpstatus=550" in l and "exitcode=EX_NOUSER" in l for l in log), log
 
@@ -239,7 +234,7 @@ def test_refused_rcpt_then_5xx_refuses_everyone(smtpd, send, mailout, refused_po
     res, log = send_abc(send, srv, tmp_path, "onfail")
     assert res.rc == EX_NOUSER, res
     assert "550 5.1.1 nope" in res.stderr and "554 5.7.1 no thanks" in res.stderr, res
-    assert queued_files(tmp_path) == [] and "queued" not in res.stderr, res
+    assert queued(tmp_path) == [] and "queued" not in res.stderr, res
     ac = [l for l in log if "recipients=a@example.com,c@example.com" in l]
     assert ac and "smtpstatus=554" in ac[0] and "exitcode=EX_UNAVAILABLE" in ac[0], log
     # The same in a queue run.
@@ -249,7 +244,7 @@ def test_refused_rcpt_then_5xx_refuses_everyone(smtpd, send, mailout, refused_po
     conf = mailout.write_config(relay_config(srv, partial_delivery=True, globals_={
         "queue": "onfail", "queue_dir": str(tmp_path / "queue")}))
     run = mailout.run(["-q"], config_file=conf)
-    assert queued_files(tmp_path) == [] and len(queued_files(tmp_path, "failed")) == 1, run
+    assert queued(tmp_path) == [] and len(queued(tmp_path, "failed")) == 1, run
 
 
 def test_refused_rcpt_then_connection_dropped_keeps_the_others_queued(smtpd, send, tmp_path):
@@ -259,7 +254,7 @@ def test_refused_rcpt_then_connection_dropped_keeps_the_others_queued(smtpd, sen
     res, log = send_abc(send, srv, tmp_path, "onfail")
     assert res.rc == EX_NOUSER and "queued as" in res.stderr, res
     assert re.search(r"^mailout: .*b@example\.com.*550 5\.1\.1 nope", res.stderr, re.M), res
-    q = queued_files(tmp_path)
+    q = queued(tmp_path)
     assert len(q) == 1 and envelope_rcpts(q[0]) == [A, C], res
 
 
@@ -273,7 +268,7 @@ def test_every_recipient_refused_some_for_now(smtpd, send, tmp_path):
                          "queue_dir": str(tmp_path / "queue")})
     assert res.rc == EX_NOUSER and srv.messages == [], res
     assert "550 5.1.1" in res.stderr and "451 4.2.0" in res.stderr, res
-    q = queued_files(tmp_path)
+    q = queued(tmp_path)
     assert len(q) == 1 and envelope_rcpts(q[0]) == [LATER], res
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from mailout_run import (EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, EX_USAGE, account_block,
                          conf_value, full_message)
+from mailout_run import instrumented, queued
 
 
 def config(mailout, srv, queue="onfail", **globals_):
@@ -32,11 +33,6 @@ def config(mailout, srv, queue="onfail", **globals_):
     path.write_text(text)
     os.chmod(path, 0o600)
     return path
-
-
-def queued(mailout, sub="q"):
-    d = mailout.tmp / "queue" / sub
-    return sorted(p for p in d.iterdir() if "." not in p.name) if d.exists() else []
 
 
 def subject_of(m):
@@ -188,7 +184,7 @@ def test_delivered_messages_leave_no_file_behind(mailout, refused_port, smtpd):
     assert mailout.run(["-q"], config_file=conf).rc == EX_OK
     assert sorted(subject_of(m) for m in srv.messages) == sorted(
         "msg-{}".format(n) for n in range(30))
-    assert list((mailout.tmp / "queue" / "q").iterdir()) == []
+    assert queued(mailout, every_file=True) == []
     assert list(done.iterdir()) == []
 
 
@@ -525,7 +521,7 @@ def test_a_run_that_opened_a_message_before_it_moved_to_failed_does_not_send_it(
     meanwhile gets a permanent refusal and moves the message to failed/.
     A must see that q/ID is no longer the file it opened."""
     cc = shutil.which("cc") or shutil.which("gcc")
-    if not cc or instrumented_binary(mailout.bin):
+    if not cc or instrumented(mailout.bin):
         pytest.skip("needs a C compiler and an uninstrumented binary for the LD_PRELOAD shim")
     src = tmp_path / "shim.c"
     src.write_text(SHIM)
@@ -545,12 +541,6 @@ def test_a_run_that_opened_a_message_before_it_moved_to_failed_does_not_send_it(
     rcpts = [c for c in srv.commands() if c.upper().startswith("RCPT")]
     assert len(rcpts) == 1, "the message was tried again after it failed: %s" % rcpts
     assert len(queued(mailout, "failed")) == 1 and queued(mailout) == []
-
-
-def instrumented_binary(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    return data.startswith(b"#!") or b"__asan_init" in data
 
 
 def run_as_nobody():

@@ -11,6 +11,7 @@ run goes on with the next ones.
 import pytest
 
 from mailout_run import EX_OK, full_message, relay_config
+from mailout_run import queued
 
 N = 20
 
@@ -19,11 +20,6 @@ def queue_conf(mailout, srv, tmp, **settings):
     return mailout.write_config(relay_config(srv, globals_={
         "queue": "onfail", "queue_dir": str(tmp / "queue"),
         "logfile": str(tmp / "mail.log")}, **settings))
-
-
-def queued(tmp):
-    d = tmp / "queue" / "q"
-    return sorted(p for p in d.iterdir() if "." not in p.name) if d.exists() else []
 
 
 def attempts(path):

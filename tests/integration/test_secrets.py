@@ -27,6 +27,7 @@ import textwrap
 import pytest
 
 from mailout_run import EX_NOPERM, EX_OK, account_block, conf_value, full_message
+from mailout_run import queued
 
 USER = "secret-user@example.com"
 SECRET_A = "cfg-S3cret-Aa1!x"          # from the configuration file
@@ -148,11 +149,6 @@ class Session:
         assert self.outputs
         bad = ["{}: {}".format(what, l) for what, blob in self.outputs for l in leaks(blob)]
         assert not bad, "\n".join(bad)
-
-
-def queued(tmp):
-    d = tmp / "queue" / "q"
-    return sorted(p for p in d.iterdir() if "." not in p.name) if d.exists() else []
 
 
 @pytest.mark.parametrize("mech", MECHS)

@@ -12,6 +12,7 @@ import pytest
 
 from mailout_run import (EX_OK, EX_TEMPFAIL, MAILOUT_BIN, account_block, conf_value,
                          full_message, login_name)
+from mailout_run import queued
 
 
 def loaded_libraries(mailout, args, stdin=b"", **kw):
@@ -97,10 +98,6 @@ def test_queue_listing_and_config_load_no_tls(mailout, refused_port):
         res, libs = loaded_libraries(mailout, ["-C", str(conf)] + args, full_message())
         assert res.rc == EX_OK, res
         assert tls_libraries(libs) == [], (args, sorted(libs))
-
-
-def queued(mailout):
-    return [p for p in (mailout.tmp / "queue" / "q").iterdir() if "." not in p.name]
 
 
 def curl_soname():

@@ -17,22 +17,12 @@ import subprocess
 import pytest
 
 from mailout_run import EX_OK
+from mailout_run import instrumented
 
 MiB = 1 << 20
 RSS_LIMIT_KIB = 16 * 1024
 GNU_TIME = "/usr/bin/time"
 TO = "big@example.com"
-
-
-def instrumented(binary):
-    """Why the binary's peak RSS is not its own, or None."""
-    with open(binary, "rb") as f:
-        data = f.read()
-    if data.startswith(b"#!"):
-        return "the binary is a wrapper script (valgrind)"
-    if b"__asan_init" in data:
-        return "the binary is built with AddressSanitizer"
-    return None
 
 
 def run_measured(mailout, args, stdin_file, timeout=300):
