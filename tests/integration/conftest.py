@@ -13,6 +13,8 @@ Fixtures:
   mailout        a Mailout runner with a private HOME in tmp_path
   send           send(srv, args, stdin, **account_settings) -> Result, with a
                  configuration for srv written and passed with -C
+  raw_relay      factory: raw_relay(**script) -> a running RawRelay (raw_servers.py)
+  socks          factory: socks(hosts=()) -> a running Socks5Proxy (raw_servers.py)
 
 Run with: /usr/bin/python3 -m pytest tests/integration
 (MAILOUT_BIN=/path/to/mailout to test an out-of-tree build).
@@ -24,6 +26,7 @@ import os
 import pytest
 
 from mailout_run import MAILOUT_BIN, Mailout, relay_config
+from raw_servers import RawRelay, Socks5Proxy
 from smtpd_fixtures import (SMTP_SINK, Faults, RefusedPort, SilentServer, SmtpSink,
                             SMTPServer, make_certs)
 
@@ -107,3 +110,32 @@ def send(mailout):
         return mailout.run(list(args), stdin, config=conf, env=env, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def raw_relay():
+    relays = []
+
+    def start(**kw):
+        r = RawRelay(**kw)
+        relays.append(r)
+        return r
+
+    yield start
+    for r in relays:
+        r.stop()
+
+
+
+@pytest.fixture
+def socks():
+    proxies = []
+
+    def start(**kw):
+        p = Socks5Proxy(**kw)
+        proxies.append(p)
+        return p
+
+    yield start
+    for p in proxies:
+        p.stop()

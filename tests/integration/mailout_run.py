@@ -10,7 +10,10 @@ timeout.  Configuration files are written with mode 0600 and passed with -C.
 import os
 import pwd
 import re
+import smtplib
+import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +184,40 @@ def assert_no_secret(res: "Result", *secrets: str, paths: Sequence[Path] = ()):
         assert s, "an empty secret cannot be checked"
         for where, blob in blobs.items():
             assert s.encode() not in blob, "secret {!r} in {}:\n{}".format(s, where, res)
+
+
+class PipeSMTP(smtplib.SMTP):
+    """smtplib talking to `mailout -bs` through its stdin and stdout."""
+
+    def __init__(self, argv, env):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        super().__init__()
+        a, b = socket.socketpair()
+        self.sock = a
+        self.file = None
+        self._b = b
+        threading.Thread(target=self._pump_in, daemon=True).start()
+        threading.Thread(target=self._pump_out, daemon=True).start()
+        code, msg = self.getreply()
+        assert code == 220, (code, msg)
+
+    def _pump_in(self):
+        while True:
+            data = self._b.recv(65536)
+            if not data:
+                break
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        self.proc.stdin.close()
+
+    def _pump_out(self):
+        while True:
+            data = self.proc.stdout.read1(65536)
+            if not data:
+                break
+            self._b.sendall(data)
+        self._b.shutdown(socket.SHUT_WR)
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """SMTP on standard input (-bs, SPEC 5, issue 5), driven by Python's smtplib
 over the process's pipes and by raw pipelined dialogues."""
-import smtplib
-import socket
 import subprocess
 import fcntl
 import os
@@ -11,41 +9,7 @@ import time
 import pytest
 
 from mailout_run import full_message, relay_config
-from mailout_run import queued
-
-
-class PipeSMTP(smtplib.SMTP):
-    """smtplib talking to `mailout -bs` through its stdin and stdout."""
-
-    def __init__(self, argv, env):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env)
-        super().__init__()
-        a, b = socket.socketpair()
-        self.sock = a
-        self.file = None
-        self._b = b
-        threading.Thread(target=self._pump_in, daemon=True).start()
-        threading.Thread(target=self._pump_out, daemon=True).start()
-        code, msg = self.getreply()
-        assert code == 220, (code, msg)
-
-    def _pump_in(self):
-        while True:
-            data = self._b.recv(65536)
-            if not data:
-                break
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        self.proc.stdin.close()
-
-    def _pump_out(self):
-        while True:
-            data = self.proc.stdout.read1(65536)
-            if not data:
-                break
-            self._b.sendall(data)
-        self._b.shutdown(socket.SHUT_WR)
+from mailout_run import PipeSMTP, queued
 
 
 def bs(mailout, srv, *extra, **globals_):

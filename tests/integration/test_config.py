@@ -1,15 +1,13 @@
 """Configuration behaviour end to end: which files are read and which wins,
 library traps (a trailing ';', ${VAR}), errors with true lines and man-page
-pointers, and the connection keys: proxy (a SOCKS5 proxy written here),
+pointers, and the connection keys: proxy (Socks5Proxy, raw_servers.py),
 source_ip, the connect timeout; syslog; --version and the argv[0] names.
 """
-import asyncio
 import os
 import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -275,90 +273,6 @@ def test_account_choice_errors_point_at_the_man_page(mailout):
 
 
 # ---- proxy ----
-
-class Socks5Proxy:
-    """A SOCKS5 proxy (no authentication, CONNECT only) on 127.0.0.1, in an
-    asyncio loop of its own thread.  Records each CONNECT's (host, port);
-    names listed in `hosts` resolve to 127.0.0.1 here (to show that the
-    client left the name to the proxy)."""
-
-    def __init__(self, hosts=()):
-        self.requests = []
-        self.hosts = set(hosts)
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-        self._ready.wait(10)
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(
-            asyncio.start_server(self._client, "127.0.0.1", 0))
-        self.port = self.server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self.loop.run_forever()
-
-    async def _pipe(self, reader, writer):
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def _client(self, reader, writer):
-        try:
-            ver, n = await reader.readexactly(2)
-            await reader.readexactly(n)
-            writer.write(b"\x05\x00")
-            ver, cmd, _, atyp = await reader.readexactly(4)
-            if atyp == 1:
-                host = socket.inet_ntoa(await reader.readexactly(4))
-            elif atyp == 3:
-                host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
-            else:
-                host = socket.inet_ntop(socket.AF_INET6, await reader.readexactly(16))
-            port = int.from_bytes(await reader.readexactly(2), "big")
-            self.requests.append((host, port))
-            try:
-                r2, w2 = await asyncio.open_connection(
-                    "127.0.0.1" if host in self.hosts else host, port)
-            except OSError:
-                writer.write(b"\x05\x05\x00\x01" + bytes(6))     # connection refused
-                await writer.drain()
-                writer.close()
-                return
-            writer.write(b"\x05\x00\x00\x01" + bytes(6))
-            await writer.drain()
-            await asyncio.gather(self._pipe(reader, w2), self._pipe(r2, writer))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._t.join(5)
-
-
-@pytest.fixture
-def socks():
-    proxies = []
-
-    def start(**kw):
-        p = Socks5Proxy(**kw)
-        proxies.append(p)
-        return p
-
-    yield start
-    for p in proxies:
-        p.stop()
-
 
 def test_socks5_proxy_is_used(server, send, socks):
     proxy = socks()

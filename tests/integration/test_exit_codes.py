@@ -23,6 +23,7 @@ import pytest
 
 from mailout_run import (EX_NOPERM, EX_NOUSER, EX_TEMPFAIL, EX_UNAVAILABLE,
                          assert_stderr_prefixed, full_message)
+from raw_servers import ClosingRelay
 
 RCPT = "rcpt@example.com"
 MSG = full_message()
@@ -336,38 +337,6 @@ def test_passwordeval_failing_is_config_error(smtpd, send):
     res = send(srv, [RCPT], MSG, password=None, passwordeval="exit 3")
     check_failure(res, 78)
     assert srv.received_nothing()
-
-
-class ClosingRelay:
-    """Greets, answers EHLO, and closes the connection when it sees the
-    command given (a raw socket server: aiosmtpd cannot drop mid-dialogue)."""
-
-    def __init__(self, close_at):
-        import socket
-        import threading
-        self.close_at = close_at.encode()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.sock.settimeout(30)
-        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        try:
-            c, _ = self.sock.accept()
-        except OSError:
-            return
-        with c:
-            c.sendall(b"220 closing.test ESMTP\r\n")
-            for line in c.makefile("rb"):
-                if line.upper().startswith(self.close_at):
-                    return
-                c.sendall(b"250-closing.test\r\n250 PIPELINING\r\n"
-                          if line.upper().startswith(b"EHLO") else b"250 ok\r\n")
-
-    def stop(self):
-        self.sock.close()
 
 
 @pytest.mark.parametrize("command,stage", [("MAIL", "MAIL FROM"), ("RCPT", "RCPT TO"),
