@@ -13,6 +13,9 @@ Fixtures:
   mailout        a Mailout runner with a private HOME in tmp_path
   send           send(srv, args, stdin, **account_settings) -> Result, with a
                  configuration for srv written and passed with -C
+  mount_namespace  skips the test unless a private mount namespace can be made
+                 and mounted in (unshare -m; refused in a chroot whose / is not a
+                 mount point, in a container without CAP_SYS_ADMIN)
   raw_relay      factory: raw_relay(**script) -> a running RawRelay (raw_servers.py)
   socks          factory: socks(hosts=()) -> a running Socks5Proxy (raw_servers.py)
 
@@ -25,7 +28,7 @@ import os
 
 import pytest
 
-from mailout_run import MAILOUT_BIN, Mailout, relay_config
+from mailout_run import MAILOUT_BIN, Mailout, mount_namespace_refused, relay_config
 from raw_servers import RawRelay, Socks5Proxy
 from smtpd_fixtures import (SMTP_SINK, Faults, RefusedPort, SilentServer, SmtpSink,
                             SMTPServer, make_certs)
@@ -97,6 +100,13 @@ def mailout(tmp_path):
         pytest.fail("mailout binary not found: {} (build it, or set MAILOUT_BIN)".format(
             MAILOUT_BIN))
     return Mailout(tmp_path)
+
+
+@pytest.fixture
+def mount_namespace():
+    why = mount_namespace_refused()
+    if why:
+        pytest.skip("needs a private mount namespace: " + why)
 
 
 @pytest.fixture

@@ -2,17 +2,31 @@
 
 The binary is $MAILOUT_BIN, else <repo>/src/mailout.  Every run gets a fresh
 HOME (so no user configuration is read), XDG_* and MAIL pointing into the
-test's temporary directory, a clean environment (no MAILOUT_CONFIG, no proxy
-variables unless a test asks for them), the given standard input, and a
-timeout.  Configuration files are written with mode 0600 and passed with -C.
+test's temporary directory, a clean environment (no proxy variables unless a
+test asks for them), the given standard input, and a timeout.  Configuration
+files are written with mode 0600 and passed with -C.
+
+Nothing of the host's is read or written (SPEC 2: SYSCONFDIR/mailout.conf is
+read unless -C or $MAILOUT_CONFIG names a file):
+- a run given no configuration gets the test's own, $MAILOUT_CONFIG =
+  Mailout.own_config (only queue_dir, the test's own queue);
+- a run that asks for the search path (env={"MAILOUT_CONFIG": None} and no
+  -C: the embedded default, the system and user files) runs in a private
+  mount namespace where the host's system file is hidden and, as root, the
+  default queue (/var/spool/mailout) is the test's own; where that cannot be
+  done (not root, no unshare, mounts refused), the test is skipped, saying
+  why -- unless there is nothing to hide (no system file, not root).
 """
 
+import functools
 import os
 import pwd
 import re
+import shutil
 import smtplib
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -73,6 +87,59 @@ class Mailout:
         self.runtmp = self.tmp / "tmpdir"
         self.runtmp.mkdir(exist_ok=True)
         self._nconf = 0
+        self.own_config = self.tmp / "own.conf"
+        self.own_config.write_text('queue_dir = "{}"\n'.format(self.queue_dir))
+        os.chmod(self.own_config, 0o600)
+
+    def command(self, args: Sequence[str], env: Dict[str, str],
+                argv0: Optional[str] = None) -> "tuple[List[str], str]":
+        """(argv, executable) running mailout with args in env, argv[0] =
+        argv0 when given, inside host_guard()'s prefix when it needs one."""
+        cmd = [self.bin, *args]
+        guard = self.host_guard(env, cmd)
+        if argv0:
+            cmd[0] = argv0
+        if not guard:
+            return cmd, self.bin
+        if argv0:           # through exec in sh: the name is the link's
+            d = self.tmp / "argv0"
+            d.mkdir(exist_ok=True)
+            link = d / os.path.basename(argv0)
+            if not link.exists():
+                link.symlink_to(self.bin)
+            cmd[0] = str(link)
+        return guard + cmd, guard[0]
+
+    def host_guard(self, env: Dict[str, str], cmd: Sequence[str] = (), *,
+                   system_file: Optional[Path] = None,
+                   sysconfdir: Optional[str] = None) -> List[str]:
+        """The command prefix a run with this environment and command needs
+        so that nothing of the host's is used (see the module's text): [] when
+        it names its configuration (-C, $MAILOUT_CONFIG) or there is nothing
+        to hide; skips the test when hiding is needed and refused.
+        system_file: a file to show as SYSCONFDIR/mailout.conf instead (the
+        binary's SYSCONFDIR, or sysconfdir when given)."""
+        if system_file is None and (env.get("MAILOUT_CONFIG") or
+                                    any(a.startswith("-C") for a in cmd[1:])):
+            return []
+        if system_file is not None:
+            hide = [os.path.join(sysconfdir, "mailout.conf") if sysconfdir
+                    else system_config_files()[0]]
+        else:
+            hide = [f for f in system_config_files() if os.path.lexists(f)]
+        spool = default_spool() if os.geteuid() == 0 else None
+        if not hide and not spool:
+            return []
+        why = mount_namespace_refused()
+        if why:
+            import pytest
+            pytest.skip("the run reads the configuration search path, and keeping it off the "
+                        "host ({}) needs a private mount namespace: {}".format(
+                            ", ".join(hide + ([spool] if spool else [])), why))
+        priv = Path(tempfile.mkdtemp(prefix="host-guard-", dir=str(self.tmp)))
+        etcs = " ".join(os.path.dirname(f) for f in hide)
+        return [shutil.which("unshare"), "-m", "sh", "-c", HOST_GUARD_SCRIPT, "sh", str(priv), etcs,
+                spool or "", str(system_file or "")]
 
     @property
     def queue_dir(self) -> Path:
@@ -103,6 +170,7 @@ class Mailout:
             "XDG_DATA_HOME": str(self.home / ".local" / "share"),
             "XDG_CACHE_HOME": str(self.home / ".cache"),
             "LC_ALL": "C",
+            "MAILOUT_CONFIG": str(self.own_config),
         })
         if extra:
             for k, v in extra.items():
@@ -135,13 +203,117 @@ class Mailout:
         cmd += list(args)
         if not os.access(self.bin, os.X_OK):
             raise FileNotFoundError("mailout binary not found or not executable: " + self.bin)
-        if argv0:
-            cmd[0] = argv0
+        env = self.env(env)
+        argv, exe = self.command(cmd[1:], env, argv0)
         t0 = time.monotonic()
-        p = subprocess.run(cmd, input=stdin, capture_output=True, env=self.env(env),
-                           timeout=timeout, cwd=str(self.tmp), executable=self.bin)
+        p = subprocess.run(argv, input=stdin, capture_output=True, env=env,
+                           timeout=timeout, cwd=str(self.tmp), executable=exe)
         return Result(args=cmd[1:], rc=p.returncode, out=p.stdout, err=p.stderr,
                       elapsed=time.monotonic() - t0)
+
+
+def system_config_files() -> List[str]:
+    """SYSCONFDIR/mailout.conf of the binary under test: $MAILOUT_SYSCONFDIR
+    (make check sets it), else the path compiled into the binary (the real
+    one behind a wrapper script), else both usual places."""
+    d = os.environ.get("MAILOUT_SYSCONFDIR")
+    if d:
+        return [os.path.join(d, "mailout.conf")]
+    found = _compiled_system_file(MAILOUT_BIN)
+    return [found] if found else ["/etc/mailout.conf", "/usr/local/etc/mailout.conf"]
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_system_file(binary: str) -> Optional[str]:
+    try:
+        with open(binary, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if data.startswith(b"#!"):        # a wrapper (valgrind): the binary it runs
+        for path in re.findall(rb"/[\w./+-]+", data):
+            p = path.decode()
+            if os.path.isfile(p) and os.path.realpath(p) != os.path.realpath(binary):
+                with open(p, "rb") as f:
+                    if f.read(4) == b"\x7fELF":
+                        return _compiled_system_file(p)
+        return None
+    m = re.search(rb"\x00(/[^\x00]*)/mailout\.conf\x00", data)
+    return m.group(1).decode() + "/mailout.conf" if m else None
+
+
+def default_spool() -> Optional[str]:
+    """What to make the test's own for root's default queue_dir
+    /var/spool/mailout: itself when it exists, else the directory that
+    would get it (mailout makes the queue directory when it spools)."""
+    for d in ("/var/spool/mailout", "/var/spool", "/var"):
+        if os.path.isdir(d):
+            return d
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def mount_namespace_refused() -> Optional[str]:
+    """None when a private mount namespace can be made here and mounted in
+    (unshare -m, a tmpfs, a device node, a bind mount: what the tests do in
+    one); else why not (not root, no unshare(1), a chroot whose / is not a
+    mount point, a container without CAP_SYS_ADMIN)."""
+    if os.geteuid() != 0:
+        return "needs root"
+    if not shutil.which("unshare"):
+        return "unshare(1) is not installed (util-linux)"
+    d = tempfile.mkdtemp(prefix="mailout-ns-probe-")
+    try:
+        p = subprocess.run(["unshare", "-m", "sh", "-c",
+                            'set -e; mount -t tmpfs tmpfs "$1"; mknod -m 666 "$1/null" c 1 3; '
+                            'touch "$1/f"; mount --bind "$1/null" "$1/f"', "sh", d],
+                           capture_output=True, timeout=30)
+    finally:
+        os.rmdir(d)
+    if p.returncode != 0:
+        return "unshare -m or mount refused here: " + p.stderr.decode("utf-8", "replace").strip()
+    return None
+
+
+# In a private mount namespace: $2 (directories holding a system file,
+# space-separated) gets a tmpfs with every entry of the real one bound back
+# but mailout.conf, and $4 as mailout.conf when given; $3 (root's queue, see
+# default_spool()) becomes a private directory under $1.  Then the command.
+# Bind mounts, not symbolic links, so that a run as another user (setpriv)
+# reads /etc/passwd as before.
+HOST_GUARD_SCRIPT = r'''
+set -e
+priv=$1 etcs=$2 spool=$3 sysfile=$4
+shift 4
+n=0
+for etc in $etcs; do
+	n=$((n + 1))
+	real=$priv/real-$n
+	mkdir "$real"
+	mount --bind "$etc" "$real"
+	mount -t tmpfs -o mode=755 mailout-test "$etc"
+	for e in "$real"/* "$real"/.[!.]*; do
+		[ -e "$e" ] || [ -L "$e" ] || continue
+		name=${e##*/}
+		[ "$name" != mailout.conf ] || continue
+		if [ -L "$e" ]; then
+			ln -s "$(readlink "$e")" "$etc/$name"
+			continue
+		fi
+		if [ -d "$e" ]; then mkdir "$etc/$name"; else : >"$etc/$name"; fi
+		mount --bind "$e" "$etc/$name"
+	done
+	if [ -n "$sysfile" ]; then
+		: >"$etc/mailout.conf"
+		mount --bind "$sysfile" "$etc/mailout.conf"
+	fi
+done
+if [ -n "$spool" ]; then
+	mkdir "$priv/spool"
+	mount --bind "$priv/spool" "$spool"
+fi
+exec "$@"
+'''
 
 
 def queued(where: Union["Mailout", Path], sub: str = "q",

@@ -93,27 +93,19 @@ def sysconfdir(mailout):
 
 
 def run_with_system_file(mailout, text, args):
-    """Run mailout with text as SYSCONFDIR/mailout.conf: a private mount
-    namespace (unshare -m, root only) binds a temporary directory over
-    SYSCONFDIR, so the real one is never written."""
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("needs root and unshare(1) to provide a system file")
+    """Run mailout with text as SYSCONFDIR/mailout.conf, shown in a private
+    mount namespace (Mailout.host_guard), so the real one is never read or
+    written."""
     etc = sysconfdir(mailout)
     if not os.path.isdir(etc):
         pytest.skip("SYSCONFDIR {} does not exist to mount over".format(etc))
-    fake = mailout.tmp / "sysconf"
-    fake.mkdir(exist_ok=True)
-    p = fake / "mailout.conf"
-    p.write_text(text)
-    os.chmod(p, 0o600)
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2"', "sh",
-                            str(fake), etc], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("cannot bind-mount in a mount namespace here: " + probe.stderr.decode())
-    cmd = ["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"',
-           "sh", str(fake), etc, mailout.bin, *args]
+    f = mailout.tmp / "system-mailout.conf"
+    f.write_text(text)
+    os.chmod(f, 0o600)
     env = mailout.env({"MAILOUT_CONFIG": None})
-    p = subprocess.run(cmd, capture_output=True, env=env, timeout=30, cwd=str(mailout.tmp))
+    cmd = [mailout.bin, *args]
+    guard = mailout.host_guard(env, cmd, system_file=f, sysconfdir=etc)
+    p = subprocess.run(guard + cmd, capture_output=True, env=env, timeout=30, cwd=str(mailout.tmp))
     return p, os.path.join(etc, "mailout.conf")
 
 
@@ -441,12 +433,10 @@ exec "$@"
 '''
 
 
-def test_syslog_line(server, mailout):
+def test_syslog_line(server, mailout, mount_namespace):
     """syslog(3) writes to /dev/log: a private mount namespace puts a
     datagram socket of the test there (over a private /dev), so nothing
-    outside the test sees it.  Needs root and unshare(1)."""
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("needs root and unshare(1)")
+    outside the test sees it."""
     sock_path = str(mailout.tmp / "log.sock")
     rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     rx.bind(sock_path)
@@ -489,9 +479,11 @@ def test_sendmail_name_behaves_as_mailout(server, mailout):
 @pytest.mark.parametrize("argv0,args", [("newaliases", []), ("mailout", ["-bi"]),
                                         ("sendmail", ["-I"])])
 def test_newaliases_exits_0_without_reading_input(mailout, argv0, args):
-    p = subprocess.Popen([argv0, *args], executable=mailout.bin, stdin=subprocess.PIPE,
+    env = mailout.env({"MAILOUT_CONFIG": None})
+    cmd, exe = mailout.command(args, env, argv0)
+    p = subprocess.Popen(cmd, executable=exe, stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=mailout.env({"MAILOUT_CONFIG": None}), cwd=str(mailout.tmp))
+                         env=env, cwd=str(mailout.tmp))
     try:
         # standard input stays open: a program that read it would hang here
         rc = p.wait(timeout=10)

@@ -388,9 +388,10 @@ def test_mbox_the_user_cannot_create(mailout):
                            "XDG_CONFIG_HOME": str(home / "config"),
                            "USER": "nobody", "LOGNAME": "nobody"})
         env.pop("MAILOUT_CONFIG", None)
-        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=%d" % nobody.pw_gid,
-                            "--clear-groups", mailout.bin, "-f", SENDER, "--queue", "never",
-                            "nobody"], input=b"Subject: self\n\nb\n",
+        cmd = [mailout.bin, "-f", SENDER, "--queue", "never", "nobody"]
+        p = subprocess.run(mailout.host_guard(env, cmd) + ["setpriv", "--reuid=nobody",
+                           "--regid=%d" % nobody.pw_gid, "--clear-groups", *cmd],
+                           input=b"Subject: self\n\nb\n",
                            capture_output=True, env=env, timeout=30, cwd=str(home))
         err = p.stderr.decode()
         assert p.returncode == EX_CANTCREAT, err

@@ -554,11 +554,12 @@ def run_as_nobody():
 def test_default_queue_directory(mailout, tmp_path):
     """$XDG_STATE_HOME/mailout/queue for users, /var/spool/mailout for root."""
     def shown(prefix, env):
-        p = subprocess.run(prefix + [mailout.bin, "--host", "relay.example", "--show-config"],
+        cmd = [mailout.bin, "--host", "relay.example", "--show-config"]
+        p = subprocess.run(mailout.host_guard(env, cmd) + prefix + cmd,
                            capture_output=True, env=env, timeout=30)
         assert p.returncode == 0, p
         return re.search(r'queue_dir\s+= "([^"]*)"', p.stdout.decode()).group(1)
-    env = mailout.env()
+    env = mailout.env({"MAILOUT_CONFIG": None})
     if os.geteuid() != 0:
         assert shown([], env) == env["XDG_STATE_HOME"] + "/mailout/queue"
         return
