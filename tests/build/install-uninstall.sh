@@ -1,0 +1,43 @@
+#!/bin/sh
+# TAP: `make install DESTDIR=...` puts every file where it belongs (the
+# program, the man pages, the completion where bash-completion and zsh read
+# it), and `make uninstall` removes all it added: no file and no link is left.
+# Run by make check from the build tree ($MAKE as make passes it).
+MAKE=${MAKE:-make}
+dest=$(mktemp -d) || exit 99
+trap 'rm -rf "$dest"' EXIT
+n=0
+check() {   # check DESCRIPTION COMMAND...
+	n=$((n + 1))
+	d=$1
+	shift
+	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
+}
+var() { $MAKE -s --no-print-directory print-var VAR="$1"; }
+if ! $MAKE -s --no-print-directory install DESTDIR="$dest" >"$dest.log" 2>&1; then
+	echo "1..1"
+	echo "not ok 1 - make install"
+	sed 's/^/# /' "$dest.log"
+	rm -f "$dest.log"
+	exit 0
+fi
+rm -f "$dest.log"
+check "the program in bindir" test -x "$dest$(var bindir)/mailout"
+check "mailout(1) and mailout.conf(5)" test -f "$dest$(var man1dir)/mailout.1" -a \
+	-f "$dest$(var man5dir)/mailout.conf.5"
+check "bash completion as completions/mailout" test -f "$dest$(var bashcompletiondir)/mailout"
+check "zsh completion as _mailout" test -f "$dest$(var zshcompletiondir)/_mailout"
+case $(var prefix) in
+/usr) check "zsh completion in Debian's vendor-completions" \
+	test "$(var zshcompletiondir)" = /usr/share/zsh/vendor-completions ;;
+esac
+units=$(var systemdsystemunitdir)
+if [ -n "$units" ]; then
+	check "systemd service and timer" test -f "$dest$units/mailout-queue.service" -a \
+		-f "$dest$units/mailout-queue.timer"
+fi
+$MAKE -s --no-print-directory uninstall DESTDIR="$dest" >/dev/null 2>&1
+left=$(find "$dest" ! -type d)
+check "make uninstall leaves no file or link behind" test -z "$left"
+for f in $left; do echo "# left: $f"; done
+echo "1..$n"
