@@ -4,6 +4,8 @@
 # it), and `make uninstall` removes all it added: no file and no link is left.
 # Run by make check from the build tree ($MAKE as make passes it).
 MAKE=${MAKE:-make}
+# A make of its own, not a part of the one running the tests (-j's jobserver).
+unset MAKEFLAGS MFLAGS
 dest=$(mktemp -d) || exit 99
 trap 'rm -rf "$dest"' EXIT
 n=0

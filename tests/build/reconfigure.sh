@@ -10,6 +10,8 @@ if [ "${MAILOUT_BUILD_TESTS:-0}" != 1 ]; then
 	exit 0
 fi
 MAKE=${MAKE:-make}
+# A make of its own, not a part of the one running the tests (-j's jobserver).
+unset MAKEFLAGS MFLAGS
 top=$(cd "${srcdir:-.}" && pwd)
 b=$(mktemp -d) || exit 99
 trap 'rm -rf "$b"' EXIT

@@ -181,8 +181,16 @@ class Mailout:
         return e
 
     def write_config(self, text: str, name: Optional[str] = None, mode: int = 0o600) -> Path:
+        """Write a configuration file.  A text that names no queue_dir gets
+        the test's own at its end (as root the default is the shared
+        /var/spool/mailout), unless a section or a string is left open: an
+        error test's error stays where it was."""
         self._nconf += 1
         p = self.tmp / (name or "mailout-{}.conf".format(self._nconf))
+        if "queue_dir" not in text and text.count("{") == text.count("}") and \
+                text.count('"') % 2 == 0 and text.count("/*") == text.count("*/"):
+            text += '{}queue_dir = "{}"\n'.format("" if text.endswith("\n") or not text else "\n",
+                                                 self.queue_dir)
         p.write_text(text)
         os.chmod(p, mode)
         return p
