@@ -27,15 +27,6 @@ def b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
-def queue_dir(mailout):
-    """A private queue: as root, the default is the shared /var/spool/mailout."""
-    return str(mailout.tmp / "queue")
-
-
-def onfail(mailout):
-    return {"queue": "onfail", "queue_dir": queue_dir(mailout)}
-
-
 # ---- OAuth 2.0 bearer tokens ----
 
 @pytest.mark.parametrize("mode", ["starttls", "smtps"])
@@ -192,7 +183,7 @@ def test_unusable_tls_file_is_config_error_not_queued(smtpd, mailout, certs, cli
                                                       tmp_path, case):
     srv = smtpd("starttls")
     settings, key, path, reason = tls_file_case(tmp_path, certs, client_cert, case)
-    conf = mailout.write_config(relay_config(srv, globals_=onfail(mailout), **settings))
+    conf = mailout.write_config(relay_config(srv, globals_=mailout.private_queue(), **settings))
     lines = conf.read_text().splitlines()
     line = next(i + 1 for i, l in enumerate(lines) if l.strip().startswith(key + " "))
     res = mailout.run([RCPT], full_message(), config_file=conf)
@@ -218,12 +209,12 @@ def test_queue_run_keeps_message_when_a_tls_file_goes_missing(smtpd, mailout, ce
     mycert = tmp_path / "mine.crt"
     mycert.write_text(open(cert).read())
     srv = smtpd("starttls", require_client_cert=True)
-    down = relay_config(srv, globals_=onfail(mailout), port=refused_port.port,
+    down = relay_config(srv, globals_=mailout.private_queue(), port=refused_port.port,
                         tls_cert_file=str(mycert), tls_key_file=key)
     conf = mailout.write_config(down)
     res = mailout.run([RCPT], full_message(), config_file=conf)
     assert res.rc == EX_OK and "queued" in res.stderr, res
-    conf.write_text(relay_config(srv, globals_=onfail(mailout), tls_cert_file=str(mycert),
+    conf.write_text(relay_config(srv, globals_=mailout.private_queue(), tls_cert_file=str(mycert),
                                  tls_key_file=key))
     mycert.unlink()
     run = mailout.run(["-q"], config_file=conf)
@@ -250,7 +241,7 @@ account "a" {{
 
 
 def test_auth_on_without_user_fails_everywhere_with_file_and_line(server, mailout):
-    conf = mailout.write_config(AUTH_NO_USER.format(port=server.port, queue=queue_dir(mailout)))
+    conf = mailout.write_config(AUTH_NO_USER.format(port=server.port, queue=mailout.queue_dir))
     for args in (["--dry-run", RCPT], [RCPT]):
         res = mailout.run(args, full_message(), config_file=conf)
         assert res.rc == EX_CONFIG, res

@@ -19,11 +19,6 @@ from mailout_run import queued
 RCPT = "rcpt@example.com"
 
 
-def queue_globals(mailout, queue="onfail"):
-    """A private queue (as root the default is the shared /var/spool/mailout)."""
-    return {"queue": queue, "queue_dir": str(mailout.tmp / "queue")}
-
-
 def show(mailout, args=(), **kw):
     """--show-config: (result, {key: value}) for the account part."""
     res = mailout.run(["--show-config", *args], **kw)
@@ -342,7 +337,7 @@ def test_proxy_that_cannot_reach_the_relay_is_named(refused_port, send, socks):
 
 
 def test_bad_proxy_scheme_is_config_error_not_queued(server, mailout):
-    text = relay_config(server, globals_=queue_globals(mailout), proxy="bogus://x")
+    text = relay_config(server, globals_=mailout.private_queue(), proxy="bogus://x")
     conf = mailout.write_config(text)
     line = next(i + 1 for i, l in enumerate(text.splitlines())
                 if l.strip().startswith("proxy "))
@@ -360,7 +355,7 @@ def test_source_ip_is_used(server, send):
 
 
 def test_source_ip_not_on_this_host_is_config_error(server, mailout):
-    text = relay_config(server, globals_=queue_globals(mailout), source_ip="192.0.2.7")
+    text = relay_config(server, globals_=mailout.private_queue(), source_ip="192.0.2.7")
     conf = mailout.write_config(text)
     line = next(i + 1 for i, l in enumerate(text.splitlines())
                 if l.strip().startswith("source_ip "))
