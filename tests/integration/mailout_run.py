@@ -239,12 +239,13 @@ def _compiled_system_file(binary: str) -> Optional[str]:
     except OSError:
         return None
     if data.startswith(b"#!"):        # a wrapper (valgrind): the binary it runs
-        for path in re.findall(rb"/[\w./+-]+", data):
+        for path in re.findall(rb"/[\w./+-]+", data.split(b"\n", 1)[-1]):
             p = path.decode()
             if os.path.isfile(p) and os.path.realpath(p) != os.path.realpath(binary):
                 with open(p, "rb") as f:
-                    if f.read(4) == b"\x7fELF":
-                        return _compiled_system_file(p)
+                    found = _compiled_system_file(p) if f.read(4) == b"\x7fELF" else None
+                if found:
+                    return found
         return None
     m = re.search(rb"\x00(/[^\x00]*)/mailout\.conf\x00", data)
     return m.group(1).decode() + "/mailout.conf" if m else None
