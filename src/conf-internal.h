@@ -25,7 +25,8 @@ struct keyline {
 struct layout {
 	int *acct_line;     /* line of each account header, in file order */
 	size_t nacct;
-	struct keyline *keys;   /* every "key =" / "key +=", in file order */
+	struct keyline *keys;   /* every "key =" / "key +=", sorted by
+				 * section, key and line (see conf_layout_line()) */
 	size_t nkeys;
 };
 
@@ -41,8 +42,17 @@ void conf_blank_comments(char *text);
  */
 int conf_scan_layout(const char *name, const char *text, struct layout *l, struct result *r);
 
-/* The line where section sec last set key, or 0 (also when l is NULL). */
+/* The line where section sec last set key, or 0 (also when l is NULL).
+ * A binary search: O(log n) in the keys of the file. */
 int conf_layout_line(const struct layout *l, int sec, const char *key);
+
+/*
+ * Steps taken by the lookups of a load (binary-search steps of
+ * conf_layout_line(), probes of the account-name index): for tests that
+ * check loading stays near-linear in the number of accounts.  Only ever
+ * incremented.
+ */
+extern unsigned long conf_lookup_steps;
 
 void conf_layout_free(struct layout *l);
 

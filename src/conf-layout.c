@@ -96,15 +96,52 @@ conf_layout_free(struct layout *l)
 	memset(l, 0, sizeof(*l));
 }
 
+unsigned long conf_lookup_steps;
+
+/* Order of the key index: section, key, then line (file order). */
+static int
+keyline_cmp(const void *x, const void *y)
+{
+	const struct keyline *a = x, *b = y;
+	int d;
+
+	if (a->sec != b->sec)
+		return a->sec < b->sec ? -1 : 1;
+	if ((d = strcmp(a->key, b->key)) != 0)
+		return d;
+	return (a->line > b->line) - (a->line < b->line);
+}
+
+/* Sort the keys by (section, key, line) for conf_layout_line(). */
+static void
+index_keys(struct layout *l)
+{
+	if (l->nkeys > 1)
+		qsort(l->keys, l->nkeys, sizeof(*l->keys), keyline_cmp);
+}
+
+/* A binary search of the sorted keys: the last entry of (sec, key) is
+ * the line where the section last set it. */
 int
 conf_layout_line(const struct layout *l, int sec, const char *key)
 {
-	int line = 0;
+	size_t lo = 0, hi = l ? l->nkeys : 0;
 
-	for (size_t i = 0; l && i < l->nkeys; i++)
-		if (l->keys[i].sec == sec && strcmp(l->keys[i].key, key) == 0)
-			line = l->keys[i].line;
-	return line;
+	/* The first entry after every (sec, key) entry. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct keyline *k = &l->keys[mid];
+		int d = k->sec != sec ? (k->sec < sec ? -1 : 1) : strcmp(k->key, key);
+
+		conf_lookup_steps++;
+		if (d <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || l->keys[lo - 1].sec != sec || strcmp(l->keys[lo - 1].key, key) != 0)
+		return 0;
+	return l->keys[lo - 1].line;
 }
 
 enum tok { T_EOF, T_WORD, T_STR, T_LBRACE, T_RBRACE, T_EQ, T_PLUSEQ, T_OTHER };
@@ -179,7 +216,7 @@ conf_scan_layout(const char *name, const char *text, struct layout *l, struct re
 	struct token prev2 = { .type = T_EOF }, prev = { .type = T_EOF }, t;
 	const char *p = text;
 	const char *key = NULL;
-	size_t depth = 0, keylen = 0, cap = 0;
+	size_t depth = 0, keylen = 0, cap = 0, acap = 0;
 	int line = 1, sec = SEC_TOP;
 
 	memset(l, 0, sizeof(*l));
@@ -231,8 +268,11 @@ conf_scan_layout(const char *name, const char *text, struct layout *l, struct re
 				f.line = prev2.line;
 				f.title = prev.s;
 				f.tlen = prev.n;
-				l->acct_line = xrealloc(l->acct_line,
-							(l->nacct + 1) * sizeof(int));
+				if (l->nacct == acap) {
+					acap = acap ? acap * 2 : 16;
+					l->acct_line = xrealloc(l->acct_line,
+								acap * sizeof(int));
+				}
 				l->acct_line[l->nacct++] = prev2.line;
 			}
 			stack[depth++] = f;
@@ -255,6 +295,7 @@ conf_scan_layout(const char *name, const char *text, struct layout *l, struct re
 				(int)(stack[i].title ? (stack[i].tlen > 64 ? 64 : stack[i].tlen) : 1),
 				stack[i].title ? stack[i].title : "?");
 	}
+	index_keys(l);
 	return 0;
 }
 

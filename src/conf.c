@@ -680,8 +680,9 @@ struct asec {
 	int id;                    /* its number among the file's account sections */
 	int line;                  /* of its header */
 	cfg_t *sec;
-	int state;       /* 0 unresolved, 1 resolving, 2 done */
+	int state;       /* 0 unresolved, 1 on the inherit path being resolved, 2 done */
 	int index;       /* in c->accounts: its place in b->secs (file order) */
+	struct asec *below;        /* the account that inherits from it, on that path */
 };
 
 struct build {
@@ -690,15 +691,40 @@ struct build {
 	size_t nfiles;
 	struct asec *secs;
 	size_t nsecs;
+	int *slots;                /* name index: open addressing, -1 empty */
+	size_t nslots;             /* a power of two, over twice the sections */
 };
+
+static size_t
+name_hash(const char *s)
+{
+	size_t h = 2166136261u;         /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The slot of name in the index: where it is, or the empty slot where it
+ * goes. */
+static int *
+name_slot(struct build *b, const char *name)
+{
+	size_t i = name_hash(name) & (b->nslots - 1);
+
+	for (;; i = (i + 1) & (b->nslots - 1)) {
+		conf_lookup_steps++;
+		if (b->slots[i] < 0 || strcmp(b->secs[b->slots[i]].name, name) == 0)
+			return &b->slots[i];
+	}
+}
 
 static struct asec *
 find_sec(struct build *b, const char *name)
 {
-	for (size_t i = 0; i < b->nsecs; i++)
-		if (strcmp(b->secs[i].name, name) == 0)
-			return &b->secs[i];
-	return NULL;
+	int *slot = name_slot(b, name);
+
+	return *slot < 0 ? NULL : &b->secs[*slot];
 }
 
 static void
@@ -711,42 +737,16 @@ apply_defaults(struct build *b, struct account *a)
 	}
 }
 
-static int
-resolve(struct build *b, struct asec *s, struct result *r)
+/* Build the account of section s on top of its parent p (resolved), or
+ * of the defaults when p is NULL. */
+static void
+build_account(struct build *b, struct asec *s, const struct asec *p)
 {
 	struct account a;
-	const char *parent;
-	int line = conf_layout_line(s->layout, s->id, "inherit");
 
-	if (s->state == 2)
-		return 0;
-	if (s->state == 1)
-		return -1;      /* a cycle: the caller names it */
-	s->state = 1;
-	account_init(&a);
-	parent = cfg_getstr(s->sec, "inherit");
-	if (parent) {
-		struct asec *p = find_sec(b, parent);
-		if (!p) {
-			return res_fail(r, RES_CONFIG,
-					"%s:%d: account \"%s\" inherits from unknown account \"%s\" "
-					"(see mailout.conf(5), DEFAULTS AND ACCOUNTS)",
-					s->file, line, s->name, parent);
-		}
-		if (resolve(b, p, r) < 0) {
-			if (r->cls == RES_OK)
-				res_fail(r, RES_CONFIG, "%s:%d: account \"%s\": inherit = \"%s\" "
-					 "forms a cycle (accounts that inherit from each other; "
-					 "see mailout.conf(5), DEFAULTS AND ACCOUNTS)",
-					 s->file, line, s->name, parent);
-			return -1;
-		}
-		conf_account_copy(&a, &b->c->accounts[p->index]);
-		free(a.name);
-		free(a.file);
-	} else {
-		apply_defaults(b, &a);
-	}
+	conf_account_copy(&a, p ? &b->c->accounts[p->index] : &b->c->defaults);
+	free(a.name);
+	free(a.file);
 	overlay(&a, s->sec, s->file, s->layout, s->id);
 	a.name = xstrdup(s->name);
 	a.file = xstrdup(s->file);
@@ -755,7 +755,52 @@ resolve(struct build *b, struct asec *s, struct result *r)
 	 * inherit resolves them in: senders are tried in file order. */
 	b->c->accounts[s->index] = a;
 	s->state = 2;
-	return 0;
+}
+
+/*
+ * Resolve s and the accounts it inherits from, parents first.  No
+ * recursion: an inherit chain may be as long as the file size allows.
+ * The path is walked up to an account that is resolved or inherits from
+ * none, then built back down along the below links.
+ */
+static int
+resolve(struct build *b, struct asec *s, struct result *r)
+{
+	struct asec *cur = s, *p = NULL;
+
+	if (s->state == 2)
+		return 0;
+	for (;;) {
+		const char *parent = cfg_getstr(cur->sec, "inherit");
+		int line;
+
+		cur->state = 1;
+		if (!parent)
+			break;
+		p = find_sec(b, parent);
+		if (p && p->state == 2)
+			break;
+		line = conf_layout_line(cur->layout, cur->id, "inherit");
+		if (!p)
+			return res_fail(r, RES_CONFIG,
+					"%s:%d: account \"%s\" inherits from unknown account \"%s\" "
+					"(see mailout.conf(5), DEFAULTS AND ACCOUNTS)",
+					cur->file, line, cur->name, parent);
+		if (p->state == 1)
+			return res_fail(r, RES_CONFIG, "%s:%d: account \"%s\": inherit = \"%s\" "
+					"forms a cycle (accounts that inherit from each other; "
+					"see mailout.conf(5), DEFAULTS AND ACCOUNTS)",
+					cur->file, line, cur->name, parent);
+		p->below = cur;
+		cur = p;
+	}
+	for (;;) {
+		build_account(b, cur, p);
+		if (cur == s)
+			return 0;
+		p = cur;
+		cur = cur->below;
+	}
 }
 
 /* A global key's value from the last file that sets it; *where (when not
@@ -804,7 +849,7 @@ default_queue_dir(void)
 static int
 build_config(struct config *c, struct parsed *files, size_t nfiles, struct result *r)
 {
-	struct build b = { c, files, nfiles, NULL, 0 };
+	struct build b = { c, files, nfiles, NULL, 0, NULL, 0 };
 	size_t total = 0, dfile = 0;
 	const char *v;
 	int rc = -1;
@@ -814,11 +859,16 @@ build_config(struct config *c, struct parsed *files, size_t nfiles, struct resul
 	for (size_t i = 0; i < nfiles; i++)
 		total += cfg_size(files[i].cfg, "account");
 	b.secs = xcalloc(total ? total : 1, sizeof(*b.secs));
+	for (b.nslots = 16; b.nslots < 2 * total; b.nslots *= 2)
+		;
+	b.slots = xmalloc(b.nslots * sizeof(*b.slots));
+	memset(b.slots, 0xff, b.nslots * sizeof(*b.slots));
 	/* Later files replace accounts of the same name. */
 	for (size_t i = 0; i < nfiles; i++) {
 		for (unsigned j = 0; j < cfg_size(files[i].cfg, "account"); j++) {
 			cfg_t *sec = cfg_getnsec(files[i].cfg, "account", j);
-			struct asec *s = find_sec(&b, cfg_title(sec));
+			int *slot = name_slot(&b, cfg_title(sec));
+			struct asec *s = *slot < 0 ? NULL : &b.secs[*slot];
 			const struct layout *l = &files[i].layout;
 			if (!*cfg_title(sec)) {
 				res_fail(r, RES_CONFIG, "%s:%d: an account needs a name: "
@@ -830,7 +880,8 @@ build_config(struct config *c, struct parsed *files, size_t nfiles, struct resul
 			}
 			if (!s) {
 				s = &b.secs[b.nsecs];
-				s->index = (int)b.nsecs++;
+				s->index = (int)b.nsecs;
+				*slot = (int)b.nsecs++;
 			}
 			s->name = cfg_title(sec);
 			s->file = c->files[i];
@@ -872,6 +923,7 @@ build_config(struct config *c, struct parsed *files, size_t nfiles, struct resul
 	rc = 0;
 fail:
 	free(b.secs);
+	free(b.slots);
 	return rc;
 }
 
