@@ -286,6 +286,20 @@ conf_check_account(const struct account *a, int check_auth, struct result *r)
 	return 0;
 }
 
+size_t
+account_secret_line(const char *out, size_t len)
+{
+	const char *nl = memchr(out, '\n', len), *nul;
+
+	if (nl)
+		len = (size_t)(nl - out);
+	if ((nul = memchr(out, '\0', len)))
+		len = (size_t)(nul - out);
+	if (len && out[len - 1] == '\r')
+		len--;
+	return len;
+}
+
 char *
 conf_secret(const struct account *a, struct result *r)
 {
@@ -294,7 +308,7 @@ conf_secret(const struct account *a, struct result *r)
 	int pipefd[2], status, devnull;
 	pid_t pid;
 	ssize_t n;
-	char *nl, *secret, at[1200];
+	char *secret, at[1200];
 
 	if (a->password)
 		return xstrdup(a->password);
@@ -341,10 +355,7 @@ conf_secret(const struct account *a, struct result *r)
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		return NULL;
 	}
-	if ((nl = memchr(db_str(&out), '\n', out.len)))
-		out.len = (size_t)(nl - out.s);
-	if (out.len && out.s[out.len - 1] == '\r')
-		out.len--;
+	out.len = account_secret_line(db_str(&out), out.len);
 	if (out.len == 0) {
 		db_free(&out);
 		res_fail(r, RES_CONFIG, "%spasswordeval printed nothing (see passwordeval in "

@@ -187,6 +187,14 @@ int conf_auth_enabled(const struct account *a);
  */
 char *conf_secret(const struct account *a, struct result *r);
 
+/*
+ * The secret in passwordeval's output out (len bytes, need not end in
+ * NUL): its first line, ending before the first LF, less a CR that ends
+ * it (CRLF), and before a NUL byte (a secret holds none).  Returns its
+ * length; the secret is out[0..length).
+ */
+size_t account_secret_line(const char *out, size_t len);
+
 /* Print the effective settings of an account, secrets masked. */
 #include <stdio.h>
 void conf_show(FILE *out, const struct config *c, const struct account *a);
