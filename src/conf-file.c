@@ -158,6 +158,47 @@ private_group(uid_t uid, gid_t gid)
 	return 1;
 }
 
+/* Whoever can change the file chooses passwordeval's command, which runs
+ * as the caller (root, for cron mail): the file must be owned by the user
+ * or root and writable by no one else.  Returns 0, or -1 with RES_CONFIG. */
+static int
+owner_policy(const char *path, const struct stat *st, struct result *r)
+{
+	const char *why;
+
+	if (!(st->st_mode & 002) && (st->st_uid == geteuid() || st->st_uid == 0) &&
+	    (!(st->st_mode & 020) || private_group(st->st_uid, st->st_gid)))
+		return 0;
+	why = (st->st_mode & 002) ? ((st->st_mode & 020) ?
+	      "writable by group and others" : "writable by others")
+	      : st->st_uid != geteuid() && st->st_uid != 0 ? "owned by another user"
+	      : "writable by a group that others may belong to";
+	return res_fail(r, RES_CONFIG, "%s is %s, so others could change it and make "
+			"mailout run commands (passwordeval) as you: it must be owned by "
+			"you or root and writable by no one else (chmod go-w %s; see "
+			"mailout.conf(5), SECRETS)", path, why, path);
+}
+
+/* A file that holds a password must be the user's and private (mode 600).
+ * optional 2: the system file.  Returns 0, or -1 with RES_CONFIG. */
+static int
+password_policy(const char *path, const struct stat *st, int optional, struct result *r)
+{
+	if (st->st_uid == geteuid() && (st->st_mode & 077) == 0)
+		return 0;
+	if (optional == 2 && st->st_uid != geteuid())
+		/* The system file, read by someone who cannot change it. */
+		return res_fail(r, RES_CONFIG,
+				"%s holds a password, so it must be private to its owner "
+				"(mode 600), and you could read it: its owner must make it "
+				"private, or move the password to passwordeval (see "
+				"mailout.conf(5), SECRETS)", path);
+	return res_fail(r, RES_CONFIG,
+			"%s holds a password, so it must be owned by you and not "
+			"accessible by group or others (chmod 600 %s), or use "
+			"passwordeval (see mailout.conf(5), SECRETS)", path, path);
+}
+
 int
 conf_parse_file(const char *path, int optional, struct parsed *out, struct result *r)
 {
@@ -184,21 +225,8 @@ conf_parse_file(const char *path, int optional, struct parsed *out, struct resul
 		res_fail(r, RES_CONFIG, "%s: not a regular file", path);
 		goto done;
 	}
-	/* Whoever can change the file chooses passwordeval's command, which
-	 * runs as the caller (root, for cron mail). */
-	if ((st.st_mode & 002) || (st.st_uid != geteuid() && st.st_uid != 0) ||
-	    ((st.st_mode & 020) && !private_group(st.st_uid, st.st_gid))) {
-		const char *why = (st.st_mode & 002) ? ((st.st_mode & 020) ?
-				  "writable by group and others" : "writable by others")
-				  : st.st_uid != geteuid() && st.st_uid != 0 ? "owned by another user"
-				  : "writable by a group that others may belong to";
-
-		res_fail(r, RES_CONFIG, "%s is %s, so others could change it and make "
-			 "mailout run commands (passwordeval) as you: it must be owned by "
-			 "you or root and writable by no one else (chmod go-w %s; see "
-			 "mailout.conf(5), SECRETS)", path, why, path);
+	if (owner_policy(path, &st, r) < 0)
 		goto done;
-	}
 	if (st.st_size > CONFIG_MAX_BYTES) {
 		res_fail(r, RES_CONFIG, "%s: larger than 1 MiB", path);
 		goto done;
@@ -216,22 +244,8 @@ conf_parse_file(const char *path, int optional, struct parsed *out, struct resul
 	}
 	if (conf_parse_text(out, path, text, r) < 0)
 		goto done;
-	if (conf_saw_password && (st.st_uid != geteuid() || (st.st_mode & 077) != 0)) {
-		if (optional == 2 && st.st_uid != geteuid())
-			/* The system file, read by someone who cannot change it. */
-			res_fail(r, RES_CONFIG,
-				 "%s holds a password, so it must be private to its owner "
-				 "(mode 600), and you could read it: its owner must make it "
-				 "private, or move the password to passwordeval (see "
-				 "mailout.conf(5), SECRETS)", path);
-		else
-			res_fail(r, RES_CONFIG,
-				 "%s holds a password, so it must be owned by you and not "
-				 "accessible by group or others (chmod 600 %s), or use "
-				 "passwordeval (see mailout.conf(5), SECRETS)", path, path);
-		cfg_free(out->cfg);
-		out->cfg = NULL;
-		conf_layout_free(&out->layout);
+	if (conf_saw_password && password_policy(path, &st, optional, r) < 0) {
+		conf_parsed_free(out);
 		goto done;
 	}
 	rc = 1;

@@ -1,40 +1,30 @@
 /*
- * conf.c - configuration files (libconfuse).
+ * conf.c - the configuration as a whole: which files are read, how the
+ * accounts are built from them, and the choice of account.
  *
  * Two files are read, the system file and then the user file; -C or
  * $MAILOUT_CONFIG names one file that replaces both.  Each file is parsed
- * on its own.  An account is built from, in order: the system `defaults`,
- * the user `defaults` (or, with `inherit`, the parent account instead of
- * both), then the keys its own section sets.  An account in the user file
- * replaces a system account of the same name.
- *
- * libconfuse's line numbers are wrong after comments and it keeps none
- * for sections and keys: conf-layout.c blanks comments out before
- * parsing and records the true line of every account and key.
+ * on its own (conf-file.c).  An account is built from, in order: the
+ * system `defaults`, the user `defaults` (or, with `inherit`, the parent
+ * account instead of both), then the keys its own section sets.  An
+ * account in the user file replaces a system account of the same name.
+ * Account names are hashed and inherit is resolved without recursion, so
+ * loading stays near-linear in the number of accounts and a long inherit
+ * chain cannot exhaust the stack.
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <confuse.h>
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "address.h"
 #include "conf.h"
 #include "conf-internal.h"
-#include "log.h"
 #include "util.h"
-
 
 const char CONF_COMMAND_LINE[] = "the command line";
 
@@ -267,52 +257,90 @@ default_queue_dir(void)
 	return path_expand("~/.local/state/mailout/queue");
 }
 
+/* Index the account sections of every file in b->secs, in file order; a
+ * later file's account replaces an earlier one of the same name.  Returns
+ * 0, or -1 with RES_CONFIG. */
 static int
-build_config(struct config *c, struct parsed *files, size_t nfiles, struct result *r)
+collect_sections(struct build *b, struct result *r)
 {
-	struct build b = { c, files, nfiles, NULL, 0, NULL, 0 };
-	size_t total = 0, dfile = 0;
-	const char *v;
-	int rc = -1;
+	size_t total = 0;
 
-	res_clear(r);
-
-	for (size_t i = 0; i < nfiles; i++)
-		total += cfg_size(files[i].cfg, "account");
-	b.secs = xcalloc(total ? total : 1, sizeof(*b.secs));
-	for (b.nslots = 16; b.nslots < 2 * total; b.nslots *= 2)
+	for (size_t i = 0; i < b->nfiles; i++)
+		total += cfg_size(b->files[i].cfg, "account");
+	b->secs = xcalloc(total ? total : 1, sizeof(*b->secs));
+	for (b->nslots = 16; b->nslots < 2 * total; b->nslots *= 2)
 		;
-	b.slots = xmalloc(b.nslots * sizeof(*b.slots));
-	memset(b.slots, 0xff, b.nslots * sizeof(*b.slots));
-	/* Later files replace accounts of the same name. */
-	for (size_t i = 0; i < nfiles; i++) {
-		for (unsigned j = 0; j < cfg_size(files[i].cfg, "account"); j++) {
-			cfg_t *sec = cfg_getnsec(files[i].cfg, "account", j);
-			int *slot = name_slot(&b, cfg_title(sec));
-			struct asec *s = *slot < 0 ? NULL : &b.secs[*slot];
-			const struct layout *l = &files[i].layout;
-			if (!*cfg_title(sec)) {
-				res_fail(r, RES_CONFIG, "%s:%d: an account needs a name: "
-					 "account \"\" is not allowed (see mailout.conf(5), "
-					 "DEFAULTS AND ACCOUNTS)", c->files[i],
-					 l->nacct == cfg_size(files[i].cfg, "account")
-					 ? l->acct_line[j] : 0);
-				goto fail;
-			}
+	b->slots = xmalloc(b->nslots * sizeof(*b->slots));
+	memset(b->slots, 0xff, b->nslots * sizeof(*b->slots));
+	for (size_t i = 0; i < b->nfiles; i++) {
+		unsigned n = cfg_size(b->files[i].cfg, "account");
+		const struct layout *l = &b->files[i].layout;
+
+		for (unsigned j = 0; j < n; j++) {
+			cfg_t *sec = cfg_getnsec(b->files[i].cfg, "account", j);
+			int *slot = name_slot(b, cfg_title(sec));
+			struct asec *s = *slot < 0 ? NULL : &b->secs[*slot];
+
+			if (!*cfg_title(sec))
+				return res_fail(r, RES_CONFIG, "%s:%d: an account needs a name: "
+						"account \"\" is not allowed (see mailout.conf(5), "
+						"DEFAULTS AND ACCOUNTS)", b->c->files[i],
+						l->nacct == n ? l->acct_line[j] : 0);
 			if (!s) {
-				s = &b.secs[b.nsecs];
-				s->index = (int)b.nsecs;
-				*slot = (int)b.nsecs++;
+				s = &b->secs[b->nsecs];
+				s->index = (int)b->nsecs;
+				*slot = (int)b->nsecs++;
 			}
 			s->name = cfg_title(sec);
-			s->file = c->files[i];
+			s->file = b->c->files[i];
 			s->sec = sec;
 			/* The scanner sees the sections in the order libconfuse does. */
-			s->layout = l->nacct == cfg_size(files[i].cfg, "account") ? l : NULL;
+			s->layout = l->nacct == n ? l : NULL;
 			s->id = (int)j;
 			s->line = s->layout ? l->acct_line[j] : 0;
 		}
 	}
+	return 0;
+}
+
+/* The top-level keys, from the last file that sets each.  Returns 0, or
+ * -1 with RES_CONFIG. */
+static int
+read_globals(struct build *b, struct result *r)
+{
+	struct config *c = b->c;
+	size_t dfile = 0;
+	const char *v;
+
+	v = top_str(b, "default_account", &dfile);
+	c->default_account = v ? xstrdup(v) : NULL;
+	v = top_str(b, "aliases", NULL);
+	c->aliases = v ? path_expand(v) : NULL;
+	v = top_str(b, "logfile", NULL);
+	c->logfile = v && *v ? path_expand(v) : NULL;
+	v = top_str(b, "syslog", NULL);
+	c->syslog = v && strcasecmp(v, "off") != 0 ? xstrdup(v) : NULL;
+	c->queue = (enum queue_mode)top_int(b, "queue", QUEUE_ONFAIL);
+	v = top_str(b, "queue_dir", NULL);
+	c->queue_dir = v ? path_expand(v) : default_queue_dir();
+	c->queue_lifetime = top_int(b, "queue_lifetime", 5 * 86400);
+	if (c->default_account && !conf_find(c, c->default_account))
+		return res_fail(r, RES_CONFIG, "%s:%d: default_account \"%s\" is not defined "
+				"(see mailout.conf(5), ACCOUNT SELECTION)", c->files[dfile],
+				conf_layout_line(&b->files[dfile].layout, SEC_TOP,
+						 "default_account"), c->default_account);
+	return 0;
+}
+
+static int
+build_config(struct config *c, struct parsed *files, size_t nfiles, struct result *r)
+{
+	struct build b = { c, files, nfiles, NULL, 0, NULL, 0 };
+	int rc = -1;
+
+	res_clear(r);
+	if (collect_sections(&b, r) < 0)
+		goto fail;
 	account_init(&c->defaults);
 	apply_defaults(&b, &c->defaults);
 	c->defaults.name = xstrdup("(command line)");
@@ -321,28 +349,7 @@ build_config(struct config *c, struct parsed *files, size_t nfiles, struct resul
 	for (size_t i = 0; i < b.nsecs; i++)
 		if (resolve(&b, &b.secs[i], r) < 0)
 			goto fail;
-
-	v = top_str(&b, "default_account", &dfile);
-	c->default_account = v ? xstrdup(v) : NULL;
-	v = top_str(&b, "aliases", NULL);
-	c->aliases = v ? path_expand(v) : NULL;
-	v = top_str(&b, "logfile", NULL);
-	c->logfile = v && *v ? path_expand(v) : NULL;
-	v = top_str(&b, "syslog", NULL);
-	c->syslog = v && strcasecmp(v, "off") != 0 ? xstrdup(v) : NULL;
-	c->queue = (enum queue_mode)top_int(&b, "queue", QUEUE_ONFAIL);
-	v = top_str(&b, "queue_dir", NULL);
-	c->queue_dir = v ? path_expand(v) : default_queue_dir();
-	c->queue_lifetime = top_int(&b, "queue_lifetime", 5 * 86400);
-
-	if (c->default_account && !conf_find(c, c->default_account)) {
-		res_fail(r, RES_CONFIG, "%s:%d: default_account \"%s\" is not defined "
-			 "(see mailout.conf(5), ACCOUNT SELECTION)", c->files[dfile],
-			 conf_layout_line(&files[dfile].layout, SEC_TOP, "default_account"),
-			 c->default_account);
-		goto fail;
-	}
-	rc = 0;
+	rc = read_globals(&b, r);
 fail:
 	free(b.secs);
 	free(b.slots);
