@@ -78,9 +78,9 @@ on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 int
 conf_parse_text(struct parsed *p, const char *name, char *text, struct result *r)
 {
+	struct lexscan x;
 	cfg_t *cfg;
-	struct result lex;
-	int rc, open, lexline;
+	int rc, lexline;
 
 	/* A UTF-8 byte order mark (Windows editors write one) is not text:
 	 * blanked, it would be part of the first key's name. */
@@ -90,10 +90,9 @@ conf_parse_text(struct parsed *p, const char *name, char *text, struct result *r
 	/* libconfuse notices a missing closing quote only at the end of the
 	 * file, and says so there, or not at all: a quote where a key is
 	 * expected, never closed, takes the rest of the file as one token. */
-	open = conf_unclosed_quote(text);
-	res_clear(&lex);
-	lexline = conf_check_lexical(name, text, &lex);
-	if (open && lexline >= open)
+	conf_lex(name, text, &x);
+	lexline = x.lexical_line;
+	if (x.open && lexline >= x.open)
 		lexline = 0;    /* inside the unclosed string */
 
 	cfg = cfg_init(conf_schema(), CFGF_NONE);
@@ -108,32 +107,25 @@ conf_parse_text(struct parsed *p, const char *name, char *text, struct result *r
 	/* The first problem in the file is reported; libconfuse may report
 	 * one of ours later than its line (a string that spans lines). */
 	if (rc != CFG_SUCCESS && parse_error[0] &&
-	    (!open || parse_error_line < open) && (!lexline || parse_error_line < lexline)) {
+	    (!x.open || parse_error_line < x.open) && (!lexline || parse_error_line < lexline))
 		res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))", parse_error);
-		goto fail;
-	}
-	if (open && (!lexline || open <= lexline)) {
+	else if (x.open && (!lexline || x.open <= lexline))
 		res_fail(r, RES_CONFIG, "%s:%d: a quoted value starts here and is never "
 			 "closed: its closing quote is missing (see mailout.conf(5), Syntax)",
-			 name, open);
-		goto fail;
-	}
-	if (lexline) {
-		*r = lex;
-		goto fail;
-	}
-	if (rc != CFG_SUCCESS) {
+			 name, x.open);
+	else if (lexline)
+		*r = x.lexical_error;
+	else if (rc != CFG_SUCCESS)
 		res_fail(r, RES_CONFIG, "%s (see mailout.conf(5))",
 			 parse_error[0] ? parse_error : name);
-		goto fail;
+	else if (x.layout_failed)
+		*r = x.layout_error;
+	else {
+		p->cfg = cfg;
+		p->layout = x.layout;
+		return 0;
 	}
-	if (conf_scan_layout(name, text, &p->layout, r) < 0) {
-		conf_layout_free(&p->layout);
-		goto fail;
-	}
-	p->cfg = cfg;
-	return 0;
-fail:
+	conf_layout_free(&x.layout);
 	cfg_free(cfg);
 	return -1;
 }

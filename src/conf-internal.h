@@ -90,13 +90,40 @@ struct layout {
 /* Replace every comment of text with spaces, in place, keeping newlines. */
 void conf_blank_comments(char *text);
 
+/* What one pass over blanked text finds (conf_lex()). */
+struct lexscan {
+	struct layout layout;   /* free with conf_layout_free(), always */
+	int layout_failed;      /* a section left open at the end of the text,
+				 * an unquoted value ending in ';', braces
+				 * nested too deeply: message in layout_error */
+	struct result layout_error;
+	int open;               /* the line where a quoted string starts that
+				 * the end of the text leaves open, or 0 */
+	int lexical_line;       /* the line of the first thing libconfuse would
+				 * silently change, or 0: message in lexical_error */
+	struct result lexical_error;
+};
+
 /*
- * Read the layout of blanked text into *l (which needs no initialisation;
- * free it with conf_layout_free(), also after a failure).  Refuses a
- * section still open at the end of the text and an unquoted value ending
- * in ';', naming the file (name) and line.  Returns 0, or -1 with
- * RES_CONFIG in *r.
+ * One pass over the tokens of blanked text (name: the file, for
+ * messages), as libconfuse's lexer splits them, into *x (which needs no
+ * initialisation):
+ *  - the layout: the true line of every account header and every key;
+ *    refused: a section still open at the end of the text, an unquoted
+ *    value ending in ';' (libconfuse would keep the ';');
+ *  - the line where a quoted string left open starts (libconfuse reports
+ *    the end of the file, or nothing);
+ *  - the first thing libconfuse would silently change: a '*' or '+'
+ *    outside quotes (dropped), a backslash in a "..." string other than
+ *    \", \\ and one that ends the line (dropped, or read as \n, \t,
+ *    \x41, \101), and "+=".  Messages name the file, the line and the key,
+ *    never the value of password or passwordeval.
  */
+void conf_lex(const char *name, const char *text, struct lexscan *x);
+
+/* The parts of conf_lex() on their own (the unit tests use them).
+ * conf_scan_layout(): the layout into *l (free it with conf_layout_free(),
+ * also after a failure); returns 0, or -1 with RES_CONFIG in *r. */
 int conf_scan_layout(const char *name, const char *text, struct layout *l, struct result *r);
 
 /* The line where section sec last set key, or 0 (also when l is NULL).
@@ -113,18 +140,10 @@ extern unsigned long conf_lookup_steps;
 
 void conf_layout_free(struct layout *l);
 
-/* The line where a quoted string of blanked text starts that the end of
- * the text leaves open, or 0 (libconfuse reports the end of the file). */
+/* conf_lex()'s open. */
 int conf_unclosed_quote(const char *text);
 
-/*
- * What libconfuse would silently change, in blanked text: a '*' or '+'
- * outside quotes (dropped), a backslash in a "..." string other than \",
- * \\ and one that ends the line (dropped, or read as \n, \t, \x41,
- * \101), and "+=".  Returns the line of the first, with RES_CONFIG in *r
- * naming the file (name), the line and the key (never the value of
- * password or passwordeval), or 0.
- */
+/* conf_lex()'s lexical_line, with lexical_error in *r. */
 int conf_check_lexical(const char *name, const char *text, struct result *r);
 
 /* "password" or "passwordeval" when line of blanked text holds that key,
