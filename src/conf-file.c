@@ -75,12 +75,122 @@ on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 	parse_error_line = line;
 }
 
+/* ---- account titles ---- */
+
+/*
+ * libconfuse looks for an earlier section of the same title each time it
+ * reads a titled section, which makes a file of many accounts quadratic to
+ * load.  So the account sections reach it untitled: their titles are read
+ * here, all at once, by libconfuse itself (as the items of one list, so
+ * quoting, escapes and ${VAR} mean what they mean in a title), then
+ * blanked out of the text; duplicates are found by sorting.
+ */
+
+static void
+quiet_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	(void)cfg, (void)fmt, (void)ap;
+}
+
+struct titled {
+	const char *title;
+	size_t index;
+};
+
+static int
+titled_cmp(const void *x, const void *y)
+{
+	const struct titled *a = x, *b = y;
+	int d = strcmp(a->title, b->title);
+
+	conf_lookup_steps++;
+	return d ? d : (a->index > b->index) - (a->index < b->index);
+}
+
+/* The index of the first account (in file order) whose title an earlier
+ * one has, or nacct. */
+static size_t
+first_duplicate(char **titles, size_t nacct)
+{
+	struct titled *t = xcalloc(nacct ? nacct : 1, sizeof(*t));
+	size_t first = nacct;
+
+	for (size_t i = 0; i < nacct; i++) {
+		t[i].title = titles[i];
+		t[i].index = i;
+	}
+	qsort(t, nacct, sizeof(*t), titled_cmp);
+	for (size_t i = 1; i < nacct; i++)
+		if (!strcmp(t[i].title, t[i - 1].title) && t[i].index < first &&
+		    (i < 2 || strcmp(t[i - 1].title, t[i - 2].title)))
+			first = t[i].index;
+	free(t);
+	return first;
+}
+
+/*
+ * Read the titles of x's account headers from text into
+ * x->layout.acct_title and blank them in text.  Returns the line of the
+ * first problem libconfuse would have reported (a duplicate or a missing
+ * title), with its message in err, or 0.
+ */
+static int
+take_titles(char *text, struct lexscan *x, char *err, size_t n)
+{
+	static cfg_opt_t opts[] = { CFG_STR_LIST("t", NULL, CFGF_NODEFAULT), CFG_END() };
+	struct layout *l = &x->layout;
+	struct dynbuf b = { 0 };
+	size_t dup;
+	cfg_t *cfg;
+	int line = 0;
+
+	if (!l->nacct)
+		goto untitled;
+	db_adds(&b, "t = {");
+	for (size_t i = 0; i < l->nacct; i++) {
+		db_adds(&b, i ? ",\n" : "");
+		db_add(&b, text + x->titles[i].off, x->titles[i].n);
+	}
+	db_adds(&b, "}\n");
+	cfg = cfg_init(opts, CFGF_NONE);
+	cfg_set_error_function(cfg, quiet_error);
+	l->acct_title = xcalloc(l->nacct, sizeof(char *));
+	if (cfg_parse_buf(cfg, db_str(&b)) != CFG_SUCCESS || cfg_size(cfg, "t") != l->nacct) {
+		snprintf(err, n, "cannot read the title of this account");
+		line = x->titles[0].line;
+	} else {
+		for (size_t i = 0; i < l->nacct; i++)
+			l->acct_title[i] = xstrdup(cfg_getnstr(cfg, "t", (unsigned)i));
+	}
+	cfg_free(cfg);
+	wipe(b.s, b.len);
+	db_free(&b);
+	for (size_t i = 0; i < l->nacct; i++)
+		for (size_t j = 0; j < x->titles[i].n; j++)
+			if (text[x->titles[i].off + j] != '\n')
+				text[x->titles[i].off + j] = ' ';
+	if (line)
+		return line;
+	dup = first_duplicate(l->acct_title, l->nacct);
+	if (dup < l->nacct) {
+		snprintf(err, n, "found duplicate title '%s'", l->acct_title[dup]);
+		line = x->titles[dup].line;
+	}
+untitled:
+	if (x->untitled_line && (!line || x->untitled_line < line)) {
+		snprintf(err, n, "missing title for section 'account'");
+		line = x->untitled_line;
+	}
+	return line;
+}
+
 int
 conf_parse_text(struct parsed *p, const char *name, char *text, struct result *r)
 {
 	struct lexscan x;
 	cfg_t *cfg;
-	int rc, lexline;
+	char title_error[300];
+	int rc, lexline, title_line;
 
 	/* A UTF-8 byte order mark (Windows editors write one) is not text:
 	 * blanked, it would be part of the first key's name. */
@@ -91,6 +201,8 @@ conf_parse_text(struct parsed *p, const char *name, char *text, struct result *r
 	 * file, and says so there, or not at all: a quote where a key is
 	 * expected, never closed, takes the rest of the file as one token. */
 	conf_lex(name, text, &x);
+	title_line = take_titles(text, &x, title_error, sizeof(title_error));
+	free(x.titles);
 	lexline = x.lexical_line;
 	if (x.open && lexline >= x.open)
 		lexline = 0;    /* inside the unclosed string */
@@ -104,6 +216,13 @@ conf_parse_text(struct parsed *p, const char *name, char *text, struct result *r
 	conf_saw_password = 0;
 	rc = cfg_parse_buf(cfg, text);
 	parse_text_now = NULL;
+	/* A problem with a title is libconfuse's when it comes first. */
+	if (title_line && (rc == CFG_SUCCESS || !parse_error[0] || title_line <= parse_error_line)) {
+		snprintf(parse_error, sizeof(parse_error), "%s:%d: %s", name, title_line,
+			 title_error);
+		parse_error_line = title_line;
+		rc = CFG_PARSE_ERROR;
+	}
 	/* The first problem in the file is reported; libconfuse may report
 	 * one of ours later than its line (a string that spans lines). */
 	if (rc != CFG_SUCCESS && parse_error[0] &&

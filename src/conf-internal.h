@@ -81,6 +81,8 @@ struct keyline {
 
 struct layout {
 	int *acct_line;     /* line of each account header, in file order */
+	char **acct_title;  /* the title of each, as libconfuse reads it
+			     * (set by conf_parse_text()) */
 	size_t nacct;
 	struct keyline *keys;   /* every "key =" / "key +=", sorted by
 				 * section, key and line (see conf_layout_line()) */
@@ -90,8 +92,17 @@ struct layout {
 /* Replace every comment of text with spaces, in place, keeping newlines. */
 void conf_blank_comments(char *text);
 
+/* Where a token lies in the text. */
+struct span {
+	size_t off, n;
+	int line;
+};
+
 /* What one pass over blanked text finds (conf_lex()). */
 struct lexscan {
+	struct span *titles;    /* the title token of each account header
+				 * (layout.nacct); free() it */
+	int untitled_line;      /* the line of an `account {` without a title, or 0 */
 	struct layout layout;   /* free with conf_layout_free(), always */
 	int layout_failed;      /* a section left open at the end of the text,
 				 * an unquoted value ending in ';', braces
@@ -132,7 +143,8 @@ int conf_layout_line(const struct layout *l, int sec, const char *key);
 
 /*
  * Steps taken by the lookups of a load (binary-search steps of
- * conf_layout_line(), probes of the account-name index): for tests that
+ * conf_layout_line(), probes of the account-name index, comparisons of
+ * the sort that finds duplicate titles): for tests that
  * check loading stays near-linear in the number of accounts.  Only ever
  * incremented.
  */

@@ -400,8 +400,8 @@ conf_schema(void)
 	for (i = 0; i < NTOP; i++)
 		top_opts[i] = opt_of(&top_keys[i]);
 	top_opts[i++] = (cfg_opt_t)CFG_SEC("defaults", defaults_opts, CFGF_NONE);
-	top_opts[i++] = (cfg_opt_t)CFG_SEC("account", account_opts,
-					   CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES);
+	/* Untitled for libconfuse: conf-file.c reads the titles. */
+	top_opts[i++] = (cfg_opt_t)CFG_SEC("account", account_opts, CFGF_MULTI);
 	top_opts[i] = (cfg_opt_t)CFG_END();
 	return top_opts;
 }

@@ -98,6 +98,9 @@ conf_blank_comments(char *s)
 void
 conf_layout_free(struct layout *l)
 {
+	for (size_t i = 0; l->acct_title && i < l->nacct; i++)
+		free(l->acct_title[i]);
+	free(l->acct_title);
 	free(l->acct_line);
 	free(l->keys);
 	memset(l, 0, sizeof(*l));
@@ -251,9 +254,10 @@ add_key(struct layout *l, struct layout_state *st, const struct token *k)
 /* An opening brace after prev2 prev: a list value, `defaults`, an
  * account, or something libconfuse refuses. */
 static struct frame
-open_frame(struct layout *l, struct layout_state *st, const struct token *prev2,
-	   const struct token *prev, const struct token *t)
+open_frame(struct lexscan *x, struct layout_state *st, const char *text,
+	   const struct token *prev2, const struct token *prev, const struct token *t)
 {
+	struct layout *l = &x->layout;
 	struct frame f = { 0, SEC_OTHER, t->line, NULL, 0 };
 
 	if (prev->type == T_EQ || prev->type == T_PLUSEQ) {
@@ -273,8 +277,14 @@ open_frame(struct layout *l, struct layout_state *st, const struct token *prev2,
 		if (l->nacct == st->acap) {
 			st->acap = st->acap ? st->acap * 2 : 16;
 			l->acct_line = xrealloc(l->acct_line, st->acap * sizeof(int));
+			x->titles = xrealloc(x->titles, st->acap * sizeof(*x->titles));
 		}
+		x->titles[l->nacct].off = (size_t)(prev->s - text);
+		x->titles[l->nacct].n = prev->n;
+		x->titles[l->nacct].line = prev->line;
 		l->acct_line[l->nacct++] = prev2->line;
+	} else if (st->depth == 0 && tok_is(prev, "account") && !x->untitled_line) {
+		x->untitled_line = t->line;
 	}
 	return f;
 }
@@ -282,7 +292,7 @@ open_frame(struct layout *l, struct layout_state *st, const struct token *prev2,
 /* The layout part for token t: records keys and sections; refuses an
  * unquoted value ending in ';' and braces nested too deeply. */
 static int
-layout_token(struct lexscan *x, struct layout_state *st, const char *name,
+layout_token(struct lexscan *x, struct layout_state *st, const char *name, const char *text,
 	     const struct token *prev2, const struct token *prev, const struct token *t)
 {
 	struct layout *l = &x->layout;
@@ -304,7 +314,7 @@ layout_token(struct lexscan *x, struct layout_state *st, const char *name,
 		if (st->depth == sizeof(st->stack) / sizeof(st->stack[0]))
 			return res_fail(&x->layout_error, RES_CONFIG,
 					"%s:%d: braces nested too deeply", name, t->line);
-		st->stack[st->depth] = open_frame(l, st, prev2, prev, t);
+		st->stack[st->depth] = open_frame(x, st, text, prev2, prev, t);
 		st->sec = st->stack[st->depth++].sec;
 	} else if (t->type == T_RBRACE) {
 		if (st->depth)
@@ -447,7 +457,7 @@ conf_lex(const char *name, const char *text, struct lexscan *x)
 		if (!x->lexical_line)
 			x->lexical_line = lexical_token(x, &lx, name, &prev, &t);
 		if (!layout_failed)
-			layout_failed = layout_token(x, &ls, name, &prev2, &prev, &t) < 0;
+			layout_failed = layout_token(x, &ls, name, text, &prev2, &prev, &t) < 0;
 	}
 	if (!layout_failed)
 		layout_failed = layout_end(x, &ls, name) < 0;
@@ -461,6 +471,7 @@ conf_scan_layout(const char *name, const char *text, struct layout *l, struct re
 	struct lexscan x;
 
 	conf_lex(name, text, &x);
+	free(x.titles);
 	*l = x.layout;
 	if (x.layout_failed)
 		*r = x.layout_error;
@@ -473,6 +484,7 @@ conf_unclosed_quote(const char *text)
 	struct lexscan x;
 
 	conf_lex("", text, &x);
+	free(x.titles);
 	conf_layout_free(&x.layout);
 	return x.open;
 }
@@ -483,6 +495,7 @@ conf_check_lexical(const char *name, const char *text, struct result *r)
 	struct lexscan x;
 
 	conf_lex(name, text, &x);
+	free(x.titles);
 	conf_layout_free(&x.layout);
 	if (x.lexical_line)
 		*r = x.lexical_error;

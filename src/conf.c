@@ -276,28 +276,30 @@ collect_sections(struct build *b, struct result *r)
 		unsigned n = cfg_size(b->files[i].cfg, "account");
 		const struct layout *l = &b->files[i].layout;
 
+		if (l->nacct != n || (n && !l->acct_title))
+			return res_fail(r, RES_CONFIG, "%s: the account sections cannot be read "
+					"(see mailout.conf(5), Syntax)", b->c->files[i]);
 		for (unsigned j = 0; j < n; j++) {
 			cfg_t *sec = cfg_getnsec(b->files[i].cfg, "account", j);
-			int *slot = name_slot(b, cfg_title(sec));
+			const char *title = l->acct_title[j];
+			int *slot = name_slot(b, title);
 			struct asec *s = *slot < 0 ? NULL : &b->secs[*slot];
 
-			if (!*cfg_title(sec))
+			if (!*title)
 				return res_fail(r, RES_CONFIG, "%s:%d: an account needs a name: "
 						"account \"\" is not allowed (see mailout.conf(5), "
-						"DEFAULTS AND ACCOUNTS)", b->c->files[i],
-						l->nacct == n ? l->acct_line[j] : 0);
+						"DEFAULTS AND ACCOUNTS)", b->c->files[i], l->acct_line[j]);
 			if (!s) {
 				s = &b->secs[b->nsecs];
 				s->index = (int)b->nsecs;
 				*slot = (int)b->nsecs++;
 			}
-			s->name = cfg_title(sec);
+			s->name = title;
 			s->file = b->c->files[i];
 			s->sec = sec;
-			/* The scanner sees the sections in the order libconfuse does. */
-			s->layout = l->nacct == n ? l : NULL;
+			s->layout = l;
 			s->id = (int)j;
-			s->line = s->layout ? l->acct_line[j] : 0;
+			s->line = l->acct_line[j];
 		}
 	}
 	return 0;

@@ -150,6 +150,39 @@ loads_in_small_stack(const char *text, int rc, int (*check)(void))
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* The titles libconfuse no longer reads: each form it takes, duplicates
+ * and a missing title, with the line libconfuse named. */
+static void
+test_titles(void)
+{
+	setenv("MAILOUT_TEST_TITLE", "from-env", 1);
+	ok(load("account plain {\n}\naccount 'single q' {\n}\naccount \"dq \\\"x\\\" \\\\\" {\n}\n"
+		"account ${MAILOUT_TEST_TITLE} {\n}\naccount \"${MAILOUT_TEST_TITLE}2\" {\n}\n"
+		"account\n  \"split\"\n{\n  host = \"h\"\n}\n") == 0 && c.naccounts == 6,
+	   "titles: a word, '...', \"...\" with escapes, ${VAR}, split over lines (%s)", r.text);
+	ok(c.naccounts == 6 && !strcmp(c.accounts[0].name, "plain") &&
+	   !strcmp(c.accounts[1].name, "single q") && !strcmp(c.accounts[2].name, "dq \"x\" \\") &&
+	   !strcmp(c.accounts[3].name, "from-env") && !strcmp(c.accounts[4].name, "from-env2") &&
+	   !strcmp(c.accounts[5].name, "split"), "... read as libconfuse reads them");
+	ok(conf_find(&c, "split") && conf_find(&c, "split")->line == 11 &&
+	   conf_find(&c, "split")->where[conf_key_index("host")].line == 14,
+	   "... and the lines of a split header and its keys are kept");
+	fails_at("account a {\n}\naccount b {\n}\naccount \"a\" {\n}\n", 5,
+		 "a duplicate title written another way");
+	says(5, "found duplicate title 'a'", "... named as libconfuse named it");
+	fails_at("account a {\n}\naccount a {\n}\naccount b {\n}\naccount b {\n}\n", 3,
+		 "the first duplicate in the file is the one reported");
+	fails_at("account a {\n  bogus = 1\n}\naccount a {\n}\n", 2,
+		 "an error before a duplicate is the one reported");
+	fails_at("account a {\n}\naccount a {\n}\nbogus = 1\n", 3,
+		 "a duplicate before an error is the one reported");
+	fails_at("\naccount {\n  host = \"h\"\n}\n", 2, "an account without a title");
+	says(2, "missing title for section 'account'", "... named as libconfuse named it");
+	ok(load("account a {\n}\n") == 0 && load("account a {\n}\n") == 0,
+	   "titles are not kept from one load to the next");
+	unsetenv("MAILOUT_TEST_TITLE");
+}
+
 static void
 test_inherit_scale(void)
 {
@@ -165,6 +198,17 @@ test_inherit_scale(void)
 	ok(loads_in_small_stack(text, -1, cycle_refused), "a 20,000-long inherit cycle is "
 	   "a configuration error naming file and line (1 MiB stack)");
 	free(text);
+
+	/* libconfuse compares the title of each titled section with every
+	 * earlier one: the accounts must reach it untitled. */
+	{
+		cfg_opt_t *o = conf_schema();
+
+		while (o->name && strcmp(o->name, "account"))
+			o++;
+		ok(o->name && o->type == CFGT_SEC && (o->flags & CFGF_MULTI) &&
+		   !(o->flags & CFGF_TITLE), "account sections reach libconfuse untitled");
+	}
 
 	/* Lookups (account names, key lines) grow near-linearly: eight times
 	 * the accounts may cost about eight times the steps (n log n), never
@@ -687,6 +731,7 @@ main(void)
 	conf_free(&c);
 	test_internals();
 	test_audit();
+	test_titles();
 	test_inherit_scale();
 	conf_free(&c);
 	return done_testing();
