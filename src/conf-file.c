@@ -8,7 +8,8 @@
  * owner when it holds a password.  Before libconfuse reads the text, its
  * comments are blanked (conf-layout.c), so the lines libconfuse reports
  * are true; its error callback adds the file name and keeps the value of
- * a password or passwordeval out of the message.
+ * a password or passwordeval out of the message.  The account sections
+ * reach libconfuse untitled: their titles are read apart (take_titles()).
  */
 #include "config.h"
 
@@ -163,7 +164,6 @@ take_titles(char *text, struct lexscan *x, char *err, size_t n)
 			l->acct_title[i] = xstrdup(cfg_getnstr(cfg, "t", (unsigned)i));
 	}
 	cfg_free(cfg);
-	wipe(b.s, b.len);
 	db_free(&b);
 	for (size_t i = 0; i < l->nacct; i++)
 		for (size_t j = 0; j < x->titles[i].n; j++)

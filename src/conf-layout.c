@@ -19,12 +19,16 @@
  *     \" or \\ is dropped or read as an escape (\n, \t, \x41, \101),
  *     and "+=" appends to a list;
  *  6. its messages quote the token it choked on, which on a password or
- *     passwordeval line is likely part of the secret.
+ *     passwordeval line is likely part of the secret;
+ *  7. it compares the title of each titled section with every earlier one,
+ *     so a file of many accounts would take quadratic time: the account
+ *     sections reach it untitled, their titles read apart (conf-file.c).
  *
  * So a file is read in two passes before libconfuse sees it:
  * conf_blank_comments() replaces comments with spaces, newlines kept (the
  * text libconfuse parses, so its lines are true: 1); conf_lex() then makes
- * one pass over the tokens for 2 to 5.  When libconfuse reports an error,
+ * one pass over the tokens for 2 to 5, and notes where each account's
+ * title lies for 7.  When libconfuse reports an error,
  * conf_secret_on_line(), conf_stray_semicolon() and
  * conf_quoted_value_on_line() look at that one line for 6 (conf-file.c).
  *
