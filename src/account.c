@@ -1,5 +1,8 @@
 /*
- * account.c - checking an account as a whole, and fetching its secret.
+ * account.c - an account as a whole: built-in values, copy and free (both
+ * driven by the key table of conf-keys.c), --show-config's account part,
+ * the overrides given for one message, the checks that need several keys,
+ * and the secret.
  *
  * Settings that libconfuse accepts one by one can still not work
  * together: auth without a user or a secret, a key without its
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf-internal.h"
 #include "lazylib.h"
 #include "log.h"
 #include "util.h"
@@ -215,7 +219,7 @@ out:
 }
 
 int
-conf_check_account(const struct account *a, int check_auth, struct result *r)
+account_check(const struct account *a, int check_auth, struct result *r)
 {
 	/* An empty name or secret cannot log in; it is most often a ${VAR}
 	 * that is not set in this environment (cron's is small). */
@@ -229,7 +233,7 @@ conf_check_account(const struct account *a, int check_auth, struct result *r)
 	if (check_auth && a->passwordeval && !*a->passwordeval)
 		return key_fail(a, "passwordeval", r, "passwordeval is empty (an unset "
 				"environment variable in ${VAR}?) (see mailout.conf(5), SECRETS)");
-	if (check_auth && conf_auth_enabled(a)) {
+	if (check_auth && account_auth_enabled(a)) {
 		const char *mech = conf_auth_name(a->auth);
 
 		if (a->auth == AUTH_EXTERNAL) {
@@ -286,15 +290,29 @@ conf_check_account(const struct account *a, int check_auth, struct result *r)
 	return 0;
 }
 
+size_t
+account_secret_line(const char *out, size_t len)
+{
+	const char *nl = memchr(out, '\n', len), *nul;
+
+	if (nl)
+		len = (size_t)(nl - out);
+	if ((nul = memchr(out, '\0', len)))
+		len = (size_t)(nul - out);
+	if (len && out[len - 1] == '\r')
+		len--;
+	return len;
+}
+
 char *
-conf_secret(const struct account *a, struct result *r)
+account_secret(const struct account *a, struct result *r)
 {
 	struct dynbuf out = { 0 };
 	char buf[4096];
 	int pipefd[2], status, devnull;
 	pid_t pid;
 	ssize_t n;
-	char *nl, *secret, at[1200];
+	char *secret, at[1200];
 
 	if (a->password)
 		return xstrdup(a->password);
@@ -341,10 +359,7 @@ conf_secret(const struct account *a, struct result *r)
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		return NULL;
 	}
-	if ((nl = memchr(db_str(&out), '\n', out.len)))
-		out.len = (size_t)(nl - out.s);
-	if (out.len && out.s[out.len - 1] == '\r')
-		out.len--;
+	out.len = account_secret_line(db_str(&out), out.len);
 	if (out.len == 0) {
 		db_free(&out);
 		res_fail(r, RES_CONFIG, "%spasswordeval printed nothing (see passwordeval in "
@@ -366,7 +381,7 @@ account_apply_overrides(struct account *a, const struct overrides *ov, struct re
 		    sscanf(ov->port, "%ld", &port) != 1 || port < 1 || port > 65535)
 			return res_fail(r, RES_USAGE, "--port: not a port number: %s", ov->port);
 		a->port = port;
-		conf_set_by_command_line(a, "port");
+		account_set_by_command_line(a, "port");
 	}
 	if (ov->tls) {
 		int t = conf_parse_tls(ov->tls);
@@ -374,20 +389,181 @@ account_apply_overrides(struct account *a, const struct overrides *ov, struct re
 		if (t < 0)
 			return res_fail(r, RES_USAGE, "--tls: one of starttls, smtps, off");
 		a->tls = (enum tls_mode)t;
-		conf_set_by_command_line(a, "tls");
+		account_set_by_command_line(a, "tls");
 	}
 	if (ov->user) {
 		free(a->user);
 		a->user = xstrdup(ov->user);
-		conf_set_by_command_line(a, "user");
+		account_set_by_command_line(a, "user");
 	}
 	if (ov->passwordeval) {
 		free_secret(a->password);
 		a->password = NULL;
 		free(a->passwordeval);
 		a->passwordeval = xstrdup(ov->passwordeval);
-		conf_set_by_command_line(a, "password");
-		conf_set_by_command_line(a, "passwordeval");
+		account_set_by_command_line(a, "password");
+		account_set_by_command_line(a, "passwordeval");
 	}
 	return 0;
+}
+
+void
+account_set_by_command_line(struct account *a, const char *key)
+{
+	int k = conf_key_index(key);
+
+	if (k >= 0) {
+		a->where[k].file = CONF_COMMAND_LINE;
+		a->where[k].line = 0;
+	}
+}
+
+long
+account_port(const struct account *a)
+{
+	if (a->port)
+		return a->port;
+	return a->tls == TLS_SMTPS ? 465 : a->tls == TLS_OFF ? 25 : 587;
+}
+
+int
+account_auth_enabled(const struct account *a)
+{
+	if (a->auth == AUTH_UNSET)
+		return a->user != NULL && *a->user;     /* "": an unset ${VAR} */
+	return a->auth != AUTH_OFF;
+}
+
+/* ---- by the key table: built-in values, copy, free, show ---- */
+
+void
+account_init(struct account *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		char *field = (char *)a + k->off;
+
+		if (k->type == KT_NUM)
+			*(long *)field = k->def;
+		else if (k->type == KT_ENUM || k->type == KT_BOOL)
+			*(int *)field = (int)k->def;
+	}
+}
+
+static char **
+str_field(const struct account *a, const struct conf_key *k)
+{
+	return (char **)((char *)a + k->off);
+}
+
+static char ***
+list_field(const struct account *a, const struct conf_key *k, size_t **count)
+{
+	*count = (size_t *)((char *)a + k->count_off);
+	return (char ***)((char *)a + k->off);
+}
+
+void
+account_copy(struct account *dst, const struct account *src)
+{
+	*dst = *src;
+	dst->name = src->name ? xstrdup(src->name) : NULL;
+	dst->file = src->file ? xstrdup(src->file) : NULL;
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+
+		if (k->type == KT_STR) {
+			char **f = str_field(dst, k);
+
+			*f = *f ? xstrdup(*f) : NULL;
+		} else if (k->type == KT_LIST) {
+			size_t *n;
+			char ***f = list_field(dst, k, &n);
+			char **from = *f;
+
+			*f = *n ? xcalloc(*n, sizeof(char *)) : NULL;
+			for (size_t j = 0; j < *n; j++)
+				(*f)[j] = xstrdup(from[j]);
+		}
+	}
+}
+
+void
+account_free(struct account *a)
+{
+	free(a->name);
+	free(a->file);
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+
+		if (k->type == KT_STR && (k->flags & KF_SECRET)) {
+			free_secret(*str_field(a, k));
+		} else if (k->type == KT_STR) {
+			free(*str_field(a, k));
+		} else if (k->type == KT_LIST) {
+			size_t *n;
+			char ***f = list_field(a, k, &n);
+
+			for (size_t j = 0; j < *n; j++)
+				free((*f)[j]);
+			free(*f);
+		}
+	}
+	memset(a, 0, sizeof(*a));
+}
+
+/* The value of key k as --show-config prints it. */
+static void
+show_value(FILE *out, const struct account *a, const struct conf_key *k)
+{
+	const char *field = (const char *)a + k->off;
+
+	if (k->show) {
+		k->show(out, a, k);
+		return;
+	}
+	switch (k->type) {
+	case KT_STR: {
+		const char *v = *str_field(a, k);
+
+		if (k->flags & KF_SECRET)
+			fprintf(out, "%s", v ? "********" : "(not set)");
+		else
+			fprintf(out, "%s%s%s", v ? "\"" : "", v ? v : "(not set)", v ? "\"" : "");
+		break;
+	}
+	case KT_LIST: {
+		size_t *n;
+		char **v = *list_field(a, k, &n);
+
+		fprintf(out, "{");
+		for (size_t j = 0; j < *n; j++)
+			fprintf(out, "%s\"%s\"", j ? ", " : " ", v[j]);
+		fprintf(out, "%s}", *n ? " " : "");
+		break;
+	}
+	case KT_NUM:
+	case KT_DURATION:
+		fprintf(out, "%ld", *(const long *)field);
+		break;
+	case KT_ENUM:
+		fprintf(out, "%d", *(const int *)field);
+		break;
+	case KT_BOOL:
+		fprintf(out, "%s", *(const int *)field ? "on" : "off");
+		break;
+	}
+}
+
+void
+account_show(FILE *out, const struct account *a)
+{
+	fprintf(out, "account \"%s\"%s%s:\n", a->name, a->file ? " from " : "",
+		a->file ? a->file : "");
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		fprintf(out, "  %-16s = ", conf_keys[i].name);
+		show_value(out, a, &conf_keys[i]);
+		fprintf(out, "\n");
+	}
 }

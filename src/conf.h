@@ -1,6 +1,7 @@
 /*
- * conf.h - the configuration: libconfuse schema, system and user files,
- * defaults and inherit, permission checks, account choice.
+ * conf.h - the configuration: the system and user files (or the -C file),
+ * read into a struct config with every account built (defaults and inherit
+ * applied), and the choice of account for a message.
  *
  * (Named conf.h, not config.h: config.h is autoconf's.)
  */
@@ -8,62 +9,13 @@
 #define MAILOUT_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
+#include "account.h"
 #include "result.h"
 
-enum tls_mode { TLS_STARTTLS, TLS_SMTPS, TLS_OFF };
-enum auth_mode {
-	AUTH_UNSET,        /* not configured: on when user is set, else off */
-	AUTH_OFF, AUTH_ON, AUTH_PLAIN, AUTH_LOGIN, AUTH_CRAM_MD5,
-	AUTH_XOAUTH2, AUTH_OAUTHBEARER, AUTH_EXTERNAL
-};
-enum queue_mode { QUEUE_NEVER, QUEUE_ONFAIL, QUEUE_ALWAYS };
-
-/*
- * Where a setting was made: a configuration file and its true line.
- * file NULL: not set (the built-in default); file CONF_COMMAND_LINE: an
- * option on the command line.  file points into the struct config the
- * account came from (or is CONF_COMMAND_LINE), so it is valid as long as
- * that configuration is.
- */
-struct conf_where {
-	const char *file;
-	int line;
-};
-extern const char CONF_COMMAND_LINE[];
-
-#define CONF_NKEYS 20          /* account keys, inherit excluded */
-
-/* One account, with defaults and inherit already applied.  Strings are
- * NULL when not set. */
-struct account {
-	char *name;
-	char *file;            /* the file that defined it; NULL for --host */
-	int line;              /* the line of its `account` header in file */
-	struct conf_where where[CONF_NKEYS]; /* per key: see conf_key_index() */
-	char *host;            /* relay; NULL: no relay (local delivery only) */
-	long port;             /* 0: by tls (587 starttls, 465 smtps, 25 off) */
-	enum tls_mode tls;
-	char *tls_trust_file;  /* CA bundle; NULL: the system trust store */
-	char *tls_pin;         /* "sha256//BASE64" public-key pin(s) */
-	char *tls_cert_file;   /* client certificate, PEM */
-	char *tls_key_file;    /* its key, PEM */
-	enum auth_mode auth;
-	char *user;
-	char *password;        /* secret: never printed */
-	char *passwordeval;    /* command whose first output line is the secret */
-	char *from;            /* envelope sender and default From */
-	char *from_name;
-	char **senders;        /* envelope sender patterns (fnmatch, case-insensitive) */
-	size_t nsenders;
-	int rewrite_from;
-	char *domain;          /* EHLO name; NULL: host_fqdn() */
-	long timeout;          /* seconds, connect and each reply */
-	char *proxy;           /* NULL or "": no proxy (environment ignored) */
-	char *source_ip;
-	int partial_delivery;
-};
-
+/* A loaded configuration.  It owns every string and account in it; free
+ * it with conf_free(). */
 struct config {
 	char *files[2];        /* files read (system, user), or just the -C file */
 	size_t nfiles;
@@ -76,16 +28,18 @@ struct config {
 	char *queue_dir;       /* expanded path */
 	long queue_lifetime;   /* seconds */
 	struct account defaults; /* the `defaults` sections alone (for --host) */
-	struct account *accounts;
+	struct account *accounts; /* in file order */
 	size_t naccounts;
 };
 
 /*
- * Load the configuration.  explicit_file (from -C) or $MAILOUT_CONFIG
- * replaces the search; else SYSCONFDIR/mailout.conf then the user file
- * ($XDG_CONFIG_HOME/mailout/config).  No file at all: c->embedded = 1
- * and the built-in defaults (no accounts).  Errors name the file and the
- * true line and are RES_CONFIG.  Returns 0 or -1.  Free with conf_free().
+ * Load the configuration into *c (which needs no initialisation).
+ * explicit_file (from -C) or $MAILOUT_CONFIG replaces the search; else
+ * SYSCONFDIR/mailout.conf then the user file
+ * ($XDG_CONFIG_HOME/mailout/config).  No file at all: c->embedded = 1 and
+ * the built-in defaults (no accounts).  Errors name the file and the true
+ * line and are RES_CONFIG.  Returns 0 or -1; free *c with conf_free() in
+ * both cases.
  */
 int conf_load(struct config *c, const char *explicit_file, struct result *r);
 
@@ -93,70 +47,33 @@ int conf_load(struct config *c, const char *explicit_file, struct result *r);
 int conf_load_buf(struct config *c, const char *name, const char *text,
 		 struct result *r);
 
+/* Free everything c owns, and zero it. */
 void conf_free(struct config *c);
 
-/* The index of an account key in struct account's where[], or -1. */
-int conf_key_index(const char *key);
-
-/* Record that key (an account key) was set on the command line. */
-void conf_set_by_command_line(struct account *a, const char *key);
-
-/*
- * (account.c) Check an account as a whole, once defaults, inherit and the command-line
- * settings are applied: with check_auth, that authentication has what it
- * needs (a user unless auth = external; password or passwordeval for the
- * mechanisms that take a secret; a client certificate for external); and,
- * unless tls = off, that tls_key_file comes with tls_cert_file and that
- * tls_trust_file, tls_cert_file and tls_key_file are readable regular
- * files in a form GnuTLS reads (PEM; the key unencrypted and matching the
- * certificate).  passwordeval is not run.  Returns 0, or -1 with
- * RES_CONFIG in *r naming the key, the file and line that set it, and the
- * section of mailout.conf(5) that helps.
- */
-int conf_check_account(const struct account *a, int check_auth, struct result *r);
-
-/* The account called name, or NULL. */
+/* The account called name, or NULL.  The pointer is into c: valid until
+ * conf_free(c). */
 const struct account *conf_find(const struct config *c, const char *name);
 
 /*
  * Choose the account: name (from --account) > an account whose senders
- * match sender > default_account > the only account.  Returns NULL with
- * *r cleared when no account applies (local delivery only), or NULL with
- * RES_CONFIG in *r when a named account does not exist or the choice is
- * ambiguous.
+ * match sender > default_account > the only account.  Returns a pointer
+ * into c (valid until conf_free(c)); NULL with *r cleared when no account
+ * applies (local delivery only), or NULL with RES_CONFIG in *r when a
+ * named account does not exist or the choice is ambiguous.
  */
 const struct account *conf_choose(const struct config *c, const char *name,
 				 const char *sender, struct result *r);
 
-/* A copy of the defaults-only account (for --host); free with
- * conf_account_free(). */
+/* A deep copy of the defaults-only account into *a (for --host); free it
+ * with account_free(). */
 void conf_account_from_defaults(const struct config *c, struct account *a);
-void conf_account_free(struct account *a);
-void conf_account_copy(struct account *dst, const struct account *src);
 
-/* Settings given for one message rather than by the account: --host, --port,
- * --tls, --user, --passwordeval (from the command line, or kept in a queued
- * message's envelope).  NULL: not given. */
-struct overrides {
-	const char *host, *port, *tls, *user, *passwordeval;
-};
+/* Print the global settings of c and the effective settings of a (or
+ * that no account applies), secrets masked: --show-config. */
+void conf_show(FILE *out, const struct config *c, const struct account *a);
 
-/*
- * The one place these settings change an account: a set passwordeval
- * replaces the password, and each key is marked as set on the command line
- * (for --show-config and error messages).  ov->host is not applied here
- * (it chooses the account: see conf_account_from_defaults()).  Returns 0,
- * or -1 with RES_USAGE naming the option when a value is not valid (a port
- * that is not a number from 1 to 65535, a tls mode that is not starttls,
- * smtps or off).
- */
-int account_apply_overrides(struct account *a, const struct overrides *ov,
-			    struct result *r);
+/* ---- values (conf-values.c) ---- */
 
-/* The effective port of an account (its port, or the default for its tls). */
-long conf_port(const struct account *a);
-
-/* Names for printing. */
 /*
  * The proxy URL url as it may be shown (messages, --show-config): scheme,
  * host and port, without the user name, the password and any path.
@@ -168,27 +85,12 @@ int conf_proxy_display(const char *url, char *buf, size_t n);
  * or several joined by ";". */
 int conf_pin_valid(const char *s);
 
+/* The names of the enumerations, and their values (-1 when unknown). */
 const char *conf_tls_name(enum tls_mode m);
 const char *conf_auth_name(enum auth_mode m);
 const char *conf_queue_name(enum queue_mode m);
-/* Parse those names; -1 when unknown. */
 int conf_parse_tls(const char *s);
 int conf_parse_auth(const char *s);
 int conf_parse_queue(const char *s);
-
-/* 1 when the account will authenticate (auth on, or unset with a user). */
-int conf_auth_enabled(const struct account *a);
-
-/*
- * (account.c) The account's secret: password, or the first line of passwordeval's
- * output (run with /bin/sh -c, stdin /dev/null, stderr passed through).
- * Returns a malloc'd string to release with free_secret(), or NULL with
- * RES_CONFIG (no secret configured, command failed) in *r.
- */
-char *conf_secret(const struct account *a, struct result *r);
-
-/* Print the effective settings of an account, secrets masked. */
-#include <stdio.h>
-void conf_show(FILE *out, const struct config *c, const struct account *a);
 
 #endif

@@ -489,3 +489,31 @@ def test_newaliases_exits_0_without_reading_input(mailout, argv0, args):
         for f in (p.stdin, p.stdout, p.stderr):
             f.close()
     assert rc == EX_OK and out == b"" and err == b"", (rc, out, err)
+
+
+# ---- inherit at scale ----
+
+def test_long_inherit_chain_and_cycle_do_not_exhaust_the_stack(mailout):
+    """A 14,000-deep inherit chain (each account inherits from the next,
+    about 530 KiB, under the 1 MiB limit) loads and sends its settings down;
+    a 20,000-long cycle is a configuration error (78) naming the file and
+    the line of an inherit, not a crash."""
+    n = 14000
+    text = "".join('account "a{}" {{\n  inherit = "a{}"\n}}\n'.format(i, i + 1)
+                   for i in range(n - 1))
+    text += 'account "a{}" {{\n  host = "deep.example"\n}}\ndefault_account = "a0"\n'.format(n - 1)
+    res, keys = show(mailout, config=text)
+    assert res.rc == EX_OK, res
+    assert keys["(account)"] == "a0" and keys["host"] == '"deep.example"', res
+
+    n = 20000
+    text = "".join('account "a{}" {{\n  inherit = "a{}"\n}}\n'.format(i, (i + 1) % n)
+                   for i in range(n))
+    path = mailout.write_config(text)
+    res = mailout.run(["--show-config"], config_file=path)
+    assert res.rc == EX_CONFIG, res
+    m = re.search(re.escape(str(path)) + r':(\d+): account "a(\d+)": inherit = "a(\d+)" '
+                  r'forms a cycle', res.stderr)
+    assert m, res
+    # The line named is that account's inherit line.
+    assert int(m.group(1)) == 3 * int(m.group(2)) + 2, res

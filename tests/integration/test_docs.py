@@ -2,7 +2,7 @@
 contrib files agree.
 
 Options come from the table in src/cli.c, configuration keys from the
-libconfuse schema in src/conf.c.  Each option needs a list entry of its own in
+key table in src/conf-keys.c.  Each option needs a list entry of its own in
 mailout(1) (`.It Fl ...`), each key one in mailout.conf(5) (`.It Cm ...`): a
 word somewhere in the text is not enough.  --help must list every option the
 parser has, and the parser accept every option --help lists.  The man pages
@@ -55,14 +55,15 @@ def short_letters():
 
 
 def schema_keys():
-    src = read("src", "conf.c")
-    keys = set(re.findall(r'CFG_(?:STR|INT_CB|BOOL|STR_LIST|SEC)\("([a-z_]+)"', src))
+    src = read("src", "conf-keys.c")
+    keys = set(re.findall(r'(?:\b(?:STR|STR_SHOW|NUM|ENUM|BOOL|CFG_STR|CFG_SEC)\(|\{ )"([a-z_]+)"',
+                          src))
     assert {"host", "port", "tls", "queue_lifetime", "account", "defaults"} <= keys
     return sorted(keys)
 
 
 def section_names():
-    return set(re.findall(r'CFG_SEC\("([a-z_]+)"', read("src", "conf.c")))
+    return set(re.findall(r'CFG_SEC\("([a-z_]+)"', read("src", "conf-keys.c")))
 
 
 MAN1 = read("man", "mailout.1.in")

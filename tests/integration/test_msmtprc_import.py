@@ -368,3 +368,56 @@ def test_auth_without_a_user_is_flagged(tmp_path):
     rc.write_text("account a\nhost smtp.example.com\ntls on\nauth on\n")
     p = subprocess.run(["sh", IMPORT, str(rc)], capture_output=True, text=True, timeout=10)
     assert p.returncode == 0 and "no user" in p.stdout + p.stderr, p
+
+
+AWKS = ["mawk", "gawk"]
+
+
+@pytest.mark.parametrize("awk", AWKS)
+@pytest.mark.parametrize("nl", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_backslashes_and_crlf_under_each_awk(tmp_path, awk, nl):
+    """A backslash in a value (a Windows domain user, a password) reaches
+    mailout unchanged, whichever awk runs the script (mawk and gawk treat
+    backslashes in gsub() replacements differently), and a file with CRLF
+    line ends reads as the same file with LF."""
+    path = shutil.which(awk)
+    if not path:
+        pytest.skip("{} not installed (apt-get install {})".format(awk, awk))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(path, str(bindir / "awk"))
+    text = nl.join([
+        "# msmtprc",
+        "",
+        "defaults",
+        "tls on",
+        "",
+        "account work",
+        "host smtp.example.com",
+        "from jdoe@example.com",
+        "user DOMAIN\\jdoe",
+        'password "p\\\\w\\"d\\x"',
+        "account other",
+        "host smtp.example.net",
+        "user u",
+        'passwordeval "pass show $HOME\\\\mail"',
+        "account default : work",
+        ""])
+    rc = tmp_path / "msmtprc"
+    rc.write_bytes(text.encode())
+    os.chmod(rc, 0o600)
+    p = subprocess.run(["sh", IMPORT, str(rc)], capture_output=True, text=True, timeout=10,
+                       env=dict(os.environ, PATH="{}:{}".format(bindir, os.environ["PATH"])))
+    assert p.returncode == 0, p.stderr
+    assert "\r" not in p.stdout and "no mailout equivalent" not in p.stdout, p.stdout
+    conf = tmp_path / "mailout.conf"
+    conf.write_text(p.stdout)
+    os.chmod(conf, 0o600)
+    work = show(conf, tmp_path, account="work")
+    assert work["user"] == '"DOMAIN\\jdoe"', p.stdout
+    assert work["host"] == '"smtp.example.com"' and work["tls"] == "starttls", work
+    assert 'password = "p\\\\w\\"d\\\\x"' in p.stdout, p.stdout
+    other = show(conf, tmp_path, account="other")
+    assert other["passwordeval"] == '"pass show $HOME\\mail"', p.stdout
+    # `account default : work` adds nothing: work is the default account.
+    assert show(conf, tmp_path)["account"] == "work"

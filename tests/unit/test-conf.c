@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -87,6 +89,145 @@ write_file(const char *dir, const char *name, const char *text, mode_t mode)
 }
 
 /* conf-values.c and conf-layout.c on their own, without libconfuse. */
+/* A file of n accounts, each inheriting from the next one, so resolving
+ * the first walks the whole chain: the last, "a<n-1>", sets host, from and
+ * senders, or, with cycle, inherits from "a0". */
+static char *
+many_accounts(size_t n, int cycle)
+{
+	struct dynbuf b = { 0 };
+	char line[160];
+
+	for (size_t i = 0; i < n; i++) {
+		if (i == n - 1 && !cycle)
+			snprintf(line, sizeof(line), "account \"a%zu\" {\n host = \"h.example\"\n"
+				 " from = \"a@example.com\"\n senders = {\"a@x\"}\n}\n", i);
+		else
+			snprintf(line, sizeof(line), "account \"a%zu\" {\n inherit = \"a%zu\"\n"
+				 " user = \"u%zu\"\n}\n", i, (i + 1) % n, i);
+		db_adds(&b, line);
+	}
+	return b.s;
+}
+
+/* The chain's first account has the last one's host and senders. */
+static int
+chain_loaded(void)
+{
+	const struct account *a = conf_find(&c, "a0");
+
+	return a && a->host && !strcmp(a->host, "h.example") && a->nsenders == 1 &&
+	       !strcmp(a->user, "u0");
+}
+
+/* The cycle is refused naming the file and the line of an inherit. */
+static int
+cycle_refused(void)
+{
+	return r.cls == RES_CONFIG && strstr(r.text, "test.conf:") &&
+	       strstr(r.text, "inherit = ") && strstr(r.text, "forms a cycle");
+}
+
+/* Load text in a child whose stack may grow to 1 MiB only (a recursion
+ * per inherit level needs more); true when the load returns rc and
+ * check() holds. */
+static int
+loads_in_small_stack(const char *text, int rc, int (*check)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		struct rlimit rl = { 1024 * 1024, 1024 * 1024 };
+
+		setrlimit(RLIMIT_STACK, &rl);
+		_exit(load(text) == rc && check() ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 0;
+	if (WIFSIGNALED(status))
+		printf("#   the child died of signal %d\n", WTERMSIG(status));
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The titles libconfuse no longer reads: each form it takes, duplicates
+ * and a missing title, with the line libconfuse named. */
+static void
+test_titles(void)
+{
+	setenv("MAILOUT_TEST_TITLE", "from-env", 1);
+	ok(load("account plain {\n}\naccount 'single q' {\n}\naccount \"dq \\\"x\\\" \\\\\" {\n}\n"
+		"account ${MAILOUT_TEST_TITLE} {\n}\naccount \"${MAILOUT_TEST_TITLE}2\" {\n}\n"
+		"account\n  \"split\"\n{\n  host = \"h\"\n}\n") == 0 && c.naccounts == 6,
+	   "titles: a word, '...', \"...\" with escapes, ${VAR}, split over lines (%s)", r.text);
+	ok(c.naccounts == 6 && !strcmp(c.accounts[0].name, "plain") &&
+	   !strcmp(c.accounts[1].name, "single q") && !strcmp(c.accounts[2].name, "dq \"x\" \\") &&
+	   !strcmp(c.accounts[3].name, "from-env") && !strcmp(c.accounts[4].name, "from-env2") &&
+	   !strcmp(c.accounts[5].name, "split"), "... read as libconfuse reads them");
+	ok(conf_find(&c, "split") && conf_find(&c, "split")->line == 11 &&
+	   conf_find(&c, "split")->where[conf_key_index("host")].line == 14,
+	   "... and the lines of a split header and its keys are kept");
+	fails_at("account a {\n}\naccount b {\n}\naccount \"a\" {\n}\n", 5,
+		 "a duplicate title written another way");
+	says(5, "found duplicate title 'a'", "... named as libconfuse named it");
+	fails_at("account a {\n}\naccount a {\n}\naccount b {\n}\naccount b {\n}\n", 3,
+		 "the first duplicate in the file is the one reported");
+	fails_at("account a {\n  bogus = 1\n}\naccount a {\n}\n", 2,
+		 "an error before a duplicate is the one reported");
+	fails_at("account a {\n}\naccount a {\n}\nbogus = 1\n", 3,
+		 "a duplicate before an error is the one reported");
+	fails_at("\naccount {\n  host = \"h\"\n}\n", 2, "an account without a title");
+	says(2, "missing title for section 'account'", "... named as libconfuse named it");
+	ok(load("account a {\n}\n") == 0 && load("account a {\n}\n") == 0,
+	   "titles are not kept from one load to the next");
+	unsetenv("MAILOUT_TEST_TITLE");
+}
+
+static void
+test_inherit_scale(void)
+{
+	char *text;
+	unsigned long small, big;
+
+	/* A file under the size limit cannot exhaust the stack. */
+	text = many_accounts(14000, 0);
+	ok(loads_in_small_stack(text, 0, chain_loaded), "an inherit chain 14,000 deep "
+	   "loads (1 MiB stack), its first account built from the last");
+	free(text);
+	text = many_accounts(20000, 1);
+	ok(loads_in_small_stack(text, -1, cycle_refused), "a 20,000-long inherit cycle is "
+	   "a configuration error naming file and line (1 MiB stack)");
+	free(text);
+
+	/* libconfuse compares the title of each titled section with every
+	 * earlier one: the accounts must reach it untitled. */
+	{
+		cfg_opt_t *o = conf_schema();
+
+		while (o->name && strcmp(o->name, "account"))
+			o++;
+		ok(o->name && o->type == CFGT_SEC && (o->flags & CFGF_MULTI) &&
+		   !(o->flags & CFGF_TITLE), "account sections reach libconfuse untitled");
+	}
+
+	/* Lookups (account names, key lines) grow near-linearly: eight times
+	 * the accounts may cost about eight times the steps (n log n), never
+	 * the sixty-four times of a scan per account. */
+	text = many_accounts(1000, 0);
+	conf_lookup_steps = 0;
+	ok(load(text) == 0, "1,000 accounts load");
+	small = conf_lookup_steps;
+	free(text);
+	text = many_accounts(8000, 0);
+	conf_lookup_steps = 0;
+	ok(load(text) == 0, "8,000 accounts load");
+	big = conf_lookup_steps;
+	free(text);
+	if (!ok(small > 1000 && big < small * 12, "loading is near-linear in the accounts "
+		"(lookup steps: %lu for 1,000, %lu for 8,000)", small, big))
+		printf("#   quadratic would be about %lu\n", small * 64);
+}
+
 static void
 test_internals(void)
 {
@@ -590,5 +731,8 @@ main(void)
 	conf_free(&c);
 	test_internals();
 	test_audit();
+	test_titles();
+	test_inherit_scale();
+	conf_free(&c);
 	return done_testing();
 }
