@@ -438,3 +438,58 @@ def test_full_disk_is_a_temporary_failure(mailout, small_fs, kind):
     assert res.rc == 75 and "No space left" in res.stderr, res
     if kind == "mbox":
         assert (small_fs / "mbox").stat().st_size == 0     # truncated back
+
+
+# ---- postmaster (RFC 5321 4.5.1) ----
+
+POSTMASTERS = ["postmaster", "PostMaster", "postmaster@localhost", "POSTMASTER@LocalHost"]
+
+
+def relay_alias_config(mailout, server, aliases_text):
+    aliases = mailout.tmp / "aliases"
+    aliases.write_text(aliases_text)
+    return mailout.write_config('aliases = "%s"\n' % aliases + relay_config(server))
+
+
+@pytest.mark.parametrize("how", ["argument", "-t"])
+@pytest.mark.parametrize("rcpt", POSTMASTERS)
+def test_postmaster_without_alias_or_user_is_root_and_roots_alias(mailout, server, rcpt, how):
+    """postmaster is always deliverable, in any case, bare or at this host:
+    with no alias and no user of that name it is root, and root's alias
+    applies, from the command line as from To: with -t (as -bs does)."""
+    conf = relay_alias_config(mailout, server, "root: admin@example.com\n")
+    msg = b"To: %s\nSubject: pm\n\nx\n" % rcpt.encode()
+    args = ["-f", SENDER] + (["-t"] if how == "-t" else [rcpt])
+    res = mailout.run(args, msg, config_file=conf)
+    assert res.rc == EX_OK, res
+    assert [m.rcpt_tos for m in server.messages] == [["admin@example.com"]], res
+
+
+@pytest.mark.parametrize("rcpt", POSTMASTERS[:2] + POSTMASTERS[3:])
+def test_postmaster_alias_comes_first(mailout, server, rcpt):
+    conf = relay_alias_config(mailout, server, "root: admin@example.com\n"
+                                               "postmaster: pm@example.com\n")
+    res = mailout.run(["-f", SENDER, rcpt], b"Subject: pm\n\nx\n", config_file=conf)
+    assert res.rc == EX_OK, res
+    assert [m.rcpt_tos for m in server.messages] == [["pm@example.com"]], res
+
+
+@pytest.mark.parametrize("how", ["argument", "-t"])
+@pytest.mark.parametrize("rcpt", POSTMASTERS)
+def test_postmaster_without_aliases_reaches_roots_mailbox(mailout, rcpt, how):
+    """No aliases file at all: root's mailbox (the test's $MAIL when it
+    runs as root)."""
+    if ME != "root":
+        pytest.skip("root's mailbox is the test's own only when it runs as root")
+    args = ["-f", SENDER] + (["-t"] if how == "-t" else [rcpt])
+    res = mailout.run(args, b"To: %s\nSubject: pm\n\nx\n" % rcpt.encode(), env=NO_CONFIG)
+    assert res.rc == EX_OK, res
+    assert len(mbox_messages(mailout)) == 1
+
+
+def test_postmaster_at_another_domain_is_no_local_name(mailout, server):
+    conf = relay_alias_config(mailout, server, "root: admin@example.com\n")
+    res = mailout.run(["-f", SENDER, "postmaster@example.org"], b"Subject: pm\n\nx\n",
+                      config_file=conf)
+    assert res.rc == EX_OK, res
+    assert [m.rcpt_tos for m in server.messages] == [["postmaster@example.org"]], res
