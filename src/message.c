@@ -609,7 +609,8 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 		db_adds(&out, envelope);
 	m->data_offset = (off_t)out.len;
 
-	/* A resent message gets the Resent- fields of its resending (RFC 5322
+	/* Return-Path is the final delivery's to add (RFC 5321 4.4), as
+	 * Postfix's cleanup(8) drops it.  A resent message gets the Resent- fields of its resending (RFC 5322
 	 * 3.6.6; Postfix's cleanup adds them), and rewrite_from rewrites who
 	 * resent it, not the author. */
 	resent = msg_is_resent(m);
@@ -618,6 +619,7 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 		struct msg_header *h = &m->h[i];
 
 		if (name_is(h, "Bcc") || name_is(h, "Resent-Bcc") ||
+		    name_is(h, "Return-Path") ||
 		    (fix->rewrite_from && fix->from_addr &&
 		     name_is(h, resent ? "Resent-From" : "From")))
 			h->drop = 1;

@@ -253,3 +253,26 @@ def test_empty_body(server, send):
     data = received(server)
     assert data.endswith(b"\r\n")
     assert b"Message-ID: <fixed.1@example.com>\r\n" in data
+
+
+@pytest.mark.parametrize("how", ["argument", "-t", "-bs"])
+def test_return_path_bcc_and_resent_bcc_never_reach_the_relay(mailout, server, how):
+    """RFC 5321 4.4: Return-Path is the final delivery's to add; Bcc and
+    Resent-Bcc are private.  Removed in every mode, whatever the case."""
+    from mailout_run import relay_config
+    head = (b"return-path: <old@example.com>\nBCC: hidden@example.com\n"
+            b"Resent-bcc: h2@example.com\n" + HEAD_LF[:-1])
+    msg = head + b"\nReturn-Path: <in-body@example.com>\n"
+    conf = mailout.write_config(relay_config(server))
+    if how == "-bs":
+        res = mailout.run(["-bs"], b"EHLO c\r\nMAIL FROM:<s@example.com>\r\nRCPT TO:<" +
+                          RCPT.encode() + b">\r\nDATA\r\n" + crlf(msg) + b".\r\nQUIT\r\n",
+                          config_file=conf)
+    else:
+        res = mailout.run(["-t"] if how == "-t" else [RCPT], msg, config_file=conf)
+    assert res.rc == EX_OK, res
+    head, body = received(server).split(b"\r\n\r\n", 1)
+    names = [l.split(b":", 1)[0].lower() for l in head.split(b"\r\n")]
+    assert not {b"return-path", b"bcc", b"resent-bcc"} & set(names), head
+    assert head.startswith(crlf(HEAD_LF[:-2])), head
+    assert body == b"Return-Path: <in-body@example.com>\r\n"
