@@ -725,29 +725,6 @@ fail:
 	return rc;
 }
 
-void
-addr_format_phrase(struct dynbuf *out, const char *name)
-{
-	size_t n = strlen(name);
-	int plain = n > 0 && name[0] != ' ' && name[n - 1] != ' ';
-
-	for (const char *p = name; plain && *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-/=?^_`{|}~ ", *p) &&
-		    !((unsigned char)*p & 0x80))
-			plain = 0;
-	if (plain) {
-		db_adds(out, name);
-		return;
-	}
-	db_addc(out, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			db_addc(out, '\\');
-		db_addc(out, *p);
-	}
-	db_addc(out, '"');
-}
-
 int
 addr_is_ascii(const char *a)
 {

@@ -95,12 +95,4 @@ int addr_is_ascii(const char *a);
 /* The domain part of a (after the last '@' outside quotes), or NULL. */
 const char *addr_domain(const char *a);
 
-/*
- * Quote a display name for a header if it needs it (RFC 5322 specials or
- * leading/trailing spaces): appends the phrase to out as-is or as a
- * quoted-string.  Non-ASCII names must be RFC 2047 encoded by the caller.
- */
-struct dynbuf;
-void addr_format_phrase(struct dynbuf *out, const char *name);
-
 #endif

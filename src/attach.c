@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "encode.h"
 #include "message.h"
 #include "mime.h"
 #include "mime-out.h"
@@ -133,7 +134,7 @@ mixed_boundary(const char *v, size_t len)
 		if (strcasecmp(name.s, "boundary") != 0)
 			continue;
 		if (val.len >= 1 && val.len <= 70 && val.s[val.len - 1] != ' ' &&
-		    strlen(val.s) == val.len && !mime_needs_encoding(val.s))
+		    strlen(val.s) == val.len && !enc_needs_encoding(val.s))
 			b = xstrdup(val.s);
 		break;
 	}

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "encode.h"
 #include "message.h"
-#include "mime.h"
 #include "util.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -464,7 +464,7 @@ add_from(struct dynbuf *d, const char *prefix, const char *addr, const char *nam
 {
 	/* -F / from_name, RFC 2047-encoded or folded as it needs */
 	db_printf(d, "%sFrom: ", prefix);
-	mime_mailbox(d, name, addr, strlen(prefix) + 6);
+	enc_mailbox(d, name, addr, strlen(prefix) + 6);
 	db_adds(d, "\r\n");
 }
 

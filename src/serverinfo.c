@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "lazylib.h"
-#include "mime.h"
+#include "encode.h"
 #include "serverinfo.h"
 #include "submit.h"
 #include "util.h"
@@ -45,7 +45,7 @@ cert_pin(gnutls_x509_crt_t crt, char *pin, size_t len)
 
 	if (sym_gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, digest, &dlen) < 0)
 		return -1;
-	mime_base64(&b, digest, dlen);
+	enc_base64(&b, digest, dlen);
 	snprintf(pin, len, "sha256//%s", db_str(&b));
 	db_free(&b);
 	return 0;
