@@ -549,9 +549,8 @@ maildir_as_user(const char *dir, const struct passwd *pw, const char *sender, in
 		_exit(write_all(pipefd[1], &rep, sizeof(rep)) < 0 ? 1 : 0);
 	}
 	close(pipefd[1]);
-	while (got < sizeof(rep) &&
-	       (n = read_retry(pipefd[0], (char *)&rep + got, sizeof(rep) - got)) > 0)
-		got += (size_t)n;
+	n = read_full(pipefd[0], &rep, sizeof(rep));
+	got = n > 0 ? (size_t)n : 0;
 	close(pipefd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

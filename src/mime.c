@@ -152,23 +152,6 @@ mime_out_adds(struct mime_out *o, const char *s)
 	mime_out_add(o, s, strlen(s));
 }
 
-/* Read exactly n bytes unless the end comes first; returns the count or -1. */
-static ssize_t
-read_full(int fd, unsigned char *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read_retry(fd, buf + got, n - got);
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
 /* base64 in 76-column lines, streamed from fd. */
 static int
 write_base64(struct mime_out *o, int fd)
