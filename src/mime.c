@@ -30,30 +30,31 @@
 int
 mime_open_attachments(struct mime_attachment *a, size_t n, struct result *r)
 {
-	struct stat in;
-	int in_pipe = fstat(0, &in) == 0 && S_ISFIFO(in.st_mode);
-
 	for (size_t i = 0; i < n; i++) {
 		const char *why = NULL;
-		struct stat st;
+		struct stat st, in;
 
 		a[i].fd = -1;
 		if (has_line_break(a[i].path)) {
 			mime_close_attachments(a, i);
 			return res_fail(r, RES_USAGE, "attachment name contains a line break");
 		}
-		a[i].fd = open(a[i].path, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO without a writer must not block the open;
+		 * what is no regular file is refused before anything is read. */
+		a[i].fd = open(a[i].path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 		if (a[i].fd < 0 || fstat(a[i].fd, &st) != 0)
 			why = strerror(errno);
 		else if (S_ISDIR(st.st_mode))
 			why = "is a directory";
-		else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
-			why = "not a regular file or a pipe";    /* a device: /dev/zero never ends */
-		else if (in_pipe && S_ISFIFO(st.st_mode) && st.st_dev == in.st_dev &&
-			 st.st_ino == in.st_ino)
-			/* -a /dev/stdin: the body would take the data, the
-			 * attachment would be empty */
+		else if (S_ISFIFO(st.st_mode) && fstat(0, &in) == 0 && S_ISFIFO(in.st_mode) &&
+			 st.st_dev == in.st_dev && st.st_ino == in.st_ino)
+			/* -a /dev/stdin: the body takes the data */
 			why = "it is the standard input, which holds the message";
+		else if (!S_ISREG(st.st_mode))
+			why = S_ISFIFO(st.st_mode) ? "a pipe, not a regular file"
+						   : "not a regular file";
+		else if (fcntl(a[i].fd, F_SETFL, fcntl(a[i].fd, F_GETFL) & ~O_NONBLOCK) != 0)
+			why = strerror(errno);
 		if (why) {
 			res_fail(r, RES_NOINPUT, "cannot attach %s: %s", a[i].path, why);
 			mime_close_attachments(a, i + 1);

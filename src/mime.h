@@ -20,10 +20,10 @@ struct mime_attachment {
 	int fd;
 };
 
-/* Open every file; RES_NOINPUT naming the first that cannot be read or
- * is neither a regular file nor a pipe (a pipe, as from the shell's
- * "<(command)", is read once, as it streams).  Returns 0 or -1 (files
- * opened so far are closed again). */
+/* Open every file, without blocking; RES_NOINPUT naming the first that
+ * cannot be read or is no regular file (a directory, a device, a FIFO or
+ * pipe, which could block for ever).  Returns 0 or -1 (files opened so
+ * far are closed again). */
 int mime_open_attachments(struct mime_attachment *a, size_t n, struct result *r);
 void mime_close_attachments(struct mime_attachment *a, size_t n);
 
