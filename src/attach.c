@@ -324,7 +324,9 @@ mime_attach(struct msg *m, struct mime_attachment *att, size_t natt, const char 
 		rc = attach_wrapped(m, &o, att, natt, r);
 	mime_out_flush(&o);
 	if (rc == 0 && o.failed)
-		rc = res_fail(r, RES_IOERR, "cannot write the message: %s", strerror(o.failed));
+		rc = res_fail(r, disk_full_errno(o.failed) ? RES_TEMPFAIL : RES_IOERR,
+			      "cannot complete the message with its attachments: %s; nothing "
+			      "was sent", strerror(o.failed));
 	free(mixed);
 	db_free(&o.b);
 	return rc;

@@ -472,7 +472,9 @@ static int
 flush_out(int fd, struct dynbuf *b, const char *path, struct result *r)
 {
 	if (b->len && write_all(fd, b->s, b->len) < 0)
-		return res_fail(r, RES_IOERR, "cannot write %s: %s", path, strerror(errno));
+		return res_fail(r, disk_full_errno(errno) ? RES_TEMPFAIL : RES_IOERR,
+				"cannot complete the spool file %s: %s; nothing was sent", path,
+				strerror(errno));
 	db_reset(b);
 	return 0;
 }
@@ -598,7 +600,8 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 	m->path = xasprintf("%s/mo.XXXXXX", dir);
 	fd = mkostemp(m->path, O_CLOEXEC);   /* O_RDWR, mode 0600 */
 	if (fd < 0) {
-		res_fail(r, RES_CANTCREAT, "cannot create a spool file in %s: %s", dir,
+		res_fail(r, disk_full_errno(errno) ? RES_TEMPFAIL : RES_CANTCREAT,
+			 "cannot create a spool file in %s: %s", dir,
 			 strerror(errno));
 		free(m->path);
 		m->path = NULL;

@@ -475,7 +475,9 @@ mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct resul
 	}
 	mime_out_flush(&o);
 	if (o.failed) {
-		res_fail(r, RES_IOERR, "cannot write the composed message: %s", strerror(o.failed));
+		res_fail(r, disk_full_errno(o.failed) ? RES_TEMPFAIL : RES_IOERR,
+			 "cannot complete the composed message: %s; nothing was sent",
+			 strerror(o.failed));
 		goto out;
 	}
 	rc = 0;

@@ -49,8 +49,8 @@ struct mime_compose {
  * when there are any.  The whole message goes to out_fd with CRLF line
  * endings; every header line is 7-bit and folded.  Display names come
  * from addr_list_name().  Returns 0, or -1 with RES_USAGE (an address
- * with non-ASCII characters: mailout does not do SMTPUTF8), RES_IOERR or
- * RES_NOINPUT.
+ * with non-ASCII characters: mailout does not do SMTPUTF8), RES_IOERR,
+ * RES_TEMPFAIL (out_fd's disk is full) or RES_NOINPUT.
  */
 int mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct result *r);
 

@@ -420,6 +420,12 @@ copy_fd(int in, int out, off_t n)
 	return 0;
 }
 
+int
+disk_full_errno(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EFBIG;
+}
+
 const char *
 host_name(void)
 {

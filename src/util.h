@@ -83,6 +83,11 @@ int write_all(int fd, const void *buf, size_t n);
  * errno set when reading fails, -2 with errno set when writing fails. */
 int copy_fd(int in, int out, off_t n);
 
+/* 1 when a write failed with err because the disk or a quota or file
+ * size limit is full (ENOSPC, EDQUOT, EFBIG): a temporary failure, which
+ * may pass (SPEC 8). */
+int disk_full_errno(int err);
+
 /* This host's name as gethostname() gives it, and its fully qualified
  * name (canonical name from the resolver, falling back to the former).
  * Both computed once, on first use. */

@@ -45,6 +45,9 @@ test_strings(void)
 	   "line breaks are CR or LF");
 	ok(has_prefix_ci("MAIL FROM:", "mail from:") && !has_prefix_ci("MAI", "mail"),
 	   "case-insensitive prefix");
+	ok(disk_full_errno(ENOSPC) && disk_full_errno(EDQUOT) && disk_full_errno(EFBIG) &&
+	   !disk_full_errno(EIO) && !disk_full_errno(EACCES) && !disk_full_errno(0),
+	   "a full disk, quota or file size limit is temporary; other errors are not");
 }
 
 static void
