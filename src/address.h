@@ -87,7 +87,6 @@ int addr_list_canonical(struct addr_list *l, char *err, size_t errlen);
 /*
  * 1 when a has only ASCII characters.  mailout does not do SMTPUTF8
  * (RFC 6531): an address with others can go neither into the envelope
- * (libcurl 7.88 would send it raw to a relay that did not offer SMTPUTF8)
  * nor, raw, into a header.
  */
 int addr_is_ascii(const char *a);
