@@ -106,17 +106,20 @@ static void
 test_write_all_nonblocking(const char *dir)
 {
 	enum { SIZE = 1 << 20 };
-	char *big = xmalloc(SIZE), *back = xmalloc(SIZE);
+	char *big, *back;
 	int p[2], out = tmp_private(dir), status;
 	pid_t pid;
 
-	for (size_t i = 0; i < SIZE; i++)
-		big[i] = (char)(i * 7 + i / 251);
 	if (pipe(p) != 0 || out < 0)
 		abort();
 	fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+	fflush(stdout);
 	pid = slow_reader(p[0], p[1], out);
 	close(p[0]);
+	big = xmalloc(SIZE);
+	back = xmalloc(SIZE);
+	for (size_t i = 0; i < SIZE; i++)
+		big[i] = (char)(i * 7 + i / 251);
 	ok(write_all(p[1], big, SIZE) == 0, "write_all: 1 MiB through a non-blocking pipe "
 	   "that is full (EAGAIN) waits instead of failing");
 	close(p[1]);
@@ -167,6 +170,7 @@ test_read_full(void)
 
 	if (pipe(p) != 0)
 		abort();
+	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
