@@ -261,6 +261,26 @@ check_relay_ascii(const struct job *j, struct result *r)
 	return 0;
 }
 
+/*
+ * The envelope in canonical SMTP form (addr_canonical()), or refused
+ * before anything is sent: 64 for what came from the command line, 65
+ * for what came from the message.
+ */
+static int
+canonical_envelope(struct job *j, struct result *r)
+{
+	char err[320], *s = *j->sender ? addr_canonical(j->sender, err, sizeof(err)) : xstrdup("");
+
+	if (!s)
+		return res_fail(r, j->sender_in ? RES_USAGE : RES_DATAERR, "sender %s", err);
+	free(j->sender);
+	j->sender = s;
+	if (addr_list_canonical(&j->expanded, err, sizeof(err)) < 0)
+		return res_fail(r, j->read_recipients ? RES_DATAERR : RES_USAGE, "recipient %s",
+				err);
+	return 0;
+}
+
 int
 accept_message(struct job *j, struct result *r)
 {
@@ -308,7 +328,7 @@ accept_message(struct job *j, struct result *r)
 		j->sender = q;
 	}
 	if (aliases_expand(j->cfg->aliases, &j->rcpts, &j->expanded, r) < 0 ||
-	    check_relay_ascii(j, r) < 0)
+	    canonical_envelope(j, r) < 0 || check_relay_ascii(j, r) < 0)
 		goto out;
 	/* Refuse before accepting anything when nobody can take remote mail,
 	 * or, unless partial_delivery allows the others to get it, when a

@@ -725,29 +725,6 @@ fail:
 	return rc;
 }
 
-void
-addr_format_phrase(struct dynbuf *out, const char *name)
-{
-	size_t n = strlen(name);
-	int plain = n > 0 && name[0] != ' ' && name[n - 1] != ' ';
-
-	for (const char *p = name; plain && *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-/=?^_`{|}~ ", *p) &&
-		    !((unsigned char)*p & 0x80))
-			plain = 0;
-	if (plain) {
-		db_adds(out, name);
-		return;
-	}
-	db_addc(out, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			db_addc(out, '\\');
-		db_addc(out, *p);
-	}
-	db_addc(out, '"');
-}
-
 int
 addr_is_ascii(const char *a)
 {
@@ -755,4 +732,159 @@ addr_is_ascii(const char *a)
 		if (*p >= 0x80)
 			return 0;
 	return 1;
+}
+
+/* ---- canonical envelope form (SPEC 3, RFC 5321 4.1.2) ---- */
+
+/* atext (RFC 5322 3.2.3); bytes of UTF-8 sequences count as text here
+ * (whether they may be sent is addr_is_ascii()'s question). */
+static int
+is_atext(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80 || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/*
+ * The local part s[0..n), dot-separated words each an atom or a quoted
+ * string, as its text without quotes in *text.  NULL, or the rule broken.
+ */
+static const char *
+local_text(const char *s, size_t n, struct dynbuf *text)
+{
+	size_t i = 0;
+
+	if (n == 0)
+		return "the local part is empty";
+	for (;;) {
+		size_t start = i;
+
+		if (s[i] == '"') {
+			for (i++; i < n && s[i] != '"'; i++) {
+				if (s[i] == '\\' && i + 1 < n)
+					i++;
+				db_addc(text, s[i]);
+			}
+			if (i++ >= n)
+				return "the local part has an unterminated quoted string";
+		} else {
+			while (i < n && is_atext((unsigned char)s[i]))
+				db_addc(text, s[i++]);
+			if (i == start)
+				return start == 0 ? (s[0] == '.' ? "the local part starts with a dot"
+						     : "the local part has a character that needs quoting")
+				       : s[i] == '.' ? "the local part has two dots in a row"
+				       : "the local part has a character that needs quoting";
+		}
+		if (i == n)
+			return NULL;
+		if (s[i] != '.')
+			return s[start] == '"' ? "the local part has text after a quoted string"
+			       : "the local part has a character that needs quoting";
+		db_addc(text, s[i++]);
+		if (i == n)
+			return "the local part ends with a dot";
+	}
+}
+
+/* 1 when t is a dot-atom: atoms joined by single dots. */
+static int
+is_dot_atom(const char *t)
+{
+	if (!*t || *t == '.')
+		return 0;
+	for (; *t; t++)
+		if (*t == '.' ? t[1] == '.' || !t[1] : !is_atext((unsigned char)*t))
+			return 0;
+	return 1;
+}
+
+/* The domain d (one final dot already removed): NULL, or the rule broken;
+ * the offending label in label[]. */
+static const char *
+domain_rule(const char *d, char *label, size_t labellen)
+{
+	if (*d == '[')
+		return strchr(d, ']')[1] ? "the domain has text after its literal" : NULL;
+	if (!*d || *d == '.')
+		return "the domain starts with a dot";
+	for (const char *p = d; *p;) {
+		size_t n = strcspn(p, ".");
+
+		if (n == 0)
+			return "the domain has two dots in a row";
+		snprintf(label, labellen, "%.*s", (int)n, p);
+		if (p[0] == '-')
+			return "a domain label starts with a hyphen";
+		if (p[n - 1] == '-')
+			return "a domain label ends with a hyphen";
+		p += n;
+		if (*p == '.' && !*++p)
+			return "the domain has two dots in a row";
+	}
+	return NULL;
+}
+
+char *
+addr_canonical(const char *a, char *err, size_t errlen)
+{
+	const char *dom = addr_domain(a), *why;
+	struct dynbuf text = { 0 }, out = { 0 };
+	char label[64] = "";
+	size_t dlen;
+
+	if (addr_check(a, err, errlen) < 0)
+		return NULL;
+	if (!dom)
+		return xstrdup(a);
+	why = local_text(a, (size_t)(dom - 1 - a), &text);
+	if (!why) {
+		if (is_dot_atom(db_str(&text))) {
+			db_adds(&out, db_str(&text));
+		} else {
+			db_addc(&out, '"');
+			for (const char *p = db_str(&text); *p; p++) {
+				if (*p == '"' || *p == '\\')
+					db_addc(&out, '\\');
+				db_addc(&out, *p);
+			}
+			db_addc(&out, '"');
+		}
+		/* A final dot names the DNS root: the same domain. */
+		dlen = strlen(dom);
+		if (dlen > 1 && dom[dlen - 1] == '.' && dom[dlen - 2] != '.' && *dom != '[')
+			dlen--;
+		db_printf(&out, "@%.*s", (int)dlen, dom);
+		why = domain_rule(db_str(&out) + out.len - dlen, label, sizeof(label));
+	}
+	if (!why && addr_check(db_str(&out), err, errlen) == 0) {
+		db_free(&text);
+		return out.s;
+	}
+	if (why && strstr(why, "label"))
+		snprintf(err, errlen, "%s: %s (\"%s\")", a, why, label);
+	else if (why)
+		snprintf(err, errlen, "%s: %s", a, why);
+	db_free(&text);
+	db_free(&out);
+	return NULL;
+}
+
+int
+addr_list_canonical(struct addr_list *l, char *err, size_t errlen)
+{
+	struct addr_list c = { 0 };
+
+	for (size_t i = 0; i < l->n; i++) {
+		char *a = addr_canonical(l->v[i], err, errlen);
+
+		if (!a) {
+			addr_list_free(&c);
+			return -1;
+		}
+		addr_list_add_named(&c, a, addr_list_name(l, i));
+		free(a);
+	}
+	addr_list_free(l);
+	*l = c;
+	return 0;
 }

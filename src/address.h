@@ -66,22 +66,32 @@ int addr_parse_list(const char *s, size_t len, struct addr_list *out,
 int addr_check(const char *a, char *err, size_t errlen);
 
 /*
+ * The canonical SMTP form of envelope address a (RFC 5321 4.1.2), as
+ * Postfix sends it: the local part a dot-atom when its text is one, else
+ * one quoted string (a."b".c@d -> a.b.c@d, "a b".c@d -> "a b.c"@d), and a
+ * domain written with a final dot (a fully qualified DNS name) without it.
+ * Refused, as no relay can take them: an unquoted local part with a
+ * leading, trailing or doubled dot; a domain that is empty, starts with a
+ * dot, has an empty label, or a label that starts or ends with a hyphen;
+ * and whatever addr_check() refuses.  An address without '@' (a local
+ * name) is copied as it is.
+ * Returns a malloc'd string, or NULL with "ADDRESS: the rule" in err.
+ */
+char *addr_canonical(const char *a, char *err, size_t errlen);
+
+/* Every address of l in canonical form (display names kept, duplicates
+ * that only differed in form merged).  Returns 0, or -1 with the reason
+ * in err (l is then unchanged). */
+int addr_list_canonical(struct addr_list *l, char *err, size_t errlen);
+
+/*
  * 1 when a has only ASCII characters.  mailout does not do SMTPUTF8
  * (RFC 6531): an address with others can go neither into the envelope
- * (libcurl 7.88 would send it raw to a relay that did not offer SMTPUTF8)
  * nor, raw, into a header.
  */
 int addr_is_ascii(const char *a);
 
 /* The domain part of a (after the last '@' outside quotes), or NULL. */
 const char *addr_domain(const char *a);
-
-/*
- * Quote a display name for a header if it needs it (RFC 5322 specials or
- * leading/trailing spaces): appends the phrase to out as-is or as a
- * quoted-string.  Non-ASCII names must be RFC 2047 encoded by the caller.
- */
-struct dynbuf;
-void addr_format_phrase(struct dynbuf *out, const char *name);
 
 #endif

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr-local.h"
 #include "aliases.h"
-#include "local.h"
 #include "log.h"
 #include "util.h"
 
@@ -271,6 +271,22 @@ find_alias(const struct table *t, const char *key, int use_default)
 	return a;
 }
 
+/* 1 for a postmaster with no alias and no user of its own: root's
+ * (RFC 5321 4.5.1), so that root's alias applies to it too. */
+static int
+postmaster_is_root(const char *name)
+{
+	char *key;
+	int root;
+
+	if (!addr_is_postmaster(name))
+		return 0;
+	key = addr_mailbox_key(name);
+	root = key && strcmp(key, "root") == 0;
+	free(key);
+	return root;
+}
+
 static int
 expand_name(struct expander *e, const char *given, int use_default)
 {
@@ -285,7 +301,8 @@ expand_name(struct expander *e, const char *given, int use_default)
 		const char *at = addr_domain(given) - 1;
 		char *local = xstrndup(given, (size_t)(at - given));
 		char *key = unquote(local, strlen(local));
-		int aliased = local_is_local(given) && find_alias(e->t, key, use_default);
+		int aliased = addr_is_local(given) &&
+			      (find_alias(e->t, key, use_default) || addr_is_postmaster(given));
 
 		free(key);
 		if (aliased)
@@ -312,6 +329,10 @@ expand_name(struct expander *e, const char *given, int use_default)
 		char *key = unquote(given, strlen(given));
 		a = find_alias(e->t, key, use_default);
 		free(key);
+	}
+	if (!a && postmaster_is_root(name)) {
+		rc = expand_name(e, "root", use_default);
+		goto out;
 	}
 	if (!a || e->depth >= MAX_DEPTH) {
 		addr_list_add(e->out, name);
@@ -343,13 +364,13 @@ add_unique(struct addr_list *out, const struct addr_list *from)
 	struct addr_list keys = { 0 };
 
 	for (size_t i = 0; i < out->n; i++) {
-		char *k = local_mailbox_key(out->v[i]);
+		char *k = addr_mailbox_key(out->v[i]);
 		if (k)
 			addr_list_add(&keys, k);
 		free(k);
 	}
 	for (size_t i = 0; i < from->n; i++) {
-		char *k = local_mailbox_key(from->v[i]);
+		char *k = addr_mailbox_key(from->v[i]);
 		if (!k || !addr_list_contains(&keys, k)) {
 			addr_list_add(out, from->v[i]);
 			if (k)
@@ -371,7 +392,7 @@ aliases_expand(const char *path, const struct addr_list *in, struct addr_list *o
 
 	for (size_t i = 0; i < in->n && rc == 0; i++) {
 		/* Local names, and addresses of this host (root@localhost). */
-		if (!path || !*path || (strchr(in->v[i], '@') && !local_is_local(in->v[i]))) {
+		if (!path || !*path || (strchr(in->v[i], '@') && !addr_is_local(in->v[i]))) {
 			addr_list_add(&all, in->v[i]);
 			continue;
 		}

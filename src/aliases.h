@@ -6,7 +6,8 @@
  * addr_parse_list() reads it (so "a@x b@y", or a@x and a continuation
  * line b@y, are two values).  Values are addresses or other local names
  * (expanded recursively, loops cut); "default:" catches local names that
- * have no entry.  Pipes ("|cmd"), files and ":include:", bare or quoted,
+ * have no entry.  postmaster (RFC 5321 4.5.1), bare or at this host, with
+ * no entry and no user of its own is expanded as root.  Pipes ("|cmd"), files and ":include:", bare or quoted,
  * are not supported and are reported.
  */
 #ifndef MAILOUT_ALIASES_H

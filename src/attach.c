@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "encode.h"
 #include "message.h"
 #include "mime.h"
 #include "mime-out.h"
@@ -133,7 +134,7 @@ mixed_boundary(const char *v, size_t len)
 		if (strcasecmp(name.s, "boundary") != 0)
 			continue;
 		if (val.len >= 1 && val.len <= 70 && val.s[val.len - 1] != ' ' &&
-		    strlen(val.s) == val.len && !mime_needs_encoding(val.s))
+		    strlen(val.s) == val.len && !enc_needs_encoding(val.s))
 			b = xstrdup(val.s);
 		break;
 	}
@@ -190,25 +191,21 @@ find_close_delimiter(int fd, const char *boundary)
 	return found;
 }
 
-/* Copy n bytes of fd (to its end when n < 0) from where it is to o.
- * 0 or -1 with errno set. */
+/* Copy n bytes of fd (to its end when n < 0) from where it is to o,
+ * after what o holds.  0, or -1 with errno set when fd cannot be read (a
+ * write error is kept in o->failed). */
 static int
-copy_fd(struct mime_out *o, int fd, off_t n)
+copy_to_out(struct mime_out *o, int fd, off_t n)
 {
-	char buf[65536];
+	int rc;
 
-	while (n != 0) {
-		size_t want = n < 0 || n > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)n;
-		ssize_t k = read_retry(fd, buf, want);
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			break;
-		mime_out_add(o, buf, (size_t)k);
-		if (n > 0)
-			n -= k;
-	}
-	return 0;
+	mime_out_flush(o);
+	if (o->failed)
+		return 0;
+	rc = copy_fd(fd, o->fd, n);
+	if (rc == -2)
+		o->failed = errno ? errno : EIO;
+	return rc == -1 ? -1 : 0;
 }
 
 /* A multipart/mixed message: everything is kept, the attachments go in
@@ -235,7 +232,7 @@ attach_to_mixed(struct msg *m, struct mime_out *o, const char *boundary,
 	for (size_t i = 0; i < m->nh; i++)
 		mime_out_add(o, m->h[i].raw, m->h[i].len);
 	mime_out_adds(o, "\r\n");
-	if (copy_fd(o, fd, at) < 0) {
+	if (copy_to_out(o, fd, at) < 0) {
 		res_fail(r, RES_IOERR, "cannot read back the message body: %s", strerror(errno));
 		goto out;
 	}
@@ -246,7 +243,7 @@ attach_to_mixed(struct msg *m, struct mime_out *o, const char *boundary,
 		res_fail(r, RES_NOINPUT, "cannot read an attachment: %s", strerror(errno));
 		goto out;
 	}
-	if (at >= 0 && copy_fd(o, fd, -1) < 0) {
+	if (at >= 0 && copy_to_out(o, fd, -1) < 0) {
 		res_fail(r, RES_IOERR, "cannot read back the message body: %s", strerror(errno));
 		goto out;
 	}
@@ -327,7 +324,9 @@ mime_attach(struct msg *m, struct mime_attachment *att, size_t natt, const char 
 		rc = attach_wrapped(m, &o, att, natt, r);
 	mime_out_flush(&o);
 	if (rc == 0 && o.failed)
-		rc = res_fail(r, RES_IOERR, "cannot write the message: %s", strerror(o.failed));
+		rc = res_fail(r, disk_full_errno(o.failed) ? RES_TEMPFAIL : RES_IOERR,
+			      "cannot complete the message with its attachments: %s; nothing "
+			      "was sent", strerror(o.failed));
 	free(mixed);
 	db_free(&o.b);
 	return rc;

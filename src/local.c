@@ -37,30 +37,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr-local.h"
 #include "address.h"
 #include "local.h"
 #include "util.h"
 
 #define LOCK_TIMEOUT 30      /* seconds to wait for a mailbox lock */
 #define LOCK_STALE   300     /* a dot-lock older than this is removed */
-
-int
-local_is_local(const char *addr)
-{
-	const char *at = strrchr(addr, '@'), *d;
-	const char *host = host_name();
-	size_t hl = strlen(host);
-
-	if (!at)
-		return 1;
-	d = at + 1;
-	if (strcasecmp(d, "localhost") == 0 || strcasecmp(d, host) == 0)
-		return 1;
-	/* The fully qualified name starts with the host name: only then is
-	 * the (possibly resolver-backed) lookup worth it. */
-	return strncasecmp(d, host, hl) == 0 && d[hl] == '.' &&
-	       strcasecmp(d, host_fqdn()) == 0;
-}
 
 /* ---- the copy written to a mailbox ---- */
 
@@ -566,9 +549,8 @@ maildir_as_user(const char *dir, const struct passwd *pw, const char *sender, in
 		_exit(write_all(pipefd[1], &rep, sizeof(rep)) < 0 ? 1 : 0);
 	}
 	close(pipefd[1]);
-	while (got < sizeof(rep) &&
-	       (n = read_retry(pipefd[0], (char *)&rep + got, sizeof(rep) - got)) > 0)
-		got += (size_t)n;
+	n = read_full(pipefd[0], &rep, sizeof(rep));
+	got = n > 0 ? (size_t)n : 0;
 	close(pipefd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -589,98 +571,6 @@ maildir_as_user(const char *dir, const struct passwd *pw, const char *sender, in
 	return rep.rc;
 }
 
-/*
- * The password entry of a local user name.  Postfix's local(8) folds the
- * recipient to lower case before looking it up (the local part of an
- * address is case-insensitive in practice, and aliases.c matches names that
- * way too); the name as given is tried first, so that an account with
- * capitals in its name still gets its mail.  ASCII only: user names are.
- *
- * NULL with *err 0: no such user.  NULL with *err an errno value: the
- * password database failed (an unreachable LDAP or sssd server...), which
- * is temporary.  As Postfix's mypwnam_err(), a NULL with errno 0, ENOENT,
- * ESRCH, EBADF or EPERM means "no such user" (getpwnam(3)).
- */
-static struct passwd *
-getpwnam_err(const char *name, int *err)
-{
-	struct passwd *pw;
-
-	errno = 0;
-	pw = getpwnam(name);
-	*err = 0;
-	if (!pw && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF &&
-	    errno != EPERM)
-		*err = errno;
-	return pw;
-}
-
-static struct passwd *
-lookup_user(const char *name, int *err)
-{
-	struct passwd *pw = getpwnam_err(name, err);
-	char *lower;
-	int folded = 0;
-
-	if (pw || *err)
-		return pw;
-	lower = xstrdup(name);
-	for (char *p = lower; *p; p++)
-		if (*p >= 'A' && *p <= 'Z') {
-			*p = (char)(*p - 'A' + 'a');
-			folded = 1;
-		}
-	if (folded)
-		pw = getpwnam_err(lower, err);
-	free(lower);
-	return pw;
-}
-
-/* The account of local recipient rcpt: its name as given or folded, then
- * the same without a "+extension".  NULL when there is none (*err 0) or
- * the lookup failed (*err an errno value). */
-static struct passwd *
-recipient_user(const char *rcpt, int *err)
-{
-	const char *at = strrchr(rcpt, '@');
-	char *user = at ? xstrndup(rcpt, (size_t)(at - rcpt)) : xstrdup(rcpt);
-	struct passwd *pw = lookup_user(user, err);
-
-	if (!pw && !*err) {
-		char *plus = strchr(user, '+');
-		if (plus) {
-			*plus = '\0';
-			pw = lookup_user(user, err);
-		}
-	}
-	free(user);
-	return pw;
-}
-
-int
-local_check_users(const struct addr_list *rcpts, struct result *r)
-{
-	int err;
-
-	/* A failed lookup is not an unknown user: local_deliver() finds out
-	 * again, and its temporary failure queues the message. */
-	for (size_t i = 0; i < rcpts->n; i++)
-		if (local_is_local(rcpts->v[i]) && !recipient_user(rcpts->v[i], &err) && !err)
-			return res_fail(r, RES_NOUSER, "unknown local user \"%s\"", rcpts->v[i]);
-	return 0;
-}
-
-char *
-local_mailbox_key(const char *rcpt)
-{
-	struct passwd *pw;
-	int err;
-
-	if (!local_is_local(rcpt) || !(pw = recipient_user(rcpt, &err)))
-		return NULL;
-	return xstrdup(pw->pw_name);
-}
-
 int
 local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *where,
 	      size_t wherelen, struct result *r)
@@ -689,7 +579,7 @@ local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *w
 	struct passwd *pw;
 	int rc = -1, err, self;
 
-	pw = recipient_user(rcpt, &err);
+	pw = addr_local_user(rcpt, &err);
 	if (!pw) {
 		if (err)
 			res_fail(r, RES_TEMPFAIL, "cannot look up local user \"%s\": %s", rcpt,

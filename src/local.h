@@ -17,23 +17,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "addr-local.h"
 #include "result.h"
 
-/* 1 when addr is delivered locally: no '@', or "@localhost", or '@' this
- * host's name or fully qualified name. */
-int local_is_local(const char *addr);
-
-struct addr_list;
-
-/* Refuse (RES_NOUSER, naming it) the first recipient of rcpts that is
- * local but no user of this host, found as local_deliver() would.
- * Returns 0 or -1. */
-int local_check_users(const struct addr_list *rcpts, struct result *r);
-
-/* The user name whose mailbox local recipient rcpt reaches (malloc'd), or
- * NULL when rcpt is not local or no user has it (or the lookup failed):
- * two recipients with the same key get one copy. */
-char *local_mailbox_key(const char *rcpt);
+/* Address classification lives in addr-local.h; these names stay for
+ * callers not yet switched to it. */
+#define local_is_local(addr) addr_is_local(addr)
+#define local_check_users(rcpts, r) addr_check_local_users(rcpts, r)
+#define local_mailbox_key(rcpt) addr_mailbox_key(rcpt)
 
 /*
  * Deliver the message in fd (from offset start to EOF) to the local recipient

@@ -144,7 +144,8 @@ build_message(const struct options *o, const struct config *cfg, struct job *j,
 			goto out;
 		if ((body = tmp_private(tmpdir)) < 0 || copy_all(0, body) < 0 ||
 		    lseek(body, 0, SEEK_SET) != 0) {
-			res_fail(r, RES_IOERR, "cannot store the message body: %s", strerror(errno));
+			res_fail(r, disk_full_errno(errno) ? RES_TEMPFAIL : RES_IOERR,
+				 "cannot store the message body: %s; nothing was sent", strerror(errno));
 			goto out;
 		}
 		/* mailx -E (bsd-mailx, s-nail): "cmd | mail -E -s ..." mails

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "encode.h"
 #include "message.h"
-#include "mime.h"
 #include "util.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -464,7 +464,7 @@ add_from(struct dynbuf *d, const char *prefix, const char *addr, const char *nam
 {
 	/* -F / from_name, RFC 2047-encoded or folded as it needs */
 	db_printf(d, "%sFrom: ", prefix);
-	mime_mailbox(d, name, addr, strlen(prefix) + 6);
+	enc_mailbox(d, name, addr, strlen(prefix) + 6);
 	db_adds(d, "\r\n");
 }
 
@@ -472,7 +472,9 @@ static int
 flush_out(int fd, struct dynbuf *b, const char *path, struct result *r)
 {
 	if (b->len && write_all(fd, b->s, b->len) < 0)
-		return res_fail(r, RES_IOERR, "cannot write %s: %s", path, strerror(errno));
+		return res_fail(r, disk_full_errno(errno) ? RES_TEMPFAIL : RES_IOERR,
+				"cannot complete the spool file %s: %s; nothing was sent", path,
+				strerror(errno));
 	db_reset(b);
 	return 0;
 }
@@ -598,7 +600,8 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 	m->path = xasprintf("%s/mo.XXXXXX", dir);
 	fd = mkostemp(m->path, O_CLOEXEC);   /* O_RDWR, mode 0600 */
 	if (fd < 0) {
-		res_fail(r, RES_CANTCREAT, "cannot create a spool file in %s: %s", dir,
+		res_fail(r, disk_full_errno(errno) ? RES_TEMPFAIL : RES_CANTCREAT,
+			 "cannot create a spool file in %s: %s", dir,
 			 strerror(errno));
 		free(m->path);
 		m->path = NULL;
@@ -609,7 +612,8 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 		db_adds(&out, envelope);
 	m->data_offset = (off_t)out.len;
 
-	/* A resent message gets the Resent- fields of its resending (RFC 5322
+	/* Return-Path is the final delivery's to add (RFC 5321 4.4), as
+	 * Postfix's cleanup(8) drops it.  A resent message gets the Resent- fields of its resending (RFC 5322
 	 * 3.6.6; Postfix's cleanup adds them), and rewrite_from rewrites who
 	 * resent it, not the author. */
 	resent = msg_is_resent(m);
@@ -618,6 +622,7 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 		struct msg_header *h = &m->h[i];
 
 		if (name_is(h, "Bcc") || name_is(h, "Resent-Bcc") ||
+		    name_is(h, "Return-Path") ||
 		    (fix->rewrite_from && fix->from_addr &&
 		     name_is(h, resent ? "Resent-From" : "From")))
 			h->drop = 1;

@@ -89,11 +89,13 @@ struct msg_fix {
 
 /*
  * Write the message to a new private (0600) file in dir: first envelope
- * (the queue's envelope block, may be NULL), then the message with Bcc
- * and Resent-Bcc removed and what fix asks for added, the body streamed
+ * (the queue's envelope block, may be NULL), then the message with Bcc,
+ * Resent-Bcc and Return-Path removed and what fix asks for added, the body streamed
  * from the input.  Not fsync'd (the queue does that when it keeps the
  * file).  On success m->path, m->fd, m->data_offset and m->size are set.
- * Returns 0, or -1 with RES_CANTCREAT / RES_IOERR.
+ * Returns 0, or -1 with RES_CANTCREAT / RES_IOERR, or RES_TEMPFAIL when
+ * the disk or a quota is full (disk_full_errno()): the message must not
+ * be sent from a spool file that could not be completed.
  */
 int msg_spool(struct msg *m, const char *dir, const char *envelope,
 	      const struct msg_fix *fix, struct result *r);

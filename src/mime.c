@@ -1,9 +1,9 @@
 /*
- * mime.c - MIME: RFC 2045 base64 and quoted-printable, RFC 2047 encoded
- * words, RFC 2231 parameters, compose mode and attachments (SPEC 4).
- * Bodies and attachments are streamed: memory stays bounded whatever
- * their size.  Attachments added to a piped message (-a in sendmail
- * mode) are attach.c's; what both write with is in mime-out.h.
+ * mime.c - MIME messages (SPEC 4): media types, opening attachments, the
+ * multipart writer and compose mode.  Bodies and attachments are
+ * streamed: memory stays bounded whatever their size.  The encodings
+ * themselves are encode.c's; attachments added to a piped message (-a in
+ * sendmail mode) are attach.c's; what both write with is in mime-out.h.
  */
 #include "config.h"
 
@@ -19,186 +19,10 @@
 #include <unistd.h>
 
 #include "address.h"
-#include "message.h"
+#include "encode.h"
 #include "mime.h"
 #include "mime-out.h"
 #include "util.h"
-
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void
-mime_base64(struct dynbuf *out, const unsigned char *in, size_t n)
-{
-	char *q;
-	size_t i;
-
-	db_reserve(out, (n + 2) / 3 * 4);
-	q = out->s + out->len;
-	for (i = 0; i + 3 <= n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-		*q++ = b64[v >> 18];
-		*q++ = b64[(v >> 12) & 63];
-		*q++ = b64[(v >> 6) & 63];
-		*q++ = b64[v & 63];
-	}
-	if (i < n) {
-		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
-		*q++ = b64[v >> 18];
-		*q++ = b64[(v >> 12) & 63];
-		*q++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		*q++ = '=';
-	}
-	out->len = (size_t)(q - out->s);
-	out->s[out->len] = '\0';
-}
-
-int
-mime_needs_encoding(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x7f || (unsigned char)*s < 0x20)
-			return 1;
-	return 0;
-}
-
-/*
- * RFC 5322 2.1.1: a line SHOULD be at most 78 characters and MUST be at
- * most 998 (both without the CRLF).  Encoded-words (RFC 2047 2: at most
- * 75 characters each) are kept to lines of 76.
- */
-enum { LINE_SOFT = 78, LINE_HARD = 998, LINE_ENC = 76 };
-
-/* Length of the UTF-8 sequence starting with byte c (1 for stray bytes). */
-static size_t
-utf8_len(unsigned char c)
-{
-	if (c >= 0xf0 && c < 0xf8)
-		return 4;
-	if (c >= 0xe0)
-		return c < 0xf0 ? 3 : 1;
-	if (c >= 0xc0)
-		return 2;
-	return 1;
-}
-
-/*
- * ASCII header text folded at white space so that lines stay within 78
- * characters.  RFC 5322 2.2.3: a line break may go before any space or
- * tab, and unfolding removes only the CRLF, so the text reads back
- * exactly as given (this holds inside quoted strings too, 3.2.4).
- * Appends nothing and returns -1 when a word, with the white space before
- * it, cannot fit on a line of its own; else returns 0 with *col updated.
- */
-static int
-fold_ascii(struct dynbuf *out, const char *s, size_t *col)
-{
-	struct dynbuf d = { 0 };
-	size_t c = *col;
-
-	while (*s) {
-		size_t ws = strspn(s, " \t"), w = strcspn(s + ws, " \t");
-
-		if (c + ws + w <= LINE_SOFT) {
-			;                       /* fits on this line */
-		} else if (w == 0 && c + ws <= LINE_HARD) {
-			;   /* trailing white space: a line of nothing else is not allowed */
-		} else if (ws > 0 && w > 0 && ws + w <= LINE_SOFT) {
-			db_adds(&d, "\r\n");
-			c = 0;
-		} else {
-			db_free(&d);
-			return -1;
-		}
-		db_add(&d, s, ws + w);
-		c += ws + w;
-		s += ws + w;
-	}
-	db_add(out, db_str(&d), d.len);
-	db_free(&d);
-	*col = c;
-	return 0;
-}
-
-/*
- * text as RFC 2047 "B" encoded-words in UTF-8, each at most 72
- * characters, never splitting a UTF-8 sequence.  Adjacent encoded-words
- * need white space between them, which decoders drop (RFC 2047 6.2):
- * each one after the first starts a continuation line.
- */
-static size_t
-encode_words(struct dynbuf *out, const char *text, size_t col)
-{
-	size_t len = strlen(text), i = 0;
-
-	while (i < len) {
-		size_t room, n = 0;
-
-		/* The longest sequence (4 bytes) needs 20 columns: 12 for
-		 * "=?UTF-8?B?" and "?=", 8 of base64. */
-		if (i > 0 || (col > 1 && col + 20 > LINE_ENC)) {
-			db_adds(out, "\r\n ");
-			col = 1;
-		}
-		room = col + 12 < LINE_ENC ? (LINE_ENC - col - 12) / 4 * 3 : 0;
-		if (room > 45)
-			room = 45;             /* 60 characters of base64 */
-		while (i + n < len) {
-			size_t l = utf8_len((unsigned char)text[i + n]);
-			if (l > len - i - n)    /* a sequence cut short by the end */
-				l = len - i - n;
-			if (n + l > room)
-				break;
-			n += l;
-		}
-		if (n == 0)     /* never (room >= 6): the loop must advance */
-			n = utf8_len((unsigned char)text[i]) < len - i ?
-				utf8_len((unsigned char)text[i]) : len - i;
-		db_adds(out, "=?UTF-8?B?");
-		mime_base64(out, (const unsigned char *)text + i, n);
-		db_adds(out, "?=");
-		col += 12 + (n + 2) / 3 * 4;
-		i += n;
-	}
-	return col;
-}
-
-size_t
-mime_header_text(struct dynbuf *out, const char *text, size_t col, int phrase)
-{
-	if (!mime_needs_encoding(text)) {
-		struct dynbuf q = { 0 };
-		int folded;
-
-		if (phrase)
-			addr_format_phrase(&q, text);
-		folded = fold_ascii(out, phrase ? db_str(&q) : text, &col) == 0;
-		db_free(&q);
-		if (folded)
-			return col;
-		/* A word too long for any line: encoded-words can be split
-		 * where plain text cannot. */
-	}
-	return encode_words(out, text, col);
-}
-
-size_t
-mime_mailbox(struct dynbuf *out, const char *name, const char *addr, size_t col)
-{
-	size_t alen = strlen(addr);
-
-	if (!name || !*name) {
-		db_adds(out, addr);
-		return col + alen;
-	}
-	col = mime_header_text(out, name, col, 1);
-	if (col + 3 + alen > LINE_SOFT) {      /* " <" addr ">" */
-		db_adds(out, "\r\n");
-		col = 0;
-	}
-	db_printf(out, " <%s>", addr);
-	return col + 3 + alen;
-}
 
 /* ---- attachments ---- */
 
@@ -206,30 +30,31 @@ mime_mailbox(struct dynbuf *out, const char *name, const char *addr, size_t col)
 int
 mime_open_attachments(struct mime_attachment *a, size_t n, struct result *r)
 {
-	struct stat in;
-	int in_pipe = fstat(0, &in) == 0 && S_ISFIFO(in.st_mode);
-
 	for (size_t i = 0; i < n; i++) {
 		const char *why = NULL;
-		struct stat st;
+		struct stat st, in;
 
 		a[i].fd = -1;
 		if (has_line_break(a[i].path)) {
 			mime_close_attachments(a, i);
 			return res_fail(r, RES_USAGE, "attachment name contains a line break");
 		}
-		a[i].fd = open(a[i].path, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO without a writer must not block the open;
+		 * what is no regular file is refused before anything is read. */
+		a[i].fd = open(a[i].path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 		if (a[i].fd < 0 || fstat(a[i].fd, &st) != 0)
 			why = strerror(errno);
 		else if (S_ISDIR(st.st_mode))
 			why = "is a directory";
-		else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
-			why = "not a regular file or a pipe";    /* a device: /dev/zero never ends */
-		else if (in_pipe && S_ISFIFO(st.st_mode) && st.st_dev == in.st_dev &&
-			 st.st_ino == in.st_ino)
-			/* -a /dev/stdin: the body would take the data, the
-			 * attachment would be empty */
+		else if (S_ISFIFO(st.st_mode) && fstat(0, &in) == 0 && S_ISFIFO(in.st_mode) &&
+			 st.st_dev == in.st_dev && st.st_ino == in.st_ino)
+			/* -a /dev/stdin: the body takes the data */
 			why = "it is the standard input, which holds the message";
+		else if (!S_ISREG(st.st_mode))
+			why = S_ISFIFO(st.st_mode) ? "a pipe, not a regular file"
+						   : "not a regular file";
+		else if (fcntl(a[i].fd, F_SETFL, fcntl(a[i].fd, F_GETFL) & ~O_NONBLOCK) != 0)
+			why = strerror(errno);
 		if (why) {
 			res_fail(r, RES_NOINPUT, "cannot attach %s: %s", a[i].path, why);
 			mime_close_attachments(a, i + 1);
@@ -328,23 +153,6 @@ mime_out_adds(struct mime_out *o, const char *s)
 	mime_out_add(o, s, strlen(s));
 }
 
-/* Read exactly n bytes unless the end comes first; returns the count or -1. */
-static ssize_t
-read_full(int fd, unsigned char *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read_retry(fd, buf + got, n - got);
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
 /* base64 in 76-column lines, streamed from fd. */
 static int
 write_base64(struct mime_out *o, int fd)
@@ -357,7 +165,7 @@ write_base64(struct mime_out *o, int fd)
 	while ((n = read_full(fd, buf, CHUNK)) > 0) {
 		for (ssize_t i = 0; i < n; i += LINE) {
 			size_t len = (size_t)(n - i) < LINE ? (size_t)(n - i) : LINE;
-			mime_base64(&o->b, buf + i, len);
+			enc_base64(&o->b, buf + i, len);
 			db_add(&o->b, "\r\n", 2);
 		}
 		if (o->b.len >= 65536)
@@ -434,105 +242,23 @@ write_text_crlf(struct mime_out *o, int fd)
 	return 0;
 }
 
-static const char hexdigits[] = "0123456789ABCDEF";
-
-/* One quoted-printable unit (a character or "=XX") on the current line,
- * after a soft line break ("=" CRLF) when the line would pass 76. */
-static void
-qp_put(struct mime_out *o, size_t *col, const char *s, size_t len)
-{
-	if (*col + len > LINE_ENC - 1) {
-		mime_out_adds(o, "=\r\n");
-		*col = 0;
-	}
-	mime_out_add(o, s, len);
-	*col += len;
-}
-
-static void
-qp_hex(struct mime_out *o, size_t *col, unsigned char c)
-{
-	char enc[3] = { '=', hexdigits[c >> 4], hexdigits[c & 15] };
-
-	qp_put(o, col, enc, 3);
-}
-
-/* Write the held-back space or tab *ws, if any: encoded when it ends a
- * line (RFC 2045 6.7 rule 3), else as it is. */
-static void
-qp_ws(struct mime_out *o, size_t *col, int *ws, int trailing)
-{
-	char c = (char)*ws;
-
-	if (*ws < 0)
-		return;
-	if (trailing)
-		qp_hex(o, col, (unsigned char)c);
-	else
-		qp_put(o, col, &c, 1);
-	*ws = -1;
-}
-
-/*
- * Quoted-printable (RFC 2045 6.7): lines of at most 76 characters with
- * soft breaks, "=" and non-printable bytes as =XX, CRLF and LF as hard
- * line breaks, a lone CR as =0D, and a "." or "F" (of "From ") at a line
- * start encoded, so that no relay alters them.  A space or tab is held
- * back until the next byte shows whether it ends a line: white space
- * before a hard line break (or the end) is encoded, other white space is
- * written as it is, always before what follows it.
- */
+/* The body as quoted-printable (encode.h), streamed from fd. */
 static int
 write_qp(struct mime_out *o, int fd)
 {
 	unsigned char buf[65536];
-	size_t col = 0;
+	struct enc_qp q;
 	ssize_t n;
-	int ws = -1;            /* a space or tab not yet known to be trailing */
-	int cr = 0;             /* a CR not yet known to start a CRLF */
 
+	enc_qp_init(&q);
 	while ((n = read_retry(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0)
 			return -1;
-		for (ssize_t i = 0; i < n; i++) {
-			unsigned char c = buf[i];
-			char ch = (char)c;
-			int bol;
-
-			if (cr && c != '\n') {
-				/* A lone CR is data, and so is the white space before it. */
-				qp_ws(o, &col, &ws, 0);
-				qp_hex(o, &col, '\r');
-			}
-			cr = 0;
-			if (c == '\r') {
-				cr = 1;
-				continue;
-			}
-			if (c == '\n') {
-				qp_ws(o, &col, &ws, 1);
-				mime_out_adds(o, "\r\n");
-				col = 0;
-				continue;
-			}
-			qp_ws(o, &col, &ws, 0);
-			if (c == ' ' || c == '\t') {
-				ws = c;
-				continue;
-			}
-			/* at a line start, after a soft break if one comes first */
-			bol = col == 0 || col + 1 > LINE_ENC - 1;
-			if (c >= 33 && c <= 126 && c != '=' && !(bol && (c == '.' || c == 'F')))
-				qp_put(o, &col, &ch, 1);
-			else
-				qp_hex(o, &col, c);
-		}
+		enc_qp_feed(&q, buf, (size_t)n, &o->b);
+		if (o->b.len >= 65536)
+			mime_out_flush(o);
 	}
-	qp_ws(o, &col, &ws, !cr);
-	if (cr)
-		qp_hex(o, &col, '\r');
-	if (col)
-		mime_out_adds(o, "=\r\n");   /* no line break at the end of the input */
+	enc_qp_finish(&q, &o->b);
 	return 0;
 }
 
@@ -546,101 +272,6 @@ mime_make_boundary(char *b, size_t len)
 	snprintf(b, len, "=_mailout_%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x",
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8],
 		 rnd[9], rnd[10], rnd[11]);
-}
-
-/*
- * Parameters go one to a line: ";" CRLF TAB name=value, so a parameter
- * has 76 columns (the tab before it, the ";" after it).
- */
-enum { PARAM_MAX = LINE_SOFT - 2 };
-
-/* The length of value as a quoted-string (RFC 2045 5.1, RFC 822 3.3). */
-static size_t
-quoted_len(const char *value)
-{
-	size_t n = 2;
-
-	for (const char *p = value; *p; p++)
-		n += *p == '"' || *p == '\\' ? 2 : 1;
-	return n;
-}
-
-/* ; name="value" (ASCII). */
-static void
-add_quoted_param(struct dynbuf *d, const char *name, const char *value)
-{
-	db_printf(d, ";\r\n\t%s=\"", name);
-	for (const char *p = value; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			db_addc(d, '\\');
-		db_addc(d, *p);
-	}
-	db_addc(d, '"');
-}
-
-/*
- * RFC 2231 (sections 3 and 4): name*=UTF-8''value, percent-encoded, or
- * when that is too long for a line, numbered continuations
- * name*0*=UTF-8''...; name*1*=...; each on a line of its own, never
- * cutting a %XX triplet.
- */
-static void
-add_2231_param(struct dynbuf *d, const char *name, const char *value)
-{
-	struct dynbuf enc = { 0 };
-	size_t nlen = strlen(name);
-
-	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-		/* attribute-char: a token character but "*", "'" and "%" */
-		if (isalnum(*p) || strchr("!#$&+-.^_`|~", *p)) {
-			db_addc(&enc, (char)*p);
-		} else {
-			db_addc(&enc, '%');
-			db_addc(&enc, hexdigits[*p >> 4]);
-			db_addc(&enc, hexdigits[*p & 15]);
-		}
-	}
-	if (nlen + 9 + enc.len <= PARAM_MAX) {          /* name*=UTF-8''... */
-		db_printf(d, ";\r\n\t%s*=UTF-8''%s", name, enc.s);
-		db_free(&enc);
-		return;
-	}
-	for (size_t i = 0, k = 0; i < enc.len; k++) {
-		char head[64];
-		size_t hlen = (size_t)snprintf(head, sizeof(head), "%s*%zu*=%s", name, k,
-					       k == 0 ? "UTF-8''" : "");
-		size_t n = enc.len - i;
-
-		if (hlen + n > PARAM_MAX) {
-			n = PARAM_MAX > hlen + 3 ? PARAM_MAX - hlen : 3;
-			if (enc.s[i + n - 1] == '%')
-				n -= 1;
-			else if (enc.s[i + n - 2] == '%')
-				n -= 2;
-		}
-		db_printf(d, ";\r\n\t%s%.*s", head, (int)n, enc.s + i);
-		i += n;
-	}
-	db_free(&enc);
-}
-
-/*
- * One file name parameter (name in Content-Type, filename in
- * Content-Disposition).  An ASCII name that fits on a line is a quoted
- * string.  Any other is written per RFC 2231 (UTF-8) alone: with a plain
- * ASCII stand-in next to it, mutt 2.2 saved the file under the stand-in's
- * name ("____.docx", a long name cut short).  RFC 2047 encoded-words are
- * not used: they are not allowed inside a quoted string (RFC 2047 5).
- */
-static void
-add_name_param(struct dynbuf *d, const char *param, const char *value)
-{
-	size_t plen = strlen(param) + 1;       /* name= */
-
-	if (!mime_needs_encoding(value) && plen + quoted_len(value) <= PARAM_MAX)
-		add_quoted_param(d, param, value);
-	else
-		add_2231_param(d, param, value);
 }
 
 /*
@@ -662,7 +293,7 @@ text_charset(int fd)
 	    (n = pread(fd, buf, sizeof(buf), 0)) < 0)
 		return NULL;
 	for (ssize_t i = 0; i < n; ) {
-		size_t l = buf[i] < 0x80 ? 1 : utf8_len(buf[i]);
+		size_t l = buf[i] < 0x80 ? 1 : enc_utf8_len(buf[i]);
 
 		if (buf[i] >= 0x80) {
 			ascii = 0;
@@ -694,13 +325,13 @@ write_attachment(struct mime_out *o, const char *boundary, struct mime_attachmen
 	type = mime_type_for(base);
 	/* A long media type starts on a continuation line of its own. */
 	db_printf(&h, "%s--%s\r\nContent-Type:", lead, boundary);
-	db_adds(&h, strlen("Content-Type: ;") + strlen(type) > LINE_SOFT ? "\r\n " : " ");
+	db_adds(&h, strlen("Content-Type: ;") + strlen(type) > ENC_LINE_SOFT ? "\r\n " : " ");
 	db_adds(&h, type);
 	if (!strncmp(type, "text/", 5) && (charset = text_charset(a->fd)))
 		db_printf(&h, ";\r\n\tcharset=%s", charset);
-	add_name_param(&h, "name", base);
+	enc_name_param(&h, "name", base);
 	db_adds(&h, "\r\nContent-Disposition: attachment");
-	add_name_param(&h, "filename", base);
+	enc_name_param(&h, "filename", base);
 	db_adds(&h, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
 	mime_out_add(o, h.s, h.len);
 	db_free(&h);
@@ -752,11 +383,11 @@ add_address_header(struct dynbuf *d, const char *name, const struct addr_list *l
 			col++;
 		}
 		db_reset(&one);
-		end = mime_mailbox(&one, dn, a, col + 1);
-		if (i && (memchr(one.s, '\n', one.len) || end > LINE_SOFT)) {
+		end = enc_mailbox(&one, dn, a, col + 1);
+		if (i && (memchr(one.s, '\n', one.len) || end > ENC_LINE_SOFT)) {
 			db_adds(d, "\r\n");
 			db_reset(&one);
-			end = mime_mailbox(&one, dn, a, 1);
+			end = enc_mailbox(&one, dn, a, 1);
 		}
 		free(a);
 		db_addc(d, ' ');
@@ -814,7 +445,7 @@ mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct resul
 
 	if (c->from) {
 		db_adds(&h, "From: ");
-		mime_mailbox(&h, c->from_name, c->from, 6);
+		enc_mailbox(&h, c->from_name, c->from, 6);
 		db_adds(&h, "\r\n");
 	}
 	add_address_header(&h, "To", c->to);
@@ -822,7 +453,7 @@ mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct resul
 	add_address_header(&h, "Bcc", c->bcc);   /* removed by the spooler */
 	if (c->subject) {
 		db_adds(&h, "Subject: ");
-		mime_header_text(&h, c->subject, 9, 0);
+		enc_header_text(&h, c->subject, 9, 0);
 		db_adds(&h, "\r\n");
 	}
 	db_adds(&h, "MIME-Version: 1.0\r\n");
@@ -844,7 +475,9 @@ mime_compose(int body_fd, const struct mime_compose *c, int out_fd, struct resul
 	}
 	mime_out_flush(&o);
 	if (o.failed) {
-		res_fail(r, RES_IOERR, "cannot write the composed message: %s", strerror(o.failed));
+		res_fail(r, disk_full_errno(o.failed) ? RES_TEMPFAIL : RES_IOERR,
+			 "cannot complete the composed message: %s; nothing was sent",
+			 strerror(o.failed));
 		goto out;
 	}
 	rc = 0;

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "lazylib.h"
-#include "mime.h"
+#include "encode.h"
 #include "serverinfo.h"
 #include "submit.h"
 #include "util.h"
@@ -45,7 +45,7 @@ cert_pin(gnutls_x509_crt_t crt, char *pin, size_t len)
 
 	if (sym_gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, digest, &dlen) < 0)
 		return -1;
-	mime_base64(&b, digest, dlen);
+	enc_base64(&b, digest, dlen);
 	snprintf(pin, len, "sha256//%s", db_str(&b));
 	db_free(&b);
 	return 0;
@@ -58,7 +58,7 @@ cert_parse(const char *pem)
 	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
 	struct result r;
 
-	/* Loaded already by the probe that fetched the certificate. */
+	/* Loaded already when a probe fetched the certificate. */
 	if (lazy_gnutls(&r) < 0 || sym_gnutls_x509_crt_init(&crt) < 0)
 		return NULL;
 	if (sym_gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) < 0) {
@@ -68,8 +68,8 @@ cert_parse(const char *pem)
 	return crt;
 }
 
-static void
-print_cert(FILE *out, size_t index, const char *pem)
+void
+serverinfo_print_cert(FILE *out, size_t index, const char *pem)
 {
 	gnutls_x509_crt_t crt = cert_parse(pem);
 	gnutls_datum_t dn;
@@ -103,10 +103,8 @@ print_cert(FILE *out, size_t index, const char *pem)
 	sym_gnutls_x509_crt_deinit(crt);
 }
 
-/* 1 when the relay's own key is one of the pins in tls_pin
- * ("sha256//A;sha256//B", as CURLOPT_PINNEDPUBLICKEY takes them). */
-static int
-pin_matches(const char *tls_pin, const char *leaf_pem)
+int
+serverinfo_pin_matches(const char *tls_pin, const char *leaf_pem)
 {
 	gnutls_x509_crt_t crt = leaf_pem ? cert_parse(leaf_pem) : NULL;
 	char pin[128];
@@ -146,7 +144,8 @@ static void
 print_trust(FILE *out, const struct account *a, const struct submit_probe *p)
 {
 	int pinned = a->tls_pin != NULL;
-	int pin_ok = pinned && pin_matches(a->tls_pin, p->ncerts ? p->certs[0] : NULL);
+	int pin_ok = pinned &&
+		     serverinfo_pin_matches(a->tls_pin, p->ncerts ? p->certs[0] : NULL);
 
 	fprintf(out, "trust store: %s%s%s\n", p->verified ? "OK" : "FAILED",
 		p->verified ? "" : ": ", p->verified ? "" : p->verify_error);
@@ -181,7 +180,7 @@ serverinfo_print(const struct account *a, FILE *out, struct result *r)
 		fprintf(out, "TLS: %s\n", p.tls_desc ? p.tls_desc : "(unknown)");
 		print_trust(out, a, &p);
 		for (size_t i = 0; i < p.ncerts; i++)
-			print_cert(out, i, p.certs[i]);
+			serverinfo_print_cert(out, i, p.certs[i]);
 	} else {
 		fprintf(out, "TLS: not established\n");
 	}

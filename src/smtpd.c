@@ -379,6 +379,20 @@ unknown_local(const struct conn *c, const char *rcpt, struct result *r)
 	return unknown;
 }
 
+/* Replace *a by its canonical SMTP form (addr_canonical()).  0, or -1
+ * with the reason in err. */
+static int
+canonical_arg(char **a, char *err, size_t errlen)
+{
+	char *c = addr_canonical(*a, err, errlen);
+
+	if (!c)
+		return -1;
+	free(*a);
+	*a = c;
+	return 0;
+}
+
 /* 1 when s[0..2] are digits and s[3] ends a reply line's code. */
 static int
 code_at(const char *s)
@@ -640,7 +654,7 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 			} else if (check_params(params, 1, err, sizeof(err)) < 0) {
 				rc = reply(&c, "%s", err);
 				free(a);
-			} else if (*a && addr_check(a, err, sizeof(err)) < 0) {
+			} else if (*a && canonical_arg(&a, err, sizeof(err)) < 0) {
 				rc = reply(&c, "553 5.1.7 %s", err);
 				free(a);
 			} else if (!addr_is_ascii(a)) {
@@ -662,7 +676,7 @@ smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
 			} else if (check_params(params, 0, err, sizeof(err)) < 0) {
 				rc = reply(&c, "%s", err);
 				free(a);
-			} else if (addr_check(a, err, sizeof(err)) < 0) {
+			} else if (canonical_arg(&a, err, sizeof(err)) < 0) {
 				rc = reply(&c, "553 5.1.3 %s", err);
 				free(a);
 			} else if (!addr_is_ascii(a)) {

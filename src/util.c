@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -347,6 +348,21 @@ read_retry(int fd, void *buf, size_t n)
 	return r;
 }
 
+/* Wait until fd can take more output (a non-blocking fd said EAGAIN).
+ * 0, or -1 with errno set. */
+static int
+wait_writable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	for (;;) {
+		if (poll(&p, 1, -1) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
 int
 write_all(int fd, const void *buf, size_t n)
 {
@@ -357,12 +373,57 @@ write_all(int fd, const void *buf, size_t n)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(fd) == 0)
+				continue;
 			return -1;
 		}
 		p += w;
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+ssize_t
+read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read_retry(fd, (char *)buf + got, n - got);
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+int
+copy_fd(int in, int out, off_t n)
+{
+	char buf[65536];
+
+	while (n != 0) {
+		size_t want = n < 0 || n > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)n;
+		ssize_t k = read_retry(in, buf, want);
+
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		if (write_all(out, buf, (size_t)k) < 0)
+			return -2;
+		if (n > 0)
+			n -= k;
+	}
+	return 0;
+}
+
+int
+disk_full_errno(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EFBIG;
 }
 
 const char *

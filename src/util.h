@@ -69,8 +69,24 @@ int tmp_private(const char *dir);
 /* read(), retried when a signal interrupts it. */
 ssize_t read_retry(int fd, void *buf, size_t n);
 
-/* Write all of buf, retrying on EINTR and short writes. 0 or -1. */
+/* Read n bytes into buf unless the end of the input comes first,
+ * retrying on EINTR and short reads.  Returns the count (< n only at the
+ * end), or -1 with errno set. */
+ssize_t read_full(int fd, void *buf, size_t n);
+
+/* Write all of buf, retrying on EINTR and short writes, and waiting
+ * (poll) when a non-blocking fd says EAGAIN.  0, or -1 with errno set. */
 int write_all(int fd, const void *buf, size_t n);
+
+/* Copy n bytes (all, up to the end of the input, when n < 0) from in, where
+ * it is, to out with write_all().  0 (also when in ends early), -1 with
+ * errno set when reading fails, -2 with errno set when writing fails. */
+int copy_fd(int in, int out, off_t n);
+
+/* 1 when a write failed with err because the disk or a quota or file
+ * size limit is full (ENOSPC, EDQUOT, EFBIG): a temporary failure, which
+ * may pass (SPEC 8). */
+int disk_full_errno(int err);
 
 /* This host's name as gethostname() gives it, and its fully qualified
  * name (canonical name from the resolver, falling back to the former).

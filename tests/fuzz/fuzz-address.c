@@ -1,10 +1,12 @@
-/* Fuzz the RFC 5322 address-list parser and the envelope address check. */
+/* Fuzz the RFC 5322 address-list parser, the envelope address check and
+ * the canonical envelope form. */
 #include "fuzz-common.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "address.h"
+#include "encode.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,7 +28,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	addr_check(s, err, sizeof(err));
-	addr_format_phrase(&d, s);
+	{
+		/* The canonical form is an address, and canonical again. */
+		char *c = addr_canonical(s, err, sizeof(err)), *again;
+
+		if (c) {
+			if (addr_check(c, err, sizeof(err)) != 0 ||
+			    !(again = addr_canonical(c, err, sizeof(err))) || strcmp(c, again) != 0)
+				abort();
+			free(again);
+		}
+		free(c);
+	}
+	enc_phrase(&d, s);
 	db_free(&d);
 	free(s);
 	addr_list_free(&l);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "encode.h"
 #include "message.h"
 #include "mime.h"
 #include "result.h"
@@ -116,10 +117,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int body, out;
 
 	/* Header text: every produced line must stay short and 7-bit. */
-	mime_header_text(&d, text, 9, size & 1);
+	enc_header_text(&d, text, 9, size & 1);
 	for (size_t i = 0, col = 9; i < d.len; i++) {
 		unsigned char ch = (unsigned char)d.s[i];
-		if (!mime_needs_encoding(text) && strchr(text, '\n') == NULL)
+		if (!enc_needs_encoding(text) && strchr(text, '\n') == NULL)
 			break;      /* ASCII text is passed through as given */
 		if (ch >= 0x80)
 			abort();
@@ -128,7 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	db_free(&d);
-	mime_base64(&d, data, size);
+	enc_base64(&d, data, size);
 	db_free(&d);
 
 	addr_list_add(&to, "a@example.com");

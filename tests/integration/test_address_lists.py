@@ -134,3 +134,72 @@ def test_alias_quoted_pipe_file_include_is_a_config_error(server, send, tmp_path
     assert res.rc == EX_CONFIG and server.received_nothing(), res
     assert "{}:1: alias \"root\": pipes, files and :include: are not supported".format(p) \
         in res.stderr
+
+
+# ---- envelope addresses in canonical SMTP form (SPEC 3) ----
+
+CANONICAL = [
+    ('a."b".c@example.com', "a.b.c@example.com"),
+    ('"a b".c@example.com', '"a b.c"@example.com'),
+    ('"plain"@example.com', "plain@example.com"),
+    ("x@example.com.", "x@example.com"),
+]
+REFUSED = [
+    (".a@example.com", "starts with a dot"),
+    ("a.@example.com", "ends with a dot"),
+    ("a..b@example.com", "two dots in a row"),
+    ("test@iana..com", "two dots in a row"),
+    ("test@-iana.org", "starts with a hyphen"),
+    ("test@iana-.org", "ends with a hyphen"),
+    ("x@.org", "starts with a dot"),
+    ("x@example.com..", "two dots in a row"),
+]
+
+
+@pytest.mark.parametrize("given,sent", CANONICAL)
+@pytest.mark.parametrize("how", ["argument", "-t", "-f"])
+def test_envelope_goes_out_in_canonical_form(server, send, given, sent, how):
+    if how == "-t":
+        res = send(server, ["-t"], message(["To: " + given, "Subject: t"]))
+    elif how == "-f":
+        res = send(server, ["-f", given, "r@example.com"], message(["Subject: t"]))
+    else:
+        res = send(server, [given], message(["Subject: t"]))
+    assert res.rc == EX_OK, res
+    m = server.messages[0]
+    if how == "-f":
+        assert m.mail_from == sent
+    else:
+        assert m.rcpt_tos == [sent]
+
+
+@pytest.mark.parametrize("given,rule", REFUSED)
+@pytest.mark.parametrize("how,status", [("argument", EX_USAGE), ("-t", EX_DATAERR),
+                                        ("-f", EX_USAGE)])
+def test_address_no_relay_can_take_is_refused_before_sending(server, send, given, rule,
+                                                             how, status):
+    if how == "-t":
+        res = send(server, ["-t"], message(["To: ok@example.com, " + given, "Subject: t"]))
+    elif how == "-f":
+        res = send(server, ["-f", given, "r@example.com"], message(["Subject: t"]))
+    else:
+        res = send(server, ["ok@example.com", given], message(["Subject: t"]))
+    assert res.rc == status, res
+    assert given in res.stderr and rule in res.stderr, res
+    assert server.received_nothing(), res
+
+
+@pytest.mark.parametrize("given,rule", REFUSED[:3] + REFUSED[4:5])
+def test_bs_refuses_them_at_mail_and_rcpt(mailout, server, given, rule):
+    from mailout_run import relay_config
+    conf = mailout.write_config(relay_config(server))
+    dialogue = ("EHLO c\r\nMAIL FROM:<%s>\r\nMAIL FROM:<a.\"b\"@example.com>\r\n"
+                "RCPT TO:<%s>\r\nRCPT TO:<\"x y\".z@example.com>\r\nDATA\r\n"
+                "Subject: x\r\n\r\nx\r\n.\r\nQUIT\r\n" % (given, given)).encode()
+    res = mailout.run(["-bs"], dialogue, config_file=conf)
+    lines = [l for l in res.stdout.splitlines() if l[:3].isdigit() and l[3] == " "]
+    assert [l[:3] for l in lines] == ["220", "250", "553", "250", "553", "250", "354",
+                                      "250", "221"], res
+    assert rule in lines[2] and rule in lines[4], res
+    assert server.messages[0].mail_from == "a.b@example.com"
+    assert server.messages[0].rcpt_tos == ['"x y.z"@example.com']

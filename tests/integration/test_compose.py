@@ -10,7 +10,7 @@ import email.policy
 import os
 import re
 import subprocess
-import threading
+import time
 
 import pytest
 
@@ -493,7 +493,7 @@ def test_long_ascii_file_name_and_long_media_type_fold(server, send, tmp_path):
 def test_attaching_a_device_is_refused_with_the_right_reason(server, send):
     res = send(server, ["-s", "x", "-a", "/dev/null", TO], b"body\n")
     assert res.rc == EX_NOINPUT and server.received_nothing(), res
-    assert "/dev/null: not a regular file or a pipe" in res.stderr
+    assert "/dev/null: not a regular file" in res.stderr
     assert "directory" not in res.stderr
 
 
@@ -503,20 +503,37 @@ def test_attaching_a_directory_is_refused(server, send, tmp_path):
     assert "is a directory" in res.stderr
 
 
-def test_a_pipe_can_be_attached(server, send, tmp_path):
-    """mailx -a <(command): the pipe is read as it streams."""
+def fifo_writer(path, silent):
+    """A process holding path (a FIFO) open for writing: silent, it writes
+    nothing and waits; else it writes some data and waits."""
+    code = ("import os, sys, time\nfd = os.open(sys.argv[1], os.O_WRONLY)\n"
+            "%stime.sleep(30)\n" % ("" if silent else "os.write(fd, b'a,b\\n')\n"))
+    return subprocess.Popen(["/usr/bin/python3", "-c", code, str(path)])
+
+
+@pytest.mark.parametrize("writer", ["none", "silent", "writing"])
+@pytest.mark.parametrize("mode", ["compose", "piped"])
+def test_a_fifo_is_refused_at_once(server, send, tmp_path, writer, mode):
+    """A FIFO could block the open (no writer) or every read (a silent
+    writer) for ever: only regular files are attached, and anything else
+    is refused at once with 66, before anything is sent."""
     fifo = tmp_path / "report.csv"
     os.mkfifo(fifo)
-    data = b"a,b\n" * 50000
-    writer = threading.Thread(target=lambda: fifo.write_bytes(data))
-    writer.start()
+    proc = None
+    if writer != "none":
+        proc = fifo_writer(fifo, writer == "silent")
+        time.sleep(0.3)       # the writer has the FIFO open
     try:
-        m = run(send, server, ["-s", "fifo", "-a", str(fifo), TO])
+        args = (["-s", "fifo", "-a", str(fifo), TO] if mode == "compose"
+                else ["-t", "-a", str(fifo)])
+        res = send(server, args, message(["To: " + TO, "Subject: x"]), timeout=10)
     finally:
-        writer.join(10)
-    att = list(parsed(m).iter_parts())[1]
-    assert att.get_filename() == "report.csv" and att.get_content_type() == "text/csv"
-    assert att.get_payload(decode=True) == data
+        if proc:
+            proc.kill()
+            proc.wait()
+    assert res.rc == EX_NOINPUT and server.received_nothing(), res
+    assert "%s: a pipe, not a regular file" % fifo in res.stderr, res
+    assert res.elapsed < 5, res
 
 
 # ---- display names and addresses in composed headers ----

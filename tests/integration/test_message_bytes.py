@@ -253,3 +253,74 @@ def test_empty_body(server, send):
     data = received(server)
     assert data.endswith(b"\r\n")
     assert b"Message-ID: <fixed.1@example.com>\r\n" in data
+
+
+@pytest.mark.parametrize("how", ["argument", "-t", "-bs"])
+def test_return_path_bcc_and_resent_bcc_never_reach_the_relay(mailout, server, how):
+    """RFC 5321 4.4: Return-Path is the final delivery's to add; Bcc and
+    Resent-Bcc are private.  Removed in every mode, whatever the case."""
+    from mailout_run import relay_config
+    head = (b"return-path: <old@example.com>\nBCC: hidden@example.com\n"
+            b"Resent-bcc: h2@example.com\n" + HEAD_LF[:-1])
+    msg = head + b"\nReturn-Path: <in-body@example.com>\n"
+    conf = mailout.write_config(relay_config(server))
+    if how == "-bs":
+        res = mailout.run(["-bs"], b"EHLO c\r\nMAIL FROM:<s@example.com>\r\nRCPT TO:<" +
+                          RCPT.encode() + b">\r\nDATA\r\n" + crlf(msg) + b".\r\nQUIT\r\n",
+                          config_file=conf)
+    else:
+        res = mailout.run(["-t"] if how == "-t" else [RCPT], msg, config_file=conf)
+    assert res.rc == EX_OK, res
+    head, body = received(server).split(b"\r\n\r\n", 1)
+    names = [l.split(b":", 1)[0].lower() for l in head.split(b"\r\n")]
+    assert not {b"return-path", b"bcc", b"resent-bcc"} & set(names), head
+    assert head.startswith(crlf(HEAD_LF[:-2])), head
+    assert body == b"Return-Path: <in-body@example.com>\r\n"
+
+
+# ---- a full disk while spooling (SPEC 8: temporary) ----
+
+from test_local_delivery import small_fs  # noqa: E402,F401  (the 64 KiB tmpfs fixture)
+
+BIG_BODY = b"x" * 998 + b"\n"
+
+
+@pytest.mark.parametrize("mode", ["sendmail", "compose"])
+def test_full_disk_while_spooling_is_temporary_and_nothing_is_sent(mailout, server, small_fs,
+                                                                  mode):
+    """A spool file that could not be completed is not sent (the relay is
+    up): 75, as Postfix's sendmail gives, and the message says why.  It was
+    74."""
+    from mailout_run import EX_TEMPFAIL, relay_config
+    conf = mailout.write_config(relay_config(server, globals_={
+        "queue": "onfail", "queue_dir": str(small_fs / "queue")}))
+    if mode == "compose":
+        args, msg = ["-s", "big", RCPT], BIG_BODY * 200
+    else:
+        args, msg = [RCPT], HEAD_LF + BIG_BODY * 200
+    res = mailout.run(args, msg, config_file=conf)
+    assert res.rc == EX_TEMPFAIL, res
+    assert "No space left" in res.stderr and "nothing was sent" in res.stderr, res
+    assert server.received_nothing(), res
+
+
+def test_file_size_limit_while_spooling_is_temporary(mailout, server, tmp_path):
+    """The same rule where no tmpfs can be mounted: RLIMIT_FSIZE makes the
+    spool write fail with EFBIG (SIGXFSZ ignored)."""
+    import resource
+    import signal
+    import subprocess
+    from mailout_run import EX_TEMPFAIL, relay_config
+    conf = mailout.write_config(relay_config(server, globals_={
+        "queue": "onfail", "queue_dir": str(tmp_path / "queue")}))
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    p = subprocess.run([mailout.bin, "-C", str(conf), RCPT], input=HEAD_LF + BIG_BODY * 200,
+                       capture_output=True, env=mailout.env(), timeout=30, preexec_fn=limit)
+    err = p.stderr.decode()
+    assert p.returncode == EX_TEMPFAIL, (p.returncode, err)
+    assert "File too large" in err and "nothing was sent" in err, err
+    assert server.received_nothing(), err

@@ -1,6 +1,7 @@
 /* Unit tests for aliases.c. */
 #include "config.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,42 @@ set_file(const char *text)
 
 	fputs(text, f);
 	fclose(f);
+}
+
+/*
+ * postmaster (RFC 5321 4.5.1), bare or at this host, in any case: its own
+ * alias first; else (no user of that name) root, whose alias applies.
+ */
+static void
+test_postmaster(void)
+{
+	static const char *const names[] = { "postmaster", "PostMaster", "postmaster@localhost",
+					     "POSTMASTER@LocalHost" };
+	struct result r;
+	char *s;
+
+	if (getpwnam("postmaster")) {
+		ok(1, "# SKIP this host has a user named postmaster");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		set_file("root: admin@x.org\n");
+		s = expand(names[i], &r);
+		is_str(s, "admin@x.org", "%s without an alias is root's", names[i]);
+		free(s);
+		set_file("root: admin@x.org\npostmaster: pm@x.org\n");
+		s = expand(names[i], &r);
+		is_str(s, "pm@x.org", "%s: its own alias first", names[i]);
+		free(s);
+		set_file("other: o@x.org\n");
+		s = expand(names[i], &r);
+		is_str(s, "root", "%s with no alias for root either: root", names[i]);
+		free(s);
+	}
+	set_file("root: admin@x.org\n");
+	s = expand("postmaster@example.org, postmasters", &r);
+	is_str(s, "postmaster@example.org,postmasters", "another domain or name is not it");
+	free(s);
 }
 
 int
@@ -210,5 +247,6 @@ main(void)
 	       "no alias, or another host: unchanged");
 	free(s);
 	unlink(path);
+	test_postmaster();
 	return done_testing();
 }

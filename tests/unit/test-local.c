@@ -295,7 +295,7 @@ test_password_database_failure(void)
 	free(where);
 	addr_list_add(&l, "ldapdown");
 	res_clear(&r);
-	ok(local_check_users(&l, &r) == 0, "and is no unknown user before delivery");
+	ok(addr_check_local_users(&l, &r) == 0, "and is no unknown user before delivery");
 	addr_list_free(&l);
 }
 
@@ -312,11 +312,29 @@ test_mailbox_keys(void)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *k = local_mailbox_key(cases[i].rcpt);
+		char *k = addr_mailbox_key(cases[i].rcpt);
 		ok(cases[i].key ? k && strcmp(k, cases[i].key) == 0 : !k, "mailbox key of %s: %s",
 		   cases[i].rcpt, k ? k : "(none)");
 		free(k);
 	}
+}
+
+static void
+test_postmaster(void)
+{
+	static const struct {
+		const char *addr;
+		int is;
+	} cases[] = {
+		{ "postmaster", 1 }, { "PostMaster", 1 }, { "postmaster@localhost", 1 },
+		{ "POSTMASTER@LOCALHOST", 1 }, { "postmasters", 0 }, { "xpostmaster", 0 },
+		{ "postmaster@example.com", 0 }, { "postmaster.x@localhost", 0 },
+		{ "post", 0 }, { "", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(addr_is_postmaster(cases[i].addr) == cases[i].is, "\"%s\" is %sthe postmaster",
+		   cases[i].addr, cases[i].is ? "" : "not ");
 }
 
 static int
@@ -338,6 +356,7 @@ main(void)
 	test_maildir_symlinks();
 	test_password_database_failure();
 	test_mailbox_keys();
+	test_postmaster();
 	nftw(base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
 }
