@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mailout_run import (EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, EX_USAGE, account_block,
-                         conf_value, full_message)
+                         conf_value, full_message, login_name)
 
 
 def config(mailout, srv, queue="onfail", **globals_):
@@ -802,3 +802,25 @@ def test_partial_delivery_off_queues_the_message_for_every_recipient(mailout, sm
     assert mailout.run(["-q"], config_file=config(mailout, srv)).rc == EX_OK
     assert [sorted(m.rcpt_tos) for m in srv.messages] == [["rcpt1@example.com",
                                                            "rcpt2@example.com"]]
+
+
+def test_local_recipients_delivered_are_not_queued_with_the_relays(mailout, refused_port,
+                                                                   smtpd):
+    """Local recipients are delivered one by one: when the relay is down,
+    the message is queued for the relay's recipients only, and the local
+    one does not get it a second time from the queue run."""
+    me = login_name()
+    conf = config(mailout, refused_port)
+    res = mailout.run([me, "rcpt1@example.com"], full_message(subject="mixed"),
+                      config_file=conf)
+    assert res.rc == EX_OK and "queued as" in res.stderr, res
+    assert mailout.mbox.read_bytes().count(b"Subject: mixed") == 1
+    q = queued(mailout)
+    assert len(q) == 1
+    envelope = q[0].read_bytes().split(b"\n\n", 1)[0].decode()
+    rcpts = [l for l in envelope.splitlines() if l.startswith("rcpt ")]
+    assert rcpts == ["rcpt rcpt1@example.com"], envelope
+    srv = smtpd("plain")
+    assert mailout.run(["-q"], config_file=config(mailout, srv)).rc == EX_OK
+    assert [m.rcpt_tos for m in srv.messages] == [["rcpt1@example.com"]]
+    assert mailout.mbox.read_bytes().count(b"Subject: mixed") == 1
