@@ -14,6 +14,8 @@
 #include "conf.h"
 #include "result.h"
 
+struct dynbuf;
+
 /* The envelope block at the top of every spool and queue file. */
 struct queue_env {
 	char *account;        /* account name; NULL: settings below (--host) */
@@ -22,8 +24,6 @@ struct queue_env {
 	struct addr_list rcpts;
 	time_t created;
 };
-
-struct dynbuf;
 
 /* Append the envelope block for e to out. */
 void queue_env_format(struct dynbuf *out, const struct queue_env *e);
@@ -52,6 +52,8 @@ int queue_dir_private(const char *dir, char *why, size_t whylen);
  * Keep a spool file (written by msg_spool() with an envelope block) in
  * the queue of qdir, for the recipients in pending (NULL: the envelope's).
  * fsync'd, then linked into place; the spool path is gone afterwards.
+ * The file is locked (flock) from before the link until its state is
+ * written, and no longer when this returns.
  * last_error is recorded for -bp.  The new id is copied to id.
  * Returns 0, or -1 with RES_CANTCREAT / RES_IOERR (the spool file is then
  * left where it was).
