@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mailout_run import (EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, EX_USAGE, account_block,
-                         conf_value, full_message, login_name)
+                         conf_value, full_message)
 
 
 def config(mailout, srv, queue="onfail", **globals_):
@@ -809,6 +809,7 @@ def test_local_recipients_delivered_are_not_queued_with_the_relays(mailout, refu
     """Local recipients are delivered one by one: when the relay is down,
     the message is queued for the relay's recipients only, and the local
     one does not get it a second time from the queue run."""
+    from mailout_run import login_name
     me = login_name()
     conf = config(mailout, refused_port)
     res = mailout.run([me, "rcpt1@example.com"], full_message(subject="mixed"),
