@@ -136,7 +136,6 @@ env_slurp(int fd, struct dynbuf *d, size_t *len, struct result *r)
 	ssize_t n;
 	struct stat sb;
 
-
 	if (fstat(fd, &sb) != 0)
 		return res_fail(r, RES_IOERR, "cannot stat: %s", strerror(errno));
 	if (!S_ISREG(sb.st_mode))
