@@ -1,6 +1,7 @@
 /*
  * queue.h - the durable queue (SPEC 10).  The on-disk format is described
- * at the top of queue.c.
+ * at the top of queue-file.c, how runs keep "exactly once" at the top of
+ * queue.c.
  */
 #ifndef MAILOUT_QUEUE_H
 #define MAILOUT_QUEUE_H
@@ -13,6 +14,8 @@
 #include "conf.h"
 #include "result.h"
 
+struct dynbuf;
+
 /* The envelope block at the top of every spool and queue file. */
 struct queue_env {
 	char *account;        /* account name; NULL: settings below (--host) */
@@ -23,18 +26,34 @@ struct queue_env {
 };
 
 /* Append the envelope block for e to out. */
-struct dynbuf;
 void queue_env_format(struct dynbuf *out, const struct queue_env *e);
 
-/* Read the envelope block from the start of fd; *data_offset is where
- * the message starts.  Returns 0, or -1 with RES_DATAERR. */
+/* Read the envelope block from the start of fd (a regular file) into *e,
+ * whose strings are then the caller's (free them with queue_env_free());
+ * *data_offset is where the message starts.  Any bytes are safe to read.
+ * Returns 0, or -1 with RES_DATAERR (a file that is not a well-formed
+ * queue file) or RES_IOERR, and *e empty. */
 int queue_env_read(int fd, struct queue_env *e, off_t *data_offset, struct result *r);
+
+/* Free the strings of e and clear it (an empty e is fine). */
 void queue_env_free(struct queue_env *e);
+
+/*
+ * A directory of the queue (QDIR/tmp, QDIR/q, ...): made with mode 0700
+ * when missing, then it and QDIR must be directories owned by the
+ * effective user and writable by no one else, and the subdirectory no
+ * symbolic link: anyone else who can write there could remove, forge or
+ * redirect queued mail.  Returns 0; -1 with errno set when it cannot be
+ * made; -2 with the reason in why when it is not private.
+ */
+int queue_dir_private(const char *dir, char *why, size_t whylen);
 
 /*
  * Keep a spool file (written by msg_spool() with an envelope block) in
  * the queue of qdir, for the recipients in pending (NULL: the envelope's).
  * fsync'd, then linked into place; the spool path is gone afterwards.
+ * The file is locked (flock) from before the link until its state is
+ * written, and no longer when this returns.
  * last_error is recorded for -bp.  The new id is copied to id.
  * Returns 0, or -1 with RES_CANTCREAT / RES_IOERR (the spool file is then
  * left where it was).
@@ -60,7 +79,8 @@ void queue_run_detached(const struct config *c, const char *only_id, int due_onl
 /* 1 when q/ holds at least one message (a cheap look: no state read). */
 int queue_waiting(const char *qdir);
 
-/* Print the queue (-bp, mailq). */
+/* Print the queue (-bp, mailq): q/ then failed/, unreadable files too.
+ * Returns 0, or -1 with RES_IOERR when a directory cannot be read. */
 int queue_list(const struct config *c, FILE *out, struct result *r);
 
 /* Seconds to wait before attempt number attempts+1 (exponential backoff

@@ -34,6 +34,7 @@
 #include "aliases.h"
 #include "local.h"
 #include "log.h"
+#include "queue.h"
 #include "smtpd.h"
 #include "util.h"
 

@@ -245,53 +245,6 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* 0 when st is a directory only the effective user owns and can write. */
-static int
-private_dir_stat(const char *path, const struct stat *st, char *why, size_t whylen)
-{
-	if (!S_ISDIR(st->st_mode))
-		snprintf(why, whylen, "%s is not a directory", path);
-	else if (st->st_uid != geteuid())
-		snprintf(why, whylen, "%s belongs to user id %lu, not to you", path,
-			 (unsigned long)st->st_uid);
-	else if (st->st_mode & 022)
-		snprintf(why, whylen, "%s is writable by %s", path,
-			 st->st_mode & 002 ? "everyone" : "its group");
-	else
-		return 0;
-	return -2;
-}
-
-int
-queue_dir_private(const char *dir, char *why, size_t whylen)
-{
-	const char *slash = strrchr(dir, '/');
-	char *parent = slash && slash != dir ? xstrndup(dir, (size_t)(slash - dir)) : NULL;
-	struct stat st;
-	int rc = -1;
-
-	if (mkdir_p(dir, 0700) != 0)
-		goto out;
-	if (lstat(dir, &st) != 0)
-		goto out;
-	if (S_ISLNK(st.st_mode)) {
-		snprintf(why, whylen, "%s is a symbolic link", dir);
-		rc = -2;
-		goto out;
-	}
-	if ((rc = private_dir_stat(dir, &st, why, whylen)) != 0)
-		goto out;
-	/* The queue directory itself may be a link (to another disk, say);
-	 * what it leads to is checked. */
-	if (parent && (rc = stat(parent, &st)) != 0)
-		goto out;
-	if (parent)
-		rc = private_dir_stat(parent, &st, why, whylen);
-out:
-	free(parent);
-	return rc;
-}
-
 int
 fsync_dir_of(const char *path, int is_dir)
 {

@@ -48,16 +48,6 @@ char *path_expand(const char *path);
  * Returns 0, or -1 with errno set. */
 int mkdir_p(const char *path, mode_t mode);
 
-/*
- * A directory of the queue (QDIR/tmp, QDIR/q, ...): made with mode 0700
- * when missing, then it and QDIR must be directories owned by the
- * effective user and writable by no one else, and the subdirectory no
- * symbolic link: anyone else who can write there could remove, forge or
- * redirect queued mail.  Returns 0; -1 with errno set when it cannot be
- * made; -2 with the reason in why when it is not private.
- */
-int queue_dir_private(const char *dir, char *why, size_t whylen);
-
 /* fsync() the directory holding path (or path itself when is_dir).
  * Returns 0, or -1 with errno set. */
 int fsync_dir_of(const char *path, int is_dir);

@@ -682,3 +682,137 @@ def test_a_message_whose_account_is_gone_is_logged_at_each_attempt(mailout, refu
     assert len(lines) == 2 and "no longer configured" in lines[1], lines
     assert "host=unknown" in lines[1] and "host=local" not in lines[1], lines
     assert len(queued(mailout)) == 1
+
+
+def test_a_queue_file_with_a_nul_in_a_long_envelope_line_is_set_aside(mailout, refused_port,
+                                                                      smtpd):
+    """A NUL byte in an envelope line longer than one read (8 KiB) crashed
+    the envelope reader in -bp and -q, and every message sorted after it
+    was never delivered.  The file is set aside in failed/, logged, and
+    the others are listed and delivered."""
+    conf = config(mailout, refused_port)
+    assert send_one(mailout, conf, 1).rc == EX_OK
+    assert send_one(mailout, conf, 2).rc == EX_OK
+    bad_id = "20000101T000000000000-nul"                 # sorts first
+    bad = mailout.tmp / "queue" / "q" / bad_id
+    bad.write_bytes(b"mailout-envelope 1\nsender a\0" + b"a" * 9000 +
+                    b"\nrcpt rcpt9@example.com\ncreated 1\n\nSubject: bad\r\n\r\nx\r\n")
+    os.chmod(bad, 0o600)
+    bp = mailout.run(["-bp"], config_file=conf)
+    assert bp.rc == EX_OK, bp
+    assert bad_id in bp.stdout and "(unreadable)" in bp.stdout and "NUL" in bp.stdout, bp
+    assert "rcpt1@example.com" in bp.stdout and "rcpt2@example.com" in bp.stdout, bp
+    srv = smtpd("plain")
+    live = config(mailout, srv)
+    run = mailout.run(["-q"], config_file=live)
+    assert run.rc not in (EX_OK, -signal.SIGSEGV) and "NUL" in run.stderr, run
+    assert sorted(subject_of(m) for m in srv.messages) == ["msg-1", "msg-2"], run
+    assert queued(mailout) == []
+    assert [p.name for p in queued(mailout, "failed")] == [bad_id]
+    log = (mailout.tmp / "mail.log").read_text()
+    assert "queue=" + bad_id in log and "NUL" in log, log
+    bp = mailout.run(["-bp"], config_file=live)
+    assert bp.rc == EX_OK and bad_id in bp.stdout and "(FAILED)" in bp.stdout, bp
+
+
+LINK_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+/* Sleep SHIM_LINK_DELAY_MS after a link() into q/: the message is in the
+ * queue, its state not written yet, as a sender slowed down by load. */
+int link(const char *from, const char *to)
+{
+	static int (*real)(const char *, const char *);
+	const char *ms = getenv("SHIM_LINK_DELAY_MS");
+	int rc;
+	if (!real)
+		real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "link");
+	rc = real(from, to);
+	if (rc == 0 && ms && strstr(to, "/q/"))
+		usleep(atoi(ms) * 1000);
+	return rc;
+}
+"""
+
+
+def test_a_sender_leaves_no_state_file_for_a_message_a_run_delivered(mailout, refused_port,
+                                                                     smtpd, tmp_path):
+    """A sender that queues a message writes its state file after the link
+    into q/; a run in between delivered the message and the sender then
+    left a .state without message.  The sender holds the message's lock
+    until its state is written: the run leaves the message to the next."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc or instrumented_binary(mailout.bin):
+        pytest.skip("needs a C compiler and an uninstrumented binary for the LD_PRELOAD shim")
+    src = tmp_path / "link-shim.c"
+    src.write_text(LINK_SHIM)
+    lib = tmp_path / "link-shim.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"], check=True)
+    conf = config(mailout, refused_port)
+    env = mailout.env({"LD_PRELOAD": str(lib), "SHIM_LINK_DELAY_MS": "3000"})
+    sender = subprocess.Popen([mailout.bin, "-C", str(conf), "rcpt1@example.com"], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    sender.stdin.write(full_message(subject="msg-1"))
+    sender.stdin.close()
+    deadline = time.time() + 20
+    while not queued(mailout) and time.time() < deadline:
+        time.sleep(0.02)
+    assert queued(mailout), "the sender never queued the message"
+    srv = smtpd("plain")
+    live = config(mailout, srv)
+    mailout.run(["-q"], config_file=live)          # while the sender sleeps
+    assert sender.wait(30) == EX_OK, sender.stderr.read()
+    q = mailout.tmp / "queue" / "q"
+    orphans = [p.name for p in q.iterdir()
+               if p.name.endswith(".state") and not (q / p.name[:-6]).exists()]
+    assert orphans == [], "state files without their message: %s" % orphans
+    mailout.run(["-q"], config_file=live)
+    assert [subject_of(m) for m in srv.messages] == ["msg-1"]
+    assert list(q.iterdir()) == []
+
+
+def test_partial_delivery_off_queues_the_message_for_every_recipient(mailout, smtpd):
+    """With partial_delivery off (the default) the relay's recipients share
+    one transaction: a 4xx to one of them defers the message for all, and
+    the queue keeps it for all of them (mailout(1), THE QUEUE)."""
+    busy = smtpd("plain", rcpt_for={"rcpt2@example.com": "451 4.2.0 mailbox busy"})
+    conf = config(mailout, busy)
+    res = mailout.run(["rcpt1@example.com", "rcpt2@example.com"], full_message(),
+                      config_file=conf)
+    assert res.rc == EX_OK and "queued as" in res.stderr and "451" in res.stderr, res
+    assert busy.messages == []
+    q = queued(mailout)
+    assert len(q) == 1, res
+    envelope = q[0].read_bytes().split(b"\n\n", 1)[0].decode()
+    assert "rcpt rcpt1@example.com\n" in envelope and "rcpt rcpt2@example.com\n" in envelope
+    srv = smtpd("plain")
+    assert mailout.run(["-q"], config_file=config(mailout, srv)).rc == EX_OK
+    assert [sorted(m.rcpt_tos) for m in srv.messages] == [["rcpt1@example.com",
+                                                           "rcpt2@example.com"]]
+
+
+def test_local_recipients_delivered_are_not_queued_with_the_relays(mailout, refused_port,
+                                                                   smtpd):
+    """Local recipients are delivered one by one: when the relay is down,
+    the message is queued for the relay's recipients only, and the local
+    one does not get it a second time from the queue run."""
+    from mailout_run import login_name
+    me = login_name()
+    conf = config(mailout, refused_port)
+    res = mailout.run([me, "rcpt1@example.com"], full_message(subject="mixed"),
+                      config_file=conf)
+    assert res.rc == EX_OK and "queued as" in res.stderr, res
+    assert mailout.mbox.read_bytes().count(b"Subject: mixed") == 1
+    q = queued(mailout)
+    assert len(q) == 1
+    envelope = q[0].read_bytes().split(b"\n\n", 1)[0].decode()
+    rcpts = [l for l in envelope.splitlines() if l.startswith("rcpt ")]
+    assert rcpts == ["rcpt rcpt1@example.com"], envelope
+    srv = smtpd("plain")
+    assert mailout.run(["-q"], config_file=config(mailout, srv)).rc == EX_OK
+    assert [m.rcpt_tos for m in srv.messages] == [["rcpt1@example.com"]]
+    assert mailout.mbox.read_bytes().count(b"Subject: mixed") == 1

@@ -1,10 +1,15 @@
-/* test-queue.c - the queue's envelope block and retry back-off. */
+/* test-queue.c - the queue's envelope block, keeping a spool file, and
+ * retry back-off. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "queue-internal.h"
 #include "queue.h"
 #include "tap.h"
 #include "util.h"
@@ -96,10 +101,95 @@ test_backoff(void)
 	ok(queue_backoff(1000000) > 0, "no overflow for absurd attempt counts");
 }
 
+/* A spool file kept for some of its recipients: the queued copy names
+ * only those, its state records the failure, the spool file is gone, and
+ * the message is not left locked (a background run must get it). */
+static void
+test_keep(void)
+{
+	char qdir[] = "/tmp/test-queue-keep.XXXXXX", id[64];
+	struct queue_env e = { 0 }, back;
+	struct queue_state st;
+	struct addr_list pending = { 0 };
+	struct dynbuf d = { 0 };
+	struct result r;
+	struct stat sb;
+	char *spool, *path, *spath;
+	off_t off, back_off;
+	int fd, other;
+
+	ok(mkdtemp(qdir) != NULL, "a queue directory");
+	free(queue_subdir(qdir, "tmp", NULL));
+	spool = xasprintf("%s/tmp/mo.AbC123", qdir);
+	e.sender = xstrdup("s@example.com");
+	addr_list_add(&e.rcpts, "a@example.com");
+	addr_list_add(&e.rcpts, "b@example.com");
+	e.created = 1700000000;
+	queue_env_format(&d, &e);
+	off = (off_t)d.len;
+	db_adds(&d, "Subject: x\r\n\r\nbody\r\n");
+	fd = open(spool, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ok(fd >= 0 && write_all(fd, d.s, d.len) == 0, "a spool file");
+	addr_list_add(&pending, "b@example.com");
+	res_clear(&r);
+	ok(queue_keep(qdir, spool, fd, off, &pending, "451 busy", id, sizeof(id), &r) == 0,
+	   "kept (%s)", r.text);
+	ok(queue_is_id(id) && stat(spool, &sb) != 0, "under a queue id, the spool file gone");
+	path = xasprintf("%s/q/%s", qdir, id);
+	spath = xasprintf("%s.state", path);
+	other = open(path, O_RDWR | O_CLOEXEC);
+	ok(other >= 0 && flock(other, LOCK_EX | LOCK_NB) == 0, "and not left locked");
+	ok(other >= 0 && queue_env_read(other, &back, &back_off, &r) == 0 && back.rcpts.n == 1 &&
+	   !strcmp(back.rcpts.v[0], "b@example.com"), "the queued copy names the pending only");
+	queue_env_free(&back);
+	queue_state_read(spath, &st);
+	ok(st.attempts == 1 && !strcmp(st.last_error, "451 busy") &&
+	   st.next_try >= st.last_try + 240, "its state: one attempt, the error, a back-off");
+	if (other >= 0)
+		close(other);
+	close(fd);
+	unlink(path);
+	unlink(spath);
+	free(path);
+	free(spath);
+
+	/* The whole envelope (queue = always), the caller's descriptor still
+	 * open: the lock taken while it entered q/ is released all the same. */
+	fd = open(spool, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ok(fd >= 0 && write_all(fd, d.s, d.len) == 0, "another spool file");
+	ok(queue_keep(qdir, spool, fd, off, NULL, NULL, id, sizeof(id), &r) == 0, "kept");
+	path = xasprintf("%s/q/%s", qdir, id);
+	spath = xasprintf("%s.state", path);
+	other = open(path, O_RDWR | O_CLOEXEC);
+	ok(other >= 0 && flock(other, LOCK_EX | LOCK_NB) == 0,
+	   "not locked while the caller keeps its descriptor");
+	queue_state_read(spath, &st);
+	ok(st.attempts == 0 && st.next_try > 0, "due at once");
+	if (other >= 0)
+		close(other);
+	close(fd);
+	unlink(path);
+	unlink(spath);
+	free(path);
+	free(spath);
+	path = xasprintf("%s/q", qdir);
+	rmdir(path);
+	free(path);
+	path = xasprintf("%s/tmp", qdir);
+	rmdir(path);
+	free(path);
+	ok(rmdir(qdir) == 0, "nothing else left behind");
+	free(spool);
+	addr_list_free(&pending);
+	queue_env_free(&e);
+	db_free(&d);
+}
+
 int
 main(void)
 {
 	test_envelope_round_trip();
+	test_keep();
 	test_backoff();
 	return done_testing();
 }
