@@ -846,7 +846,12 @@ process(struct run *run, const char *id)
 			.acct = &sess->acct, .sender = e.sender, .fd = fd, .start = off,
 			.size = sb.st_size - off, .queue_id = id,
 		};
-		deliver_run(&d, &e.rcpts, &sess->s, &pending, NULL, &r);
+		struct deliver_report rep;
+
+		deliver_run(&d, &e.rcpts, &sess->s, &rep, &r);
+		deliver_log(&d, &rep, NULL);
+		deliver_recipients(&rep, DELIVER_DEFERRED, &pending);
+		deliver_report_free(&rep);
 	} else {
 		/* No relay to try (its account is gone): still one log line
 		 * per attempt, as SPEC 9 has it. */
