@@ -1,4 +1,5 @@
-/* compose.c - compose mode and -a: the message built from the command line. */
+/* compose.c - what the command line says about the message: the submission
+ * for the pipeline, the recipient operands, compose mode and -a. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,6 +12,38 @@
 #include "message.h"
 #include "mime.h"
 #include "util.h"
+
+void
+compose_submission(const struct options *o, struct submission *s)
+{
+	const char *name = getenv("NAME");
+
+	s->ignore_dots = o->ignore_dots;
+	s->read_recipients = o->read_recipients;
+	s->read_envelope_from = o->read_envelope_from;
+	s->sender = o->sender;
+	/* The full name of an added From: -F, else NAME from the environment
+	 * (sendmail's and Postfix's rule), else the account's from_name. */
+	s->fullname = o->fullname ? o->fullname :
+		      name && *name && !has_line_break(name) ? name : NULL;
+	s->route.account = o->account;
+	s->route.ov = (struct overrides){
+		.host = o->host, .port = o->port, .tls = o->tls, .user = o->user,
+		.passwordeval = o->passwordeval,
+	};
+	s->dsn_notify = o->dsn_notify;
+	s->dsn_ret = o->dsn_ret;
+	s->dsn_envid = o->dsn_envid;
+	s->dry_run = o->dry_run;
+}
+
+int
+compose_queue_mode(const struct options *o, struct submission *s, struct result *r)
+{
+	if (o->queue && (s->queue = conf_parse_queue(o->queue)) < 0)
+		return res_fail(r, RES_USAGE, "--queue: one of never, onfail, always");
+	return 0;
+}
 
 int
 compose_operands(const struct options *o, struct addr_list *out, struct result *r)

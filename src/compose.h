@@ -1,7 +1,10 @@
 /*
- * compose.h - the message of compose mode (-s, --cc, --bcc, --from,
- * mail/mailx) and of -a on a piped message, built from the command line
- * and standard input before the pipeline (accept.c) reads it.
+ * compose.h - what the command line says about the message, turned into
+ * what the pipeline takes (struct submission, accept.h): the options that
+ * concern every message, the recipient operands, and the message of
+ * compose mode (-s, --cc, --bcc, --from, mail/mailx) and of -a on a piped
+ * message, built from the command line and standard input before the
+ * pipeline reads it.  The options stop here.
  */
 #ifndef MAILOUT_COMPOSE_H
 #define MAILOUT_COMPOSE_H
@@ -10,6 +13,15 @@
 #include "address.h"
 #include "cli.h"
 #include "result.h"
+
+/* Fill s from the options that concern every message: -i, -t,
+ * --read-envelope-from, -f, the full name (-F, else NAME from the
+ * environment when it holds no line break), --account, --host and its
+ * overrides, -N/-R/-V, --dry-run.  Strings point into o or the environment. */
+void compose_submission(const struct options *o, struct submission *s);
+
+/* --queue into s->queue.  Returns 0, or -1 with RES_USAGE. */
+int compose_queue_mode(const struct options *o, struct submission *s, struct result *r);
 
 /* Parse every recipient operand ("a@x,b@y", "Name <a@x>") into out.
  * Returns 0, or -1 with RES_USAGE. */

@@ -64,39 +64,6 @@ open_standard_fds(void)
 	}
 }
 
-/* What the options say about the messages to submit. */
-static void
-submission_from(const struct options *o, struct submission *s)
-{
-	const char *name = getenv("NAME");
-
-	s->ignore_dots = o->ignore_dots;
-	s->read_recipients = o->read_recipients;
-	s->read_envelope_from = o->read_envelope_from;
-	s->sender = o->sender;
-	/* The full name of an added From: -F, else NAME from the environment
-	 * (sendmail's and Postfix's rule), else the account's from_name. */
-	s->fullname = o->fullname ? o->fullname :
-		      name && *name && !has_line_break(name) ? name : NULL;
-	s->route.account = o->account;
-	s->route.ov = (struct overrides){
-		.host = o->host, .port = o->port, .tls = o->tls, .user = o->user,
-		.passwordeval = o->passwordeval,
-	};
-	s->dsn_notify = o->dsn_notify;
-	s->dsn_ret = o->dsn_ret;
-	s->dsn_envid = o->dsn_envid;
-	s->dry_run = o->dry_run;
-}
-
-static int
-queue_option(const struct options *o, struct submission *s, struct result *r)
-{
-	if (o->queue && (s->queue = conf_parse_queue(o->queue)) < 0)
-		return res_fail(r, RES_USAGE, "--queue: one of never, onfail, always");
-	return 0;
-}
-
 /* sendmail mode (and compose mode): the message on standard input. */
 static int
 sendmail_mode(const struct options *o)
@@ -111,7 +78,7 @@ sendmail_mode(const struct options *o)
 	memset(&cfg, 0, sizeof(cfg));
 	res_clear(&r);
 	accept_init(&s, &cfg, 0);
-	submission_from(o, &s);
+	compose_submission(o, &s);
 	if (stdin_was_closed) {
 		res_fail(&r, RES_IOERR, "standard input is closed: there is no message to read");
 		goto done;
@@ -132,7 +99,7 @@ sendmail_mode(const struct options *o)
 	/* compose_build(): -1 with r set, or 1 for mailx -E and an empty body */
 	if ((o->compose || o->attach.n) && compose_build(o, &s, &from, &r) != 0)
 		goto done;
-	if (queue_option(o, &s, &r) < 0)
+	if (compose_queue_mode(o, &s, &r) < 0)
 		goto done;
 	accept_message(&s, &rc, &r);
 done:
@@ -155,7 +122,7 @@ account_mode(const struct options *o, const struct config *cfg, struct result *r
 	int have = 0;
 
 	accept_init(&s, cfg, -1);
-	submission_from(o, &s);
+	compose_submission(o, &s);
 	memset(&acct, 0, sizeof(acct));
 	if (accept_sender(s.sender, &bare, r) < 0 ||
 	    (have = accept_choose_account(cfg, &s.route, bare ? bare : s.sender, &acct, r)) < 0)
@@ -166,7 +133,7 @@ account_mode(const struct options *o, const struct config *cfg, struct result *r
 			(void)conf_check_account(&acct, 1, r);
 		conf_show(stdout, cfg, have ? &acct : NULL);
 	} else if (have && conf_check_account(&acct, 0, r) < 0) {
-		/* (--serverinfo does not authenticate: its settings are not checked) */
+		;   /* r says why (no AUTH: the credentials are not checked) */
 	} else if (!have || !acct.host) {
 		res_fail(r, RES_USAGE, "--serverinfo needs an account with a host, or --host");
 	} else {
@@ -218,8 +185,8 @@ run_mode(const struct options *o)
 		break;
 	case MODE_SMTPD:
 		accept_init(&s, &cfg, -1);
-		submission_from(o, &s);
-		if (queue_option(o, &s, &r) == 0)
+		compose_submission(o, &s);
+		if (compose_queue_mode(o, &s, &r) == 0)
 			smtpd_serve(&s, 0, 1, &r);
 		break;
 	case MODE_LIST_QUEUE:
