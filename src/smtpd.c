@@ -481,7 +481,7 @@ static int
 finish_message(struct conn *c, int fd)
 {
 	struct submission s = *c->tmpl;
-	struct receipt j;
+	struct receipt done;
 	struct result r;
 	int rc;
 
@@ -490,16 +490,16 @@ finish_message(struct conn *c, int fd)
 	s.read_recipients = 0;      /* the envelope is RCPT TO */
 	s.sender = c->mail_from;
 	s.rcpts = c->rcpts;         /* read only: the pipeline copies */
-	if (accept_message(&s, &j, &r) == 0) {
-		rc = j.queued ? reply(c, "250 2.0.0 Ok: queued as %s", j.queue_id)
+	if (accept_message(&s, &done, &r) == 0) {
+		rc = done.queued ? reply(c, "250 2.0.0 Ok: queued as %s", done.queue_id)
 			      : reply(c, "250 2.0.0 Ok: delivered");
-	} else if (j.ndelivered > 0) {
+	} else if (done.ndelivered > 0) {
 		/* partial_delivery: some recipients have the message.  A
 		 * failure reply would make the client send it again to them
 		 * too; the refusals are on stderr and in the log. */
 		log_err("%s", r.text);
 		rc = reply(c, "250 2.0.0 Ok: delivered to %zu of %zu recipients; the others "
-			   "were refused (see the log)", j.ndelivered, j.nrcpts);
+			   "were refused (see the log)", done.ndelivered, done.nrcpts);
 	} else if (r.smtp_code >= 400 && r.smtp_code < 600) {
 		rc = relay_reply(c, r.smtp_code, r.reply);
 	} else {
