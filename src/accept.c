@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +14,36 @@
 #include "deliver.h"
 #include "local.h"
 #include "log.h"
+#include "message.h"
 #include "queue.h"
-#include "submit.h"
 #include "util.h"
 
+/* One message on its way: the submission and what the pipeline settles. */
+struct job {
+	const struct submission *s;
+	struct receipt *rc;
+	const char *sender_in;         /* s->sender, or sender_arg */
+	char *sender_arg;              /* s->sender taken apart (owned) */
+	struct addr_list rcpts;        /* s->rcpts, and with -t the headers' */
+	struct account adhoc;          /* the chosen account with overrides */
+	const struct account *acct;    /* NULL: no relay */
+	char *sender;                  /* envelope sender; "" = null sender */
+	struct addr_list expanded;     /* recipients after aliases */
+	struct msg msg;
+	char *dir;                     /* where the spool file is */
+	int in_queue;                  /* dir is the queue's tmp/ */
+	int qmode;
+	struct delivery d;             /* set when a delivery was tried */
+	struct deliver_report rep;
+};
+
 void
-accept_init(struct job *j, const struct options *o, const struct config *cfg, int in_fd)
+accept_init(struct submission *s, const struct config *cfg, int in_fd)
 {
-	memset(j, 0, sizeof(*j));
-	j->o = o;
-	j->cfg = cfg;
-	j->in_fd = in_fd;
-	j->ignore_dots = o->ignore_dots;
-	j->read_recipients = o->read_recipients;
-	j->sender_in = o->sender;
-	j->msg.fd = -1;
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->in_fd = in_fd;
+	s->queue = -1;
 }
 
 static int
@@ -40,87 +54,64 @@ check_text(const char *what, const char *s, struct result *r)
 	return 0;
 }
 
-/*
- * -f and -r take what Postfix's sendmail takes: a bare address, or one in
- * angle brackets, or "Name <address>" (Postfix parses the argument as an
- * RFC 822 address and keeps the address).  Leaves j->sender_in a bare
- * address (a copy in j->sender_arg when it had to be taken apart), or ""
- * for the null sender.  Returns 0, or -1 with RES_USAGE.
- */
-static int
-sender_argument(struct job *j, struct result *r)
+int
+accept_sender(const char *given, char **bare, struct result *r)
 {
 	struct addr_list l = { 0 };
 	char err[256];
 	int n;
 
-	if (!j->sender_in || !*j->sender_in || addr_check(j->sender_in, err, sizeof(err)) == 0)
+	*bare = NULL;
+	if (!given || !*given || addr_check(given, err, sizeof(err)) == 0)
 		return 0;
-	if (has_line_break(j->sender_in))
+	if (has_line_break(given))
 		return res_fail(r, RES_USAGE, "sender: the address contains a line break");
-	n = addr_parse_list(j->sender_in, strlen(j->sender_in), &l, err, sizeof(err));
-	if (n != 1 && !(n == 0 && strstr(j->sender_in, "<>"))) {
+	n = addr_parse_list(given, strlen(given), &l, err, sizeof(err));
+	if (n != 1 && !(n == 0 && strstr(given, "<>"))) {
 		addr_list_free(&l);
 		return res_fail(r, RES_USAGE, "sender: %s", n < 0 ? err : "give one address");
 	}
 	/* "Name <>" is the null sender, as "<>" is. */
-	free(j->sender_arg);
-	j->sender_arg = xstrdup(n == 1 ? l.v[0] : "");
-	j->sender_in = j->sender_arg;
+	*bare = xstrdup(n == 1 ? l.v[0] : "");
 	addr_list_free(&l);
 	return 0;
 }
 
 int
-accept_choose_account(struct job *j, struct result *r)
+accept_choose_account(const struct config *cfg, const struct account_request *req,
+		      const char *sender, struct account *out, struct result *r)
 {
-	const struct options *o = j->o;
+	const struct overrides *ov = &req->ov;
 	const struct account *base;
 
-	if (sender_argument(j, r) < 0)
+	memset(out, 0, sizeof(*out));
+	if (check_text("--host", ov->host, r) < 0 || check_text("--user", ov->user, r) < 0 ||
+	    check_text("--passwordeval", ov->passwordeval, r) < 0)
 		return -1;
-	if (check_text("--host", o->host, r) < 0 || check_text("--user", o->user, r) < 0 ||
-	    check_text("--passwordeval", o->passwordeval, r) < 0)
-		return -1;
-	if (o->host) {
-		if (!*o->host || strspn(o->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					"0123456789.-_:[]") != strlen(o->host))
+	if (ov->host) {
+		if (!*ov->host || strspn(ov->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789.-_:[]") != strlen(ov->host))
 			return res_fail(r, RES_USAGE, "--host: invalid host name");
-		conf_account_from_defaults(j->cfg, &j->adhoc);
-		free(j->adhoc.host);
-		j->adhoc.host = xstrdup(o->host);
-		conf_set_by_command_line(&j->adhoc, "host");
+		conf_account_from_defaults(cfg, out);
+		free(out->host);
+		out->host = xstrdup(ov->host);
+		conf_set_by_command_line(out, "host");
 	} else {
-		base = conf_choose(j->cfg, o->account, j->sender ? j->sender : j->sender_in, r);
+		base = conf_choose(cfg, req->account, sender, r);
 		if (r->cls != RES_OK)
 			return -1;
 		if (!base) {
-			if (o->port || o->tls || o->user || o->passwordeval)
+			if (ov->port || ov->tls || ov->user || ov->passwordeval)
 				return res_fail(r, RES_USAGE,
 						"--port, --tls, --user and --passwordeval need --host "
 						"or a configured account");
-			j->acct = NULL;
 			return 0;
 		}
-		conf_account_copy(&j->adhoc, base);
+		conf_account_copy(out, base);
 	}
-	{
-		const struct overrides ov = {
-			.port = o->port, .tls = o->tls, .user = o->user,
-			.passwordeval = o->passwordeval,
-		};
-		if (account_apply_overrides(&j->adhoc, &ov, r) < 0)
-			return -1;
-	}
-	j->acct = &j->adhoc;
-	/* Settings that cannot work are a configuration error now, before
-	 * anything is spooled, sent or queued (--dry-run included).
-	 * --serverinfo does not authenticate.  --show-config: the account is
-	 * chosen all the same and 0 returned with the problem in *r, so that
-	 * main() prints the settings and then reports it. */
-	if (conf_check_account(j->acct, o->mode != MODE_SERVERINFO, r) < 0)
-		return o->mode == MODE_SHOW_CONFIG ? 0 : -1;
-	return 0;
+	if (account_apply_overrides(out, ov, r) < 0)
+		return -1;
+	return 1;
 }
 
 static char *
@@ -135,7 +126,7 @@ default_sender(const struct job *j)
 static char *
 spool_dir(const struct job *j, int *in_queue)
 {
-	char *dir = xasprintf("%s/tmp", j->cfg->queue_dir), why[PATH_MAX + 100];
+	char *dir = xasprintf("%s/tmp", j->s->cfg->queue_dir), why[PATH_MAX + 100];
 	const char *t;
 	int rc;
 
@@ -165,14 +156,14 @@ envelope_block(const struct job *j)
 
 	/* --port, --tls, --user and --passwordeval are kept whether they go
 	 * with --host or change an account for this message. */
-	if (j->acct && j->o->port) {
+	if (j->acct && j->s->route.ov.port) {
 		snprintf(port, sizeof(port), "%ld", j->acct->port);
 		e.port = port;
 	}
-	e.tls = j->acct && j->o->tls ? (char *)conf_tls_name(j->acct->tls) : NULL;
-	e.user = (char *)j->o->user;
-	e.passwordeval = (char *)j->o->passwordeval;
-	if (j->o->host || !j->acct)
+	e.tls = j->acct && j->s->route.ov.tls ? (char *)conf_tls_name(j->acct->tls) : NULL;
+	e.user = (char *)j->s->route.ov.user;
+	e.passwordeval = (char *)j->s->route.ov.passwordeval;
+	if (j->s->route.ov.host || !j->acct)
 		e.host = j->acct ? j->acct->host : NULL;
 	else
 		e.account = j->acct->name;
@@ -217,12 +208,12 @@ flush_due_queue(const struct job *j)
 	int remote = 0;
 
 	for (size_t i = 0; i < j->expanded.n && !remote; i++)
-		remote = !local_is_local(j->expanded.v[i]);
-	if (done || !remote || !queue_waiting(j->cfg->queue_dir))
+		remote = !addr_is_local(j->expanded.v[i]);
+	if (done || !remote || !queue_waiting(j->s->cfg->queue_dir))
 		return;
 	done = 1;
 	log_info("the relay is up: delivering due queued messages in the background");
-	queue_run_detached(j->cfg, NULL, 1);
+	queue_run_detached(j->s->cfg, NULL, 1);
 }
 
 /*
@@ -239,7 +230,7 @@ check_relay_ascii(const struct job *j, struct result *r)
 	for (size_t i = 0; i < j->expanded.n; i++) {
 		const char *a = j->expanded.v[i];
 
-		if (local_is_local(a))
+		if (addr_is_local(a))
 			continue;
 		remote = 1;
 		if (!addr_is_ascii(a)) {
@@ -248,7 +239,7 @@ check_relay_ascii(const struct job *j, struct result *r)
 			int idn = addr_is_ascii(local);
 
 			free(local);
-			return res_fail(r, j->read_recipients ? RES_DATAERR : RES_USAGE,
+			return res_fail(r, j->s->read_recipients ? RES_DATAERR : RES_USAGE,
 					"recipient %s has non-ASCII characters, which need "
 					"SMTPUTF8; mailout does not do SMTPUTF8%s", a, idn ?
 					" (write the domain in its ASCII form, xn--...)" : "");
@@ -269,55 +260,51 @@ check_relay_ascii(const struct job *j, struct result *r)
 static int
 canonical_envelope(struct job *j, struct result *r)
 {
-	char err[320], *s = *j->sender ? addr_canonical(j->sender, err, sizeof(err)) : xstrdup("");
+	char err[320], *c = *j->sender ? addr_canonical(j->sender, err, sizeof(err)) : xstrdup("");
 
-	if (!s)
+	if (!c)
 		return res_fail(r, j->sender_in ? RES_USAGE : RES_DATAERR, "sender %s", err);
 	free(j->sender);
-	j->sender = s;
+	j->sender = c;
 	if (addr_list_canonical(&j->expanded, err, sizeof(err)) < 0)
-		return res_fail(r, j->read_recipients ? RES_DATAERR : RES_USAGE, "recipient %s",
-				err);
+		return res_fail(r, j->s->read_recipients ? RES_DATAERR : RES_USAGE,
+				"recipient %s", err);
 	return 0;
 }
 
-int
-accept_message(struct job *j, struct result *r)
+/* Step 1: read the headers and settle recipients, envelope sender,
+ * account and aliases; refuse what cannot go anywhere. */
+static int
+settle_envelope(struct job *j, struct result *r)
 {
-	const struct options *o = j->o;
-	struct msg_fix fix = { 0 };
-	struct addr_list pending = { 0 };
-	struct submit *session = NULL;
-	char *dir = NULL, *from_addr = NULL, *env = NULL;
-	int qmode = j->cfg->queue, in_queue = 0, rc = -1;
-	unsigned long logged = log_count();
+	const struct submission *s = j->s;
+	int have;
 
-	res_clear(r);
-	if (o->queue && (qmode = conf_parse_queue(o->queue)) < 0)
-		return res_fail(r, RES_USAGE, "--queue: one of never, onfail, always");
-	if (check_text("-F", o->fullname, r) < 0)
+	if (check_text("-F", s->fullname, r) < 0 ||
+	    accept_sender(s->sender, &j->sender_arg, r) < 0)
 		return -1;
-	if (sender_argument(j, r) < 0)
-		return -1;
-
-	msg_init(&j->msg, j->in_fd, j->ignore_dots);
+	j->sender_in = j->sender_arg ? j->sender_arg : s->sender;
+	msg_init(&j->msg, s->in_fd, s->ignore_dots);
 	if (msg_read_headers(&j->msg, r) < 0)
-		goto out;
-	if (j->read_recipients && msg_header_recipients(&j->msg, &j->rcpts, r) < 0)
-		goto out;
-	if (j->rcpts.n == 0) {
-		res_fail(r, RES_USAGE, "no recipients: none given%s",
-			 !j->read_recipients ? "" : msg_is_resent(&j->msg) ?
-			 " and none in Resent-To, Resent-Cc or Resent-Bcc" :
-			 " and none in To, Cc or Bcc");
-		goto out;
-	}
+		return -1;
+	if (s->read_recipients && msg_header_recipients(&j->msg, &j->rcpts, r) < 0)
+		return -1;
+	if (j->rcpts.n == 0)
+		return res_fail(r, RES_USAGE, "no recipients: none given%s",
+				!s->read_recipients ? "" : msg_is_resent(&j->msg) ?
+				" and none in Resent-To, Resent-Cc or Resent-Bcc" :
+				" and none in To, Cc or Bcc");
 	if (j->sender_in)
 		j->sender = xstrdup(j->sender_in);
-	else if (o->read_envelope_from && !(j->sender = msg_from_address(&j->msg, r)))
-		goto out;
-	if (accept_choose_account(j, r) < 0)
-		goto out;
+	else if (s->read_envelope_from && !(j->sender = msg_from_address(&j->msg, r)))
+		return -1;
+	if ((have = accept_choose_account(s->cfg, &s->route, j->sender, &j->adhoc, r)) < 0)
+		return -1;
+	j->acct = have ? &j->adhoc : NULL;
+	/* Settings that cannot work are a configuration error now, before
+	 * anything is spooled, sent or queued (--dry-run included). */
+	if (j->acct && conf_check_account(j->acct, 1, r) < 0)
+		return -1;
 	if (!j->sender)
 		j->sender = default_sender(j);
 	if (*j->sender && !strchr(j->sender, '@')) {
@@ -327,16 +314,27 @@ accept_message(struct job *j, struct result *r)
 		free(j->sender);
 		j->sender = q;
 	}
-	if (aliases_expand(j->cfg->aliases, &j->rcpts, &j->expanded, r) < 0 ||
+	if (aliases_expand(s->cfg->aliases, &j->rcpts, &j->expanded, r) < 0 ||
 	    canonical_envelope(j, r) < 0 || check_relay_ascii(j, r) < 0)
-		goto out;
+		return -1;
 	/* Refuse before accepting anything when nobody can take remote mail,
 	 * or, unless partial_delivery allows the others to get it, when a
 	 * local recipient is no user of this host. */
 	if (deliver_check_relay(j->acct, &j->expanded, r) < 0)
-		goto out;
-	if (!(j->acct && j->acct->partial_delivery) && local_check_users(&j->expanded, r) < 0)
-		goto out;
+		return -1;
+	if (!(j->acct && j->acct->partial_delivery) && addr_check_local_users(&j->expanded, r) < 0)
+		return -1;
+	return 0;
+}
+
+/* Step 2: the message with its envelope block and the headers it lacks,
+ * in a private file (the queue's tmp/ when usable). */
+static int
+spool_message(struct job *j, struct result *r)
+{
+	struct msg_fix fix = { 0 };
+	char *from_addr, *env;
+	int rc;
 
 	/* The From header: the sender, or for the null sender who we are. */
 	from_addr = *j->sender ? xstrdup(j->sender) : default_sender(j);
@@ -345,88 +343,134 @@ accept_message(struct job *j, struct result *r)
 		from_addr = xstrdup(j->acct->from);
 	}
 	fix.from_addr = from_addr;
-	fix.from_name = o->fullname ? o->fullname : j->acct ? j->acct->from_name : NULL;
+	fix.from_name = j->s->fullname ? j->s->fullname : j->acct ? j->acct->from_name : NULL;
 	fix.rewrite_from = j->acct ? j->acct->rewrite_from : 0;
 	fix.id_domain = addr_domain(from_addr) ? addr_domain(from_addr) : host_fqdn();
-
-	dir = spool_dir(j, &in_queue);
+	j->dir = spool_dir(j, &j->in_queue);
 	env = envelope_block(j);
-	if (msg_spool(&j->msg, dir, env, &fix, r) < 0)
-		goto out;
-
-	if (o->dry_run) {
-		print_dry_run(j);
-		rc = 0;
-		goto out;
-	}
-	if (qmode == QUEUE_ALWAYS && in_queue) {
-		if (queue_keep(j->cfg->queue_dir, j->msg.path, j->msg.fd, j->msg.data_offset,
-			       NULL, NULL, j->queue_id, sizeof(j->queue_id), r) < 0)
-			goto out;
-		j->queued = 1;
-		log_err("queued as %s", j->queue_id);
-		queue_run_detached(j->cfg, j->queue_id, 0);
-		rc = 0;
-		goto out;
-	}
-	{
-		struct delivery d = {
-			.acct = j->acct, .sender = j->sender, .fd = j->msg.fd,
-			.start = j->msg.data_offset, .size = j->msg.size,
-			.dsn_notify = o->dsn_notify, .dsn_ret = o->dsn_ret, .dsn_envid = o->dsn_envid,
-		};
-		/* The lines wait for the queue id, should the message be kept. */
-		log_hold();
-		rc = deliver_run(&d, &j->expanded, &session, &pending, &j->delivered, r);
-	}
-	if (pending.n && qmode != QUEUE_NEVER) {
-		struct result qr;
-
-		res_clear(&qr);
-		if (!in_queue) {
-			log_err("cannot queue: the queue directory %s is not usable",
-				j->cfg->queue_dir);
-		} else if (queue_keep(j->cfg->queue_dir, j->msg.path, j->msg.fd,
-				      j->msg.data_offset, &pending, r->text, j->queue_id,
-				      sizeof(j->queue_id), &qr) == 0) {
-			j->queued = 1;
-			log_err("queued as %s: %s", j->queue_id, r->text);
-			/* Only temporary failures were queued; a permanent one still counts. */
-			if (res_is_temporary(r)) {
-				res_clear(r);
-				rc = 0;
-			}
-		} else {
-			log_err("cannot queue: %s", qr.text);
-		}
-	}
-out:
-	log_release(j->queued ? j->queue_id : NULL);
-	/* One line per message, also when it never got as far as a delivery. */
-	if (rc < 0 && !o->dry_run && r->cls != RES_USAGE && log_count() == logged)
-		deliver_log_failure(j->acct, j->sender ? j->sender : j->sender_in,
-				    j->expanded.n ? &j->expanded : &j->rcpts,
-				    j->msg.path ? j->msg.size : -1, r);
-	submit_free(session);
-	if (rc == 0 && !o->dry_run && !j->queued && in_queue)
-		flush_due_queue(j);
-	addr_list_free(&pending);
-	free(from_addr);
+	rc = msg_spool(&j->msg, j->dir, env, &fix, r);
 	free(env);
-	free(dir);
+	free(from_addr);
 	return rc;
 }
 
-void
-accept_free(struct job *j)
+/* Keep the spooled message in the queue, for pending only (NULL: every
+ * recipient), with why as the last error.  0, or -1 with *r. */
+static int
+keep(struct job *j, const struct addr_list *pending, const char *why, struct result *r)
 {
-	msg_free(&j->msg, j->queued);
+	if (queue_keep(j->s->cfg->queue_dir, j->msg.path, j->msg.fd, j->msg.data_offset,
+		       pending, why, j->rc->queue_id, sizeof(j->rc->queue_id), r) < 0)
+		return -1;
+	j->rc->queued = 1;
+	return 0;
+}
+
+/* queue = onfail (or always, with the queue unusable): the recipients
+ * deferred are queued.  Returns 0 when that leaves no failure to report. */
+static int
+queue_deferred(struct job *j, const struct addr_list *pending, struct result *r)
+{
+	struct result qr;
+
+	res_clear(&qr);
+	if (!j->in_queue) {
+		log_err("cannot queue: the queue directory %s is not usable",
+			j->s->cfg->queue_dir);
+		return -1;
+	}
+	if (keep(j, pending, r->text, &qr) < 0) {
+		log_err("cannot queue: %s", qr.text);
+		return -1;
+	}
+	log_err("queued as %s: %s", j->rc->queue_id, r->text);
+	/* Only temporary failures were queued; a permanent one still counts. */
+	if (!res_is_temporary(r))
+		return -1;
+	res_clear(r);
+	return 0;
+}
+
+/* Step 3: print (--dry-run), queue (queue = always) or deliver. */
+static int
+dispatch(struct job *j, struct result *r)
+{
+	const struct submission *s = j->s;
+	struct addr_list pending = { 0 };
+	int rc;
+
+	if (s->dry_run) {
+		print_dry_run(j);
+		return 0;
+	}
+	if (j->qmode == QUEUE_ALWAYS && j->in_queue) {
+		if (keep(j, NULL, NULL, r) < 0)
+			return -1;
+		log_err("queued as %s", j->rc->queue_id);
+		queue_run_detached(s->cfg, j->rc->queue_id, 0);
+		return 0;
+	}
+	j->d = (struct delivery){
+		.acct = j->acct, .sender = j->sender, .fd = j->msg.fd,
+		.start = j->msg.data_offset, .size = j->msg.size,
+		.dsn_notify = s->dsn_notify, .dsn_ret = s->dsn_ret, .dsn_envid = s->dsn_envid,
+	};
+	rc = deliver_run(&j->d, &j->expanded, NULL, &j->rep, r);
+	deliver_recipients(&j->rep, DELIVER_DEFERRED, &pending);
+	if (pending.n && j->qmode != QUEUE_NEVER)
+		rc = queue_deferred(j, &pending, r);
+	addr_list_free(&pending);
+	return rc;
+}
+
+/* Step 4: the log lines, now that the queue id is known; one line per
+ * message also when it never got as far as a delivery. */
+static void
+record(struct job *j, int rc, const struct result *r)
+{
+	struct addr_list got = { 0 };
+
+	if (j->rep.n) {
+		deliver_log(&j->d, &j->rep, j->rc->queued ? j->rc->queue_id : NULL);
+	} else if (rc < 0 && !j->s->dry_run && r->cls != RES_USAGE) {
+		deliver_log_failure(j->acct, j->sender ? j->sender : j->sender_in,
+				    j->expanded.n ? &j->expanded : &j->rcpts,
+				    j->msg.path ? j->msg.size : -1, r);
+	}
+	deliver_recipients(&j->rep, DELIVER_DELIVERED, &got);
+	j->rc->ndelivered = got.n;
+	j->rc->nrcpts = j->expanded.n;
+	addr_list_free(&got);
+}
+
+static void
+job_free(struct job *j)
+{
+	msg_free(&j->msg, j->rc->queued);
+	deliver_report_free(&j->rep);
 	addr_list_free(&j->rcpts);
 	addr_list_free(&j->expanded);
-	addr_list_free(&j->delivered);
 	conf_account_free(&j->adhoc);
 	free(j->sender);
 	free(j->sender_arg);
-	memset(j, 0, sizeof(*j));
-	j->msg.fd = -1;
+	free(j->dir);
+}
+
+int
+accept_message(const struct submission *s, struct receipt *rc, struct result *r)
+{
+	struct job j = { .s = s, .rc = rc, .msg.fd = -1 };
+	int ret;
+
+	memset(rc, 0, sizeof(*rc));
+	res_clear(r);
+	j.qmode = s->queue >= 0 ? s->queue : (int)s->cfg->queue;
+	for (size_t i = 0; i < s->rcpts.n; i++)
+		addr_list_add(&j.rcpts, s->rcpts.v[i]);
+	ret = settle_envelope(&j, r) == 0 && spool_message(&j, r) == 0 ? dispatch(&j, r) : -1;
+	record(&j, ret, r);
+	if (ret == 0 && !s->dry_run && !rc->queued && j.in_queue)
+		flush_due_queue(&j);
+	job_free(&j);
+	return ret;
 }

@@ -1,10 +1,7 @@
 /* deliver.c - one spooled message to local mailboxes and/or a relay. */
 #include "config.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
-
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,8 +30,8 @@ join(const struct addr_list *l)
  * account's settings (as msmtp logs them), whether or not the session got
  * as far as STARTTLS or AUTH. */
 static void
-log_result(const struct delivery *d, const struct addr_list *to, int remote,
-	   const struct result *r)
+log_line(const struct delivery *d, const struct addr_list *to, int remote,
+	 const struct result *r, const char *queue_id)
 {
 	const struct account *a = remote ? d->acct : NULL;
 	int auth = a && conf_auth_enabled(a);
@@ -50,9 +47,8 @@ log_result(const struct delivery *d, const struct addr_list *to, int remote,
 		.smtpstatus = r->smtp_code,
 		.smtpmsg = r->smtp_code ? r->reply : NULL,
 		.errormsg = r->cls != RES_OK ? r->text : NULL,
-		.queue_id = d->queue_id,
+		.queue_id = queue_id,
 		.exitcode = res_exit_name(r->cls),
-		.temporary = res_is_temporary(r),
 	};
 	log_delivery(&e);
 	free(rcpts);
@@ -66,21 +62,64 @@ deliver_log_failure(const struct account *acct, const char *sender,
 	int remote = rcpts->n == 0;
 
 	for (size_t i = 0; i < rcpts->n; i++)
-		if (!local_is_local(rcpts->v[i]))
+		if (!addr_is_local(rcpts->v[i]))
 			remote = 1;
-	log_result(&d, rcpts, remote, r);
+	log_line(&d, rcpts, remote, r, NULL);
 }
 
-static void
-add_all(struct addr_list *to, const struct addr_list *from)
+void
+deliver_log(const struct delivery *d, const struct deliver_report *rep, const char *kept_as)
 {
-	for (size_t i = 0; to && i < from->n; i++)
-		addr_list_add(to, from->v[i]);
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct deliver_outcome *o = &rep->v[i];
+
+		log_line(d, &o->rcpts, o->remote, &o->r, d->queue_id ? d->queue_id :
+			 o->state == DELIVER_DEFERRED ? kept_as : NULL);
+	}
+}
+
+/* Record that the recipients of to got r (which also goes into *total). */
+static void
+outcome(struct deliver_report *rep, const struct addr_list *to, int remote,
+	const struct result *r, struct result *total)
+{
+	struct deliver_outcome *o;
+
+	rep->v = xrealloc(rep->v, (rep->n + 1) * sizeof(*rep->v));
+	o = &rep->v[rep->n++];
+	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < to->n; i++)
+		addr_list_add(&o->rcpts, to->v[i]);
+	o->remote = remote;
+	o->r = *r;
+	o->state = r->cls == RES_OK ? DELIVER_DELIVERED : res_is_temporary(r) ?
+		   DELIVER_DEFERRED : DELIVER_REFUSED;
+	res_merge(total, r);
+}
+
+void
+deliver_recipients(const struct deliver_report *rep, enum deliver_state state,
+		   struct addr_list *out)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->v[i].state == state)
+			for (size_t k = 0; k < rep->v[i].rcpts.n; k++)
+				addr_list_add(out, rep->v[i].rcpts.v[k]);
+}
+
+void
+deliver_report_free(struct deliver_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		addr_list_free(&rep->v[i].rcpts);
+	free(rep->v);
+	rep->v = NULL;
+	rep->n = 0;
 }
 
 static void
 deliver_local(const struct delivery *d, const struct addr_list *local,
-	      struct addr_list *pending, struct addr_list *delivered, struct result *total)
+	      struct deliver_report *rep, struct result *total)
 {
 	for (size_t i = 0; i < local->n; i++) {
 		struct addr_list one = { .v = &local->v[i], .n = 1, .cap = 1 };
@@ -89,13 +128,9 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
 
 		res_clear(&r);
 		if (local_deliver(local->v[i], d->sender, d->fd, d->start, where,
-				  sizeof(where), &r) == 0) {
+				  sizeof(where), &r) == 0)
 			log_info("delivered to %s for %s", where, local->v[i]);
-			add_all(delivered, &one);
-		} else if (res_is_temporary(&r) && pending)
-			addr_list_add(pending, local->v[i]);
-		log_result(d, &one, 0, &r);
-		res_merge(total, &r);
+		outcome(rep, &one, 0, &r, total);
 	}
 }
 
@@ -105,14 +140,14 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
  * message, else what became of the transaction for them (a 4xx or 5xx to
  * DATA or the final dot, a dropped connection...); when every recipient was
  * refused there are no others.  The others share one log line, each
- * refused recipient gets its own; the temporarily refused (4xx, and a
- * reply RCPT cannot get, which is a protocol error) are queued, and so are
- * the others when the transaction failed temporarily.
+ * refused recipient gets its own outcome; the temporarily refused (4xx,
+ * and a reply RCPT cannot get, which is a protocol error) are deferred, and
+ * so are the others when the transaction failed temporarily.
  */
 static void
 report_refusals(const struct delivery *d, const struct addr_list *remote,
 		const struct submit_refusal *ref, size_t nref, const struct result *fail,
-		struct addr_list *pending, struct addr_list *delivered, struct result *total)
+		struct deliver_report *rep, struct result *total)
 {
 	struct addr_list ok = { 0 };
 	struct result r, worst;
@@ -130,10 +165,9 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 	if (ok.n && !fail) {
 		res_clear(&r);
 		r.smtp_code = 250;
-		log_result(d, &ok, 1, &r);
+		outcome(rep, &ok, 1, &r, &worst);
 		log_info("delivered via %s to %zu of %zu recipients", d->acct->host, ok.n,
 			 remote->n);
-		add_all(delivered, &ok);
 	}
 	for (size_t k = 0; k < nref; k++) {
 		struct addr_list one = { .v = (char **)&ref[k].rcpt, .n = 1, .cap = 1 };
@@ -152,17 +186,16 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 				 "%s %s recipient %s: %s", d->acct->host,
 				 code < 500 ? "deferred" : "refused", ref[k].rcpt, ref[k].reply);
 		log_err("%s", r.text);
-		if (res_is_temporary(&r) && pending)
-			addr_list_add(pending, ref[k].rcpt);
-		log_result(d, &one, 1, &r);
-		res_merge(&worst, &r);
+		outcome(rep, &one, 1, &r, &worst);
 	}
 	if (ok.n && fail) {
-		/* After the refusals, as in the dialogue. */
+		/* After the refusals, as in the dialogue (its class goes into
+		 * the total below). */
+		struct result ignored;
+
 		log_err("%s", fail->text);
-		if (res_is_temporary(fail) && pending)
-			add_all(pending, &ok);
-		log_result(d, &ok, 1, fail);
+		res_clear(&ignored);
+		outcome(rep, &ok, 1, fail, &ignored);
 	}
 	/* The total names each refusal with the relay's reply: it is also
 	 * what -bp shows as the last error of the recipients left queued. */
@@ -191,8 +224,7 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 
 static void
 deliver_remote(const struct delivery *d, const struct addr_list *remote,
-	       struct submit **session, struct addr_list *pending, struct addr_list *delivered,
-	       struct result *total)
+	       struct submit **session, struct deliver_report *rep, struct result *total)
 {
 	struct submit_envelope env = {
 		.sender = d->sender, .rcpts = remote,
@@ -217,21 +249,16 @@ deliver_remote(const struct delivery *d, const struct addr_list *remote,
 		if (nref) {
 			/* partial_delivery: each refused recipient on its own,
 			 * the transaction's outcome for the others. */
-			report_refusals(d, remote, ref, nref, rc == 0 ? NULL : &r, pending,
-					delivered, total);
+			report_refusals(d, remote, ref, nref, rc == 0 ? NULL : &r, rep, total);
 			return;
 		}
-		if (rc == 0) {
+		if (rc == 0)
 			log_info("delivered to %s via %s (%d)", remote->n == 1 ? remote->v[0]
 				 : "the recipients", d->acct->host, r.smtp_code);
-			add_all(delivered, remote);
-		}
+	} else if (*session) {
+		res_fail(&r, RES_IOERR, "cannot read the message back: %s", strerror(errno));
 	}
-	if (res_is_temporary(&r) && pending)
-		for (size_t i = 0; i < remote->n; i++)
-			addr_list_add(pending, remote->v[i]);
-	log_result(d, remote, 1, &r);
-	res_merge(total, &r);
+	outcome(rep, remote, 1, &r, total);
 }
 
 int
@@ -241,7 +268,7 @@ deliver_check_relay(const struct account *acct, const struct addr_list *rcpts,
 	if (acct && acct->host)
 		return 0;
 	for (size_t i = 0; i < rcpts->n; i++)
-		if (!local_is_local(rcpts->v[i]))
+		if (!addr_is_local(rcpts->v[i]))
 			return res_fail(r, RES_CONFIG,
 					"no relay is configured for %s: add an account with a host "
 					"to ~/.config/mailout/config or " SYSCONFDIR "/mailout.conf "
@@ -251,18 +278,20 @@ deliver_check_relay(const struct account *acct, const struct addr_list *rcpts,
 
 int
 deliver_run(const struct delivery *d, const struct addr_list *rcpts,
-	    struct submit **session, struct addr_list *pending, struct addr_list *delivered,
-	    struct result *r)
+	    struct submit **session, struct deliver_report *rep, struct result *r)
 {
 	struct addr_list local = { 0 }, remote = { 0 };
+	struct submit *own = NULL;
 
 	res_clear(r);
+	memset(rep, 0, sizeof(*rep));
 	for (size_t i = 0; i < rcpts->n; i++)
-		addr_list_add(local_is_local(rcpts->v[i]) ? &local : &remote, rcpts->v[i]);
+		addr_list_add(addr_is_local(rcpts->v[i]) ? &local : &remote, rcpts->v[i]);
 	if (local.n)
-		deliver_local(d, &local, pending, delivered, r);
+		deliver_local(d, &local, rep, r);
 	if (remote.n)
-		deliver_remote(d, &remote, session, pending, delivered, r);
+		deliver_remote(d, &remote, session ? session : &own, rep, r);
+	submit_free(own);
 	addr_list_free(&local);
 	addr_list_free(&remote);
 	return r->cls == RES_OK ? 0 : -1;

@@ -3,10 +3,11 @@
  *
  * The one delivery path shared by direct sends and queue runs: local
  * recipients go to local.c, the others to the relay of the account through
- * submit.c (all of them in one SMTP transaction).  Each destination gets
- * its log line.  Recipients that failed temporarily are collected so that
- * the caller can queue the message for them, and the ones that got it so
- * that a caller can tell a partial delivery from a failure.
+ * submit.c (all of them in one SMTP transaction).  What became of each
+ * recipient comes back as a report; the caller writes the log lines from
+ * it (deliver_log(), once it knows whether the message was queued) and
+ * decides from it what to queue.  Only notes for the user (refusals,
+ * "delivered to ..." with -v) go to stderr from here.
  */
 #ifndef MAILOUT_DELIVER_H
 #define MAILOUT_DELIVER_H
@@ -24,21 +25,57 @@ struct delivery {
 	const char *sender;          /* "" for the null sender */
 	int fd;                      /* the spool or queue file */
 	off_t start, size;           /* where the message starts, its length */
-	const char *queue_id;        /* for the log line, or NULL */
+	const char *queue_id;        /* the queue file it was read from, or NULL */
 	const char *dsn_notify, *dsn_ret, *dsn_envid;
 };
 
+enum deliver_state {
+	DELIVER_DELIVERED,           /* the mailbox or the relay took it */
+	DELIVER_DEFERRED,            /* a temporary failure: worth queueing */
+	DELIVER_REFUSED              /* a permanent failure */
+};
+
+/* The recipients that share one outcome, which is one log line: each local
+ * recipient on its own, the relay's recipients together (one transaction),
+ * except that each one the relay refused at RCPT has its own. */
+struct deliver_outcome {
+	struct addr_list rcpts;
+	int remote;                  /* through the relay (else a local mailbox) */
+	enum deliver_state state;
+	struct result r;             /* RES_OK when delivered; smtp_code and reply
+	                                hold the relay's reply when there was one */
+};
+
+struct deliver_report {
+	struct deliver_outcome *v;   /* in the order of the dialogue */
+	size_t n;
+};
+
 /*
- * Deliver to every recipient of rcpts.  *session is the relay session to
- * use; when NULL one is opened (and left in *session for reuse; the caller
- * frees it with submit_free()).  Recipients that failed temporarily are
- * appended to pending, those that got the message to delivered (either
- * may be NULL).  Returns 0 when everything was delivered, or -1 with the
- * most important failure in *r (permanent beats temporary).
+ * Deliver to every recipient of rcpts and fill *rep (free it with
+ * deliver_report_free()).  session: NULL to have deliver_run() open a relay
+ * session for this message and close it; else *session is used (when
+ * NULL, one is opened and left there for the next message: the caller
+ * frees it with submit_free()).  Returns 0 when everything was delivered,
+ * or -1 with the most important failure in *r (permanent beats
+ * temporary).  A failure that concerns no recipient in particular (no
+ * relay for a remote recipient) is in *r with no outcome.
  */
 int deliver_run(const struct delivery *d, const struct addr_list *rcpts,
-		struct submit **session, struct addr_list *pending,
-		struct addr_list *delivered, struct result *r);
+		struct submit **session, struct deliver_report *rep, struct result *r);
+
+/* Append to out the recipients of rep whose outcome is state. */
+void deliver_recipients(const struct deliver_report *rep, enum deliver_state state,
+			struct addr_list *out);
+
+/* Write one log line per outcome (log_delivery()).  queue= names
+ * d->queue_id when set (a queue run), else kept_as on the lines of
+ * deferred recipients (the queue id the message was kept under for them,
+ * or NULL). */
+void deliver_log(const struct delivery *d, const struct deliver_report *rep,
+		 const char *kept_as);
+
+void deliver_report_free(struct deliver_report *rep);
 
 /* The log line of a message refused before any delivery was tried (an
  * unknown local user, no relay, a malformed header...): host= the

@@ -20,12 +20,6 @@
 #include "addr-local.h"
 #include "result.h"
 
-/* Address classification lives in addr-local.h; these names stay for
- * callers not yet switched to it. */
-#define local_is_local(addr) addr_is_local(addr)
-#define local_check_users(rcpts, r) addr_check_local_users(rcpts, r)
-#define local_mailbox_key(rcpt) addr_mailbox_key(rcpt)
-
 /*
  * Deliver the message in fd (from offset start to EOF) to the local recipient
  * rcpt.  Its user name is looked up as given, then folded to lower case;

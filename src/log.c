@@ -153,25 +153,11 @@ lock_briefly(int fd)
 	return 0;
 }
 
-/* Lines of temporary failures held by log_hold(), waiting for
- * log_release(): the fields up to the queue id, then the exit code. */
-struct held_line {
-	char *fields, *exitcode;
-};
-static struct held_line *held;
-static size_t nheld;
-static int holding;
-static unsigned long nlines;
-
-/* Write one line: fields, then queue=ID when there is one, then exitcode. */
+/* Write one line (the fields, without a time stamp) to the log file and
+ * to syslog. */
 static void
-write_line(const char *fields, const char *queue_id, const char *exitcode)
+write_line(const char *fields, int failed)
 {
-	struct dynbuf d = { 0 };
-
-	db_adds(&d, fields);
-	field(&d, "queue", queue_id, 0);
-	field(&d, "exitcode", exitcode, 0);
 	if (log_file) {
 		char stamp[64];
 		time_t now = time(NULL);
@@ -187,7 +173,7 @@ write_line(const char *fields, const char *queue_id, const char *exitcode)
 			struct dynbuf line = { 0 };
 
 			db_adds(&line, stamp);
-			db_add(&line, d.s, d.len);
+			db_adds(&line, fields);
 			db_addc(&line, '\n');
 			/* One write under an exclusive lock keeps concurrent lines whole. */
 			int locked = lock_briefly(fd);
@@ -203,21 +189,17 @@ write_line(const char *fields, const char *queue_id, const char *exitcode)
 	}
 	if (log_facility >= 0) {
 		openlog("mailout", LOG_PID, log_facility);
-		syslog(strcmp(exitcode, "EX_OK") == 0 ? LOG_INFO : LOG_ERR, "%s", d.s);
+		syslog(failed ? LOG_ERR : LOG_INFO, "%s", fields);
 		closelog();
 	}
-	db_free(&d);
 }
 
-void
-log_delivery(const struct log_entry *e)
+char *
+log_delivery_line(const struct log_entry *e)
 {
 	struct dynbuf d = { 0 };
 	char num[32];
 
-	nlines++;
-	if (!log_file && log_facility < 0)
-		return;
 	field(&d, "host", e->host ? e->host : "local", 0);
 	field(&d, "tls", e->tls ? "on" : "off", 0);
 	field(&d, "auth", e->auth ? "on" : "off", 0);
@@ -236,41 +218,21 @@ log_delivery(const struct log_entry *e)
 		field(&d, "smtpmsg", e->smtpmsg, 1);
 	if (e->errormsg && *e->errormsg)
 		field(&d, "errormsg", e->errormsg, 1);
-	if (holding && e->temporary && !e->queue_id) {
-		held = xrealloc(held, (nheld + 1) * sizeof(*held));
-		held[nheld].fields = xstrdup(db_str(&d));
-		held[nheld].exitcode = xstrdup(e->exitcode);
-		nheld++;
-	} else {
-		write_line(db_str(&d), e->queue_id, e->exitcode);
-	}
-	db_free(&d);
+	field(&d, "queue", e->queue_id, 0);
+	field(&d, "exitcode", e->exitcode, 0);
+	return d.s ? d.s : xstrdup("");
 }
 
 void
-log_hold(void)
+log_delivery(const struct log_entry *e)
 {
-	holding = 1;
-}
+	char *line;
 
-void
-log_release(const char *queue_id)
-{
-	for (size_t i = 0; i < nheld; i++) {
-		write_line(held[i].fields, queue_id, held[i].exitcode);
-		free(held[i].fields);
-		free(held[i].exitcode);
-	}
-	free(held);
-	held = NULL;
-	nheld = 0;
-	holding = 0;
-}
-
-unsigned long
-log_count(void)
-{
-	return nlines;
+	if (!log_file && log_facility < 0)
+		return;
+	line = log_delivery_line(e);
+	write_line(line, strcmp(e->exitcode, "EX_OK") != 0);
+	free(line);
 }
 
 void

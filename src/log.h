@@ -24,7 +24,7 @@ int log_facility_valid(const char *name);
 
 /* One delivery, msmtp-compatible fields (NULL/0 fields are left out). */
 struct log_entry {
-	const char *host;
+	const char *host;        /* NULL: "local" */
 	int tls, auth;
 	const char *user;
 	const char *from;
@@ -35,19 +35,20 @@ struct log_entry {
 	const char *errormsg;
 	const char *queue_id;
 	const char *exitcode;    /* "EX_OK"... */
-	int temporary;           /* a temporary failure: see log_release() */
 };
 /* Append the line to the log file (under a lock) and/or syslog.  A log
  * that cannot be written prints a warning and never fails the delivery. */
 void log_delivery(const struct log_entry *e);
-/* Hold the lines of temporary failures without a queue id until
- * log_release(), which writes them, with queue=ID when queue_id is not
- * NULL: a delivery that ends up queued says where it went.  Other lines
- * are written at once, as always. */
-void log_hold(void);
-void log_release(const char *queue_id);
-/* How many entries log_delivery() has been given (logged or not). */
-unsigned long log_count(void);
+/*
+ * The line log_delivery() writes, without the time stamp the log file
+ * adds (malloc'd: free it):
+ *   host=H tls=on|off auth=on|off [user=U] from=F recipients=A,B
+ *   [mailsize=N] [smtpstatus=NNN] [smtpmsg='...'] [errormsg='...']
+ *   [queue=ID] exitcode=EX_...
+ * Control characters in a value become spaces, and a ' inside the quoted
+ * values becomes ?, as msmtp writes them.
+ */
+char *log_delivery_line(const struct log_entry *e);
 
 /* Verbose transcript: one SMTP line in (outgoing = 0) or out.  Outgoing
  * AUTH data is replaced by "[redacted]" from the AUTH command until the

@@ -524,7 +524,12 @@ item_try(struct run *run, struct item *it, struct result *r)
 		.acct = &it->sess->acct, .sender = it->e.sender, .fd = it->fd,
 		.start = it->off, .size = it->size, .queue_id = it->id,
 	};
-	deliver_run(&d, &it->e.rcpts, &it->sess->s, &it->pending, NULL, r);
+	struct deliver_report rep;
+
+	deliver_run(&d, &it->e.rcpts, &it->sess->s, &rep, r);
+	deliver_log(&d, &rep, NULL);
+	deliver_recipients(&rep, DELIVER_DEFERRED, &it->pending);
+	deliver_report_free(&rep);
 	return r->cls == RES_OK ? 0 : -1;
 }
 

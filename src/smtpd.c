@@ -17,6 +17,11 @@
  * throughout, and LF "." LF ends DATA for it, as a line "." is what it
  * would have dot-stuffed.  Control characters inside a command are
  * refused.
+ *
+ * Commands are dispatched through one table (verb, check, proceed): the
+ * check refuses what the state or the argument does not allow, the
+ * proceed step does the work.  Each message gets a Received header naming
+ * the submitting uid (RFC 5321 4.4) before the pipeline reads it.
  */
 #include "config.h"
 
@@ -35,6 +40,7 @@
 #include "local.h"
 #include "log.h"
 #include "queue.h"
+#include "received.h"
 #include "smtpd.h"
 #include "util.h"
 
@@ -48,8 +54,12 @@ struct conn {
 	int eof;
 	int read_errno;                /* the error that ended the input, 0 at EOF */
 	int lf_client;                 /* -1 not known yet, 0 CRLF, 1 bare LF */
-	const struct options *o;
+	const struct submission *tmpl; /* what the command line says of each message */
 	const struct config *c;
+	const char *host;              /* this host's name, for the replies */
+	char *helo;                    /* the client's EHLO/HELO name, or NULL */
+	int esmtp;                     /* it said EHLO */
+	char *path;                    /* the address of the MAIL or RCPT being handled */
 	/* the transaction */
 	int have_mail;
 	char *mail_from;
@@ -75,24 +85,6 @@ wait_fd(int fd, short events)
 }
 
 static int
-out_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT) == 0)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 reply(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
@@ -115,7 +107,7 @@ reply(struct conn *c, const char *fmt, ...)
 			line[i] = ' ';
 	line[n++] = '\r';
 	line[n++] = '\n';
-	return out_all(c->out, line, (size_t)n);
+	return write_all(c->out, line, (size_t)n);
 }
 
 static int
@@ -375,7 +367,7 @@ unknown_local(const struct conn *c, const char *rcpt, struct result *r)
 
 	res_clear(r);
 	unknown = aliases_expand(c->c->aliases, &one, &expanded, r) == 0 &&
-		  local_check_users(&expanded, r) < 0;
+		  addr_check_local_users(&expanded, r) < 0;
 	addr_list_free(&expanded);
 	return unknown;
 }
@@ -472,39 +464,30 @@ relay_reply(struct conn *c, int relay_code, const char *joined)
 	}
 }
 
-/* 1 for "postmaster" (any case) as a local name: with no domain, or a
- * domain delivered here. */
-static int
-is_postmaster(const char *rcpt)
-{
-	return strncasecmp(rcpt, "postmaster", 10) == 0 &&
-	       (rcpt[10] == '\0' || (rcpt[10] == '@' && local_is_local(rcpt)));
-}
-
 /* Run the pipeline on the received message and answer the final dot. */
 static int
 finish_message(struct conn *c, int fd)
 {
-	struct job j;
+	struct submission s = *c->tmpl;
+	struct receipt done;
 	struct result r;
 	int rc;
 
-	accept_init(&j, c->o, c->c, fd);
-	j.ignore_dots = 1;          /* DATA ended already */
-	j.read_recipients = 0;      /* the envelope is RCPT TO */
-	j.sender_in = c->mail_from;
-	for (size_t i = 0; i < c->rcpts.n; i++)
-		addr_list_add(&j.rcpts, c->rcpts.v[i]);
-	if (accept_message(&j, &r) == 0) {
-		rc = j.queued ? reply(c, "250 2.0.0 Ok: queued as %s", j.queue_id)
+	s.in_fd = fd;
+	s.ignore_dots = 1;          /* DATA ended already */
+	s.read_recipients = 0;      /* the envelope is RCPT TO */
+	s.sender = c->mail_from;
+	s.rcpts = c->rcpts;         /* read only: the pipeline copies */
+	if (accept_message(&s, &done, &r) == 0) {
+		rc = done.queued ? reply(c, "250 2.0.0 Ok: queued as %s", done.queue_id)
 			      : reply(c, "250 2.0.0 Ok: delivered");
-	} else if (j.delivered.n > 0) {
+	} else if (done.ndelivered > 0) {
 		/* partial_delivery: some recipients have the message.  A
 		 * failure reply would make the client send it again to them
 		 * too; the refusals are on stderr and in the log. */
 		log_err("%s", r.text);
 		rc = reply(c, "250 2.0.0 Ok: delivered to %zu of %zu recipients; the others "
-			   "were refused (see the log)", j.delivered.n, j.expanded.n);
+			   "were refused (see the log)", done.ndelivered, done.nrcpts);
 	} else if (r.smtp_code >= 400 && r.smtp_code < 600) {
 		rc = relay_reply(c, r.smtp_code, r.reply);
 	} else {
@@ -527,7 +510,6 @@ finish_message(struct conn *c, int fd)
 			break;
 		}
 	}
-	accept_free(&j);
 	return rc;
 }
 
@@ -543,6 +525,20 @@ store_failed(struct conn *c, int err)
 	   )
 		return reply(c, "452 4.3.1 Error: insufficient system storage");
 	return reply(c, "451 4.3.0 Error: cannot store the message");
+}
+
+/* The Received header, in the client's line ends, at the top of fd. */
+static int
+write_received(struct conn *c, int fd)
+{
+	struct dynbuf d = { 0 };
+	int rc;
+
+	received_header(&d, c->helo, c->esmtp ? "ESMTP" : "SMTP",
+			c->lf_client == 1 ? "\n" : "\r\n");
+	rc = write_all(fd, d.s, d.len);
+	db_free(&d);
+	return rc;
 }
 
 static int
@@ -565,6 +561,12 @@ do_data(struct conn *c)
 		goto out;
 	}
 	unlink(path);   /* private and anonymous from now on */
+	if (write_received(c, fd) < 0) {
+		int e = errno;
+		log_err("-bs: cannot store the message in %s: %s", dir, strerror(e));
+		rc = store_failed(c, e);
+		goto out;
+	}
 	if (reply(c, "354 End data with <CR><LF>.<CR><LF>") < 0) {
 		rc = -1;
 		goto out;
@@ -593,155 +595,278 @@ out:
 	return rc;
 }
 
+/* ---- commands: each check returns 0 to proceed, 1 when it refused the
+ * command (the reply written), -1 when the reply could not be written;
+ * each proceed step returns 0, 1 to end the session, or -1. ---- */
+
+static int
+check_greeting(struct conn *c, const char *verb, const char *arg)
+{
+	if (*arg)
+		return 0;
+	return reply(c, "501 5.5.4 Syntax: %s hostname", verb) < 0 ? -1 : 1;
+}
+
+static int
+proceed_greeting(struct conn *c, const char *verb, const char *arg)
+{
+	reset(c);
+	free(c->helo);
+	c->helo = xstrdup(arg);
+	c->esmtp = !strcasecmp(verb, "EHLO");
+	if (!c->esmtp)
+		return reply(c, "250 %s", c->host);
+	return reply(c, "250-%s", c->host) < 0 || reply(c, "250-PIPELINING") < 0 ||
+	       reply(c, "250-8BITMIME") < 0 || reply(c, "250 ENHANCEDSTATUSCODES") < 0 ? -1 : 0;
+}
+
+/* What MAIL FROM and RCPT TO take: "KW<address> parameters". */
+struct path_rule {
+	const char *kw;              /* "FROM:", "TO:" */
+	const char *syntax;          /* for the 501 */
+	int mail;                    /* MAIL: "<>" and SIZE/BODY allowed */
+	const char *bad_status;      /* enhanced status of an invalid address */
+};
+
+static const struct path_rule from_rule = { "FROM:", "MAIL FROM:<address>", 1, "5.1.7" };
+static const struct path_rule to_rule = { "TO:", "RCPT TO:<address>", 0, "5.1.3" };
+
+/* The one argument check of MAIL and RCPT: the path, its parameters, the
+ * address (RFC 5321 syntax, ASCII: SMTPUTF8 is not offered).  Leaves the
+ * address in c->path, in canonical SMTP form, when it returns 0. */
+static int
+check_path(struct conn *c, const char *arg, const struct path_rule *rule)
+{
+	const char *params;
+	char err[256];
+	int rc;
+
+	free(c->path);
+	c->path = path_arg(arg, rule->kw, &params);
+	if (!c->path || (!rule->mail && !*c->path))
+		rc = reply(c, "501 5.5.4 Syntax: %s", rule->syntax);
+	else if (check_params(params, rule->mail, err, sizeof(err)) < 0)
+		rc = reply(c, "%s", err);
+	else if (*c->path && canonical_arg(&c->path, err, sizeof(err)) < 0)
+		rc = reply(c, "553 %s %s", rule->bad_status, err);
+	else if (!addr_is_ascii(c->path))
+		rc = reply(c, "553 5.6.7 SMTPUTF8 was not offered: the address must be ASCII");
+	else
+		return 0;
+	free(c->path);
+	c->path = NULL;
+	return rc < 0 ? -1 : 1;
+}
+
+static int
+check_mail(struct conn *c, const char *verb, const char *arg)
+{
+	(void)verb;
+	if (c->have_mail)
+		return reply(c, "503 5.5.1 Error: nested MAIL command") < 0 ? -1 : 1;
+	return check_path(c, arg, &from_rule);
+}
+
+static int
+proceed_mail(struct conn *c, const char *verb, const char *arg)
+{
+	(void)verb, (void)arg;
+	c->mail_from = c->path;
+	c->path = NULL;
+	c->have_mail = 1;
+	return reply(c, "250 2.1.0 Ok");
+}
+
+static int
+check_rcpt(struct conn *c, const char *verb, const char *arg)
+{
+	int rc;
+
+	(void)verb;
+	if (!c->have_mail)
+		return reply(c, "503 5.5.1 Error: need MAIL command") < 0 ? -1 : 1;
+	if ((rc = check_path(c, arg, &to_rule)) != 0)
+		return rc;
+	if (c->rcpts.n < MAX_RCPTS)
+		return 0;
+	free(c->path);
+	c->path = NULL;
+	return reply(c, "452 4.5.3 Error: too many recipients") < 0 ? -1 : 1;
+}
+
+static int
+proceed_rcpt(struct conn *c, const char *verb, const char *arg)
+{
+	struct result ur;
+	char *a = c->path;
+	int rc;
+
+	(void)verb, (void)arg;
+	c->path = NULL;
+	if (!unknown_local(c, a, &ur)) {
+		addr_list_add(&c->rcpts, a);
+		rc = reply(c, "250 2.1.5 Ok");
+	} else if (addr_is_postmaster(a)) {
+		/* RFC 5321 4.5.1: postmaster must be accepted.  With no alias
+		 * or user of that name it goes to root (and root's alias), as
+		 * Postfix's aliases file has it. */
+		addr_list_add(&c->rcpts, "root");
+		rc = reply(c, "250 2.1.5 Ok");
+	} else {
+		rc = reply(c, "550 5.1.1 %s", ur.text);
+	}
+	free(a);
+	return rc;
+}
+
+static int
+check_data(struct conn *c, const char *verb, const char *arg)
+{
+	int rc;
+
+	(void)verb;
+	if (*arg)
+		rc = reply(c, "501 5.5.4 Syntax: DATA");
+	else if (!c->have_mail)
+		rc = reply(c, "503 5.5.1 Error: need MAIL command");
+	else if (c->rcpts.n == 0)
+		rc = reply(c, "554 5.5.1 Error: no valid recipients");
+	else
+		return 0;
+	return rc < 0 ? -1 : 1;
+}
+
+static int
+proceed_data(struct conn *c, const char *verb, const char *arg)
+{
+	int rc = do_data(c);
+
+	(void)verb, (void)arg;
+	/* The input ended inside DATA: the session is over, not broken. */
+	return rc < 0 && c->eof ? 1 : rc;
+}
+
+static int
+proceed_rset(struct conn *c, const char *verb, const char *arg)
+{
+	(void)verb, (void)arg;
+	reset(c);
+	return reply(c, "250 2.0.0 Ok");
+}
+
+/* Commands answered with a fixed reply (text), or that end the session. */
+static int
+proceed_fixed(struct conn *c, const char *verb, const char *arg)
+{
+	static const struct {
+		const char *verb, *text;
+	} fixed[] = {
+		{ "NOOP", "250 2.0.0 Ok" },
+		{ "QUIT", "221 2.0.0 Bye" },
+		{ "HELP", "214 2.0.0 EHLO HELO MAIL RCPT DATA RSET NOOP QUIT" },
+		{ "VRFY", "252 2.0.0 Send some mail, I'll try my best" },
+	};
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (!strcasecmp(verb, fixed[i].verb)) {
+			if (reply(c, "%s", fixed[i].text) < 0)
+				return -1;
+			return !strcasecmp(verb, "QUIT");
+		}
+	return reply(c, "502 5.5.1 Error: command not implemented");
+}
+
+static const struct command {
+	const char *verb;
+	int (*check)(struct conn *, const char *verb, const char *arg);   /* NULL: none */
+	int (*proceed)(struct conn *, const char *verb, const char *arg);
+} commands[] = {
+	{ "EHLO", check_greeting, proceed_greeting },
+	{ "HELO", check_greeting, proceed_greeting },
+	{ "MAIL", check_mail, proceed_mail },
+	{ "RCPT", check_rcpt, proceed_rcpt },
+	{ "DATA", check_data, proceed_data },
+	{ "RSET", NULL, proceed_rset },
+	{ "NOOP", NULL, proceed_fixed },
+	{ "QUIT", NULL, proceed_fixed },
+	{ "HELP", NULL, proceed_fixed },
+	{ "VRFY", NULL, proceed_fixed },
+	/* Not offered (EHLO does not announce them). */
+	{ "STARTTLS", NULL, proceed_fixed },
+	{ "AUTH", NULL, proceed_fixed },
+	{ "BDAT", NULL, proceed_fixed },
+	{ "ETRN", NULL, proceed_fixed },
+};
+
+/* One command line: 0, 1 to end the session, -1 when a reply failed. */
+static int
+dispatch(struct conn *c, char *line)
+{
+	char *arg = strchr(line, ' ');
+	int rc;
+
+	if (arg)
+		*arg++ = '\0';
+	else
+		arg = "";
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct command *cmd = &commands[i];
+
+		if (strcasecmp(line, cmd->verb) != 0)
+			continue;
+		if (cmd->check && (rc = cmd->check(c, line, arg)) != 0)
+			return rc < 0 ? -1 : 0;
+		return cmd->proceed(c, line, arg);
+	}
+	return reply(c, "500 5.5.2 Error: command not recognized");
+}
+
+static int
+session_end(struct conn *c, struct dynbuf *line, int rc, struct result *r)
+{
+	int e = errno;
+
+	reset(c);
+	db_free(line);
+	free(c->helo);
+	free(c->path);
+	if (rc < 0)
+		return res_fail(r, RES_IOERR, "-bs: cannot write the reply: %s", strerror(e));
+	if (c->read_errno)
+		return res_fail(r, RES_IOERR, "-bs: cannot read standard input: %s",
+				strerror(c->read_errno));
+	return 0;
+}
+
 int
-smtpd_serve(const struct options *o, const struct config *cfg, int in, int out,
-	    struct result *r)
+smtpd_serve(const struct submission *tmpl, int in, int out, struct result *r)
 {
 	struct conn c;
 	struct dynbuf line = { 0 };
-	const char *host = host_name();
-	int rc = 0;
+	int rc;
 
 	memset(&c, 0, sizeof(c));
 	c.lf_client = -1;
 	c.in = in;
 	c.out = out;
-	c.o = o;
-	c.c = cfg;
-	if (reply(&c, "220 %s ESMTP mailout", host) < 0)
-		goto io;
-	for (;;) {
+	c.tmpl = tmpl;
+	c.c = tmpl->cfg;
+	c.host = host_name();
+	rc = reply(&c, "220 %s ESMTP mailout", c.host);
+	while (rc == 0) {
 		int crlf, got = read_line(&c, &line, CMD_MAX, &crlf);
-		char *cmd = line.s, *arg;
-		char err[256];
-		const char *params;
-		struct result ur;
 
 		if (got == 0)
 			break;
 		if (c.lf_client < 0)
 			c.lf_client = !crlf;
-		if (got == 2) {
-			if (reply(&c, "500 5.5.0 Error: line too long") < 0)
-				goto io;
-			continue;
-		}
-		if (has_control(line.s, line.len)) {
-			if (reply(&c, "501 5.5.2 Error: control character in command") < 0)
-				goto io;
-			continue;
-		}
-		arg = strchr(cmd, ' ');
-		if (arg)
-			*arg++ = '\0';
+		if (got == 2)
+			rc = reply(&c, "500 5.5.0 Error: line too long");
+		else if (has_control(line.s, line.len))
+			rc = reply(&c, "501 5.5.2 Error: control character in command");
 		else
-			arg = "";
-		if ((!strcasecmp(cmd, "EHLO") || !strcasecmp(cmd, "HELO")) && !*arg) {
-			rc = reply(&c, "501 5.5.4 Syntax: %s hostname", cmd);
-		} else if (!strcasecmp(cmd, "EHLO")) {
-			reset(&c);
-			rc = reply(&c, "250-%s", host) < 0 || reply(&c, "250-PIPELINING") < 0 ||
-			     reply(&c, "250-8BITMIME") < 0 ||
-			     reply(&c, "250 ENHANCEDSTATUSCODES") < 0 ? -1 : 0;
-		} else if (!strcasecmp(cmd, "HELO")) {
-			reset(&c);
-			rc = reply(&c, "250 %s", host);
-		} else if (!strcasecmp(cmd, "MAIL")) {
-			char *a;
-			if (c.have_mail) {
-				rc = reply(&c, "503 5.5.1 Error: nested MAIL command");
-			} else if (!(a = path_arg(arg, "FROM:", &params))) {
-				rc = reply(&c, "501 5.5.4 Syntax: MAIL FROM:<address>");
-			} else if (check_params(params, 1, err, sizeof(err)) < 0) {
-				rc = reply(&c, "%s", err);
-				free(a);
-			} else if (*a && canonical_arg(&a, err, sizeof(err)) < 0) {
-				rc = reply(&c, "553 5.1.7 %s", err);
-				free(a);
-			} else if (!addr_is_ascii(a)) {
-				rc = reply(&c, "553 5.6.7 SMTPUTF8 was not offered: the address "
-					   "must be ASCII");
-				free(a);
-			} else {
-				c.mail_from = a;
-				c.have_mail = 1;
-				rc = reply(&c, "250 2.1.0 Ok");
-			}
-		} else if (!strcasecmp(cmd, "RCPT")) {
-			char *a;
-			if (!c.have_mail) {
-				rc = reply(&c, "503 5.5.1 Error: need MAIL command");
-			} else if (!(a = path_arg(arg, "TO:", &params)) || !*a) {
-				rc = reply(&c, "501 5.5.4 Syntax: RCPT TO:<address>");
-				free(a);
-			} else if (check_params(params, 0, err, sizeof(err)) < 0) {
-				rc = reply(&c, "%s", err);
-				free(a);
-			} else if (canonical_arg(&a, err, sizeof(err)) < 0) {
-				rc = reply(&c, "553 5.1.3 %s", err);
-				free(a);
-			} else if (!addr_is_ascii(a)) {
-				rc = reply(&c, "553 5.6.7 SMTPUTF8 was not offered: the address "
-					   "must be ASCII");
-				free(a);
-			} else if (c.rcpts.n >= MAX_RCPTS) {
-				rc = reply(&c, "452 4.5.3 Error: too many recipients");
-				free(a);
-			} else if (unknown_local(&c, a, &ur)) {
-				/* RFC 5321 4.5.1: postmaster must be accepted.
-				 * With no alias or user of that name it goes to
-				 * root (and root's alias), as Postfix's aliases
-				 * file has it. */
-				if (is_postmaster(a)) {
-					addr_list_add(&c.rcpts, "root");
-					rc = reply(&c, "250 2.1.5 Ok");
-				} else {
-					rc = reply(&c, "550 5.1.1 %s", ur.text);
-				}
-				free(a);
-			} else {
-				addr_list_add(&c.rcpts, a);
-				free(a);
-				rc = reply(&c, "250 2.1.5 Ok");
-			}
-		} else if (!strcasecmp(cmd, "DATA")) {
-			if (*arg)
-				rc = reply(&c, "501 5.5.4 Syntax: DATA");
-			else if (!c.have_mail)
-				rc = reply(&c, "503 5.5.1 Error: need MAIL command");
-			else if (c.rcpts.n == 0)
-				rc = reply(&c, "554 5.5.1 Error: no valid recipients");
-			else if ((rc = do_data(&c)) < 0 && c.eof)
-				break;
-		} else if (!strcasecmp(cmd, "RSET")) {
-			reset(&c);
-			rc = reply(&c, "250 2.0.0 Ok");
-		} else if (!strcasecmp(cmd, "NOOP")) {
-			rc = reply(&c, "250 2.0.0 Ok");
-		} else if (!strcasecmp(cmd, "QUIT")) {
-			rc = reply(&c, "221 2.0.0 Bye");
-			break;
-		} else if (!strcasecmp(cmd, "HELP")) {
-			rc = reply(&c, "214 2.0.0 EHLO HELO MAIL RCPT DATA RSET NOOP QUIT");
-		} else if (!strcasecmp(cmd, "VRFY")) {
-			rc = reply(&c, "252 2.0.0 Send some mail, I'll try my best");
-		} else if (!strcasecmp(cmd, "STARTTLS") || !strcasecmp(cmd, "AUTH") ||
-			   !strcasecmp(cmd, "BDAT") || !strcasecmp(cmd, "ETRN")) {
-			rc = reply(&c, "502 5.5.1 Error: command not implemented");
-		} else {
-			rc = reply(&c, "500 5.5.2 Error: command not recognized");
-		}
-		if (rc < 0)
-			goto io;
+			rc = dispatch(&c, line.s);
 	}
-	reset(&c);
-	db_free(&line);
-	if (c.read_errno)
-		return res_fail(r, RES_IOERR, "-bs: cannot read standard input: %s",
-				strerror(c.read_errno));
-	return 0;
-io:
-	reset(&c);
-	db_free(&line);
-	return res_fail(r, RES_IOERR, "-bs: cannot write the reply: %s", strerror(errno));
+	return session_end(&c, &line, rc, r);
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "accept.h"
 #include "conf.h"
 #include "result.h"
 #include "smtpd.h"
@@ -19,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config cfg;
 	static int ready;
-	struct options o;
+	struct submission s;
 	struct result r;
 	int in, out;
 
@@ -34,13 +34,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(null);
 		ready = 1;
 	}
-	memset(&o, 0, sizeof(o));
-	o.dry_run = 1;
-	o.mode = MODE_SMTPD;
+	accept_init(&s, &cfg, -1);
+	s.dry_run = 1;
 	in = fuzz_fd(data, size);
 	out = open("/dev/null", O_WRONLY);
 	res_clear(&r);
-	smtpd_serve(&o, &cfg, in, out, &r);
+	smtpd_serve(&s, in, out, &r);
 	close(in);
 	close(out);
 	return 0;
