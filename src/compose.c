@@ -11,6 +11,7 @@
 #include "log.h"
 #include "message.h"
 #include "mime.h"
+#include "queue.h"
 #include "util.h"
 
 void

@@ -745,7 +745,7 @@ def test_a_sender_leaves_no_state_file_for_a_message_a_run_delivered(mailout, re
     left a .state without message.  The sender holds the message's lock
     until its state is written: the run leaves the message to the next."""
     cc = shutil.which("cc") or shutil.which("gcc")
-    if not cc or instrumented_binary(mailout.bin):
+    if not cc or instrumented(mailout.bin):
         pytest.skip("needs a C compiler and an uninstrumented binary for the LD_PRELOAD shim")
     src = tmp_path / "link-shim.c"
     src.write_text(LINK_SHIM)
