@@ -9,6 +9,9 @@
  *   failed/ID       a message given up on (permanent failure, or older
  *   failed/ID.state than queue_lifetime); kept for the administrator
  *   done/ID         delivered, being unlinked (see "removals" below)
+ *   maildrop/       the system queue's drop directory (mailout-drop writes,
+ *                   queue-pickup.c moves files into q/)
+ *   corrupt/NAME    drop files that failed a check, kept for the administrator
  *
  * A spool or queue file starts with an envelope block, then the message
  * exactly as it is sent (CRLF line endings):
@@ -17,6 +20,7 @@
  *   account NAME            or, for --host runs: host H / port P / tls T /
  *                           user U / passwordeval CMD (each optional)
  *   sender ADDR             "sender " alone for the null sender
+ *   uid N                   the system queue's submitting user (optional)
  *   rcpt ADDR               one line per recipient still to deliver
  *   created EPOCH
  *   <empty line>
@@ -96,6 +100,7 @@ queue_env_format(struct dynbuf *out, const struct queue_env *e)
 	env_line(out, "user", e->user);
 	env_line(out, "passwordeval", e->passwordeval);
 	env_line(out, "sender", e->sender);
+	env_line(out, "uid", e->uid);
 	for (size_t i = 0; i < e->rcpts.n; i++)
 		env_line(out, "rcpt", e->rcpts.v[i]);
 	db_printf(out, "created %lld\n\n", (long long)e->created);
@@ -111,6 +116,7 @@ queue_env_free(struct queue_env *e)
 	free(e->user);
 	free(e->passwordeval);
 	free(e->sender);
+	free(e->uid);
 	addr_list_free(&e->rcpts);
 	memset(e, 0, sizeof(*e));
 }
@@ -160,7 +166,8 @@ queue_env_read(int fd, struct queue_env *e, off_t *data_offset, struct result *r
 			     !strcmp(p, "port") ? &e->port : !strcmp(p, "tls") ? &e->tls :
 			     !strcmp(p, "user") ? &e->user :
 			     !strcmp(p, "passwordeval") ? &e->passwordeval :
-			     !strcmp(p, "sender") ? &e->sender : NULL;
+			     !strcmp(p, "sender") ? &e->sender :
+			     !strcmp(p, "uid") ? &e->uid : NULL;
 		if (one && *one) {      /* mailout writes each of these once */
 			res_fail(r, RES_DATAERR, "envelope line \"%s\" repeated", p);
 			goto out;
@@ -1074,6 +1081,10 @@ queue_run(const struct config *c, int due_only, const char *only_id, struct resu
 	    !(run.failed = subdir(c->queue_dir, "failed", r)))
 		goto out;
 	if (!only_id) {
+		struct result pr;
+
+		if (queue_pickup(c, &pr) < 0)
+			log_err("%s", pr.text);
 		sweep_tmp(c->queue_dir);
 		sweep_orphans(run.q);
 	}

@@ -18,6 +18,8 @@ struct queue_env {
 	char *account;        /* account name; NULL: settings below (--host) */
 	char *host, *port, *tls, *user, *passwordeval;
 	char *sender;         /* "" for the null sender */
+	char *uid;            /* who submitted it to the system queue (the drop
+	                         file's owner), or NULL */
 	struct addr_list rcpts;
 	time_t created;
 };
@@ -56,6 +58,17 @@ int queue_run(const struct config *c, int due_only, const char *only_id,
  * session, standard descriptors on /dev/null, no other descriptor of the
  * caller's), so that the caller returns at once. */
 void queue_run_detached(const struct config *c, const char *only_id, int due_only);
+
+/*
+ * Move the messages that local users dropped with mailout-drop
+ * (QDIR/maildrop, QDIR being c->queue_dir) into QDIR/q, each checked as hostile input; refused
+ * entries go to QDIR/corrupt/ (queue-pickup.c).  Only root does it (it
+ * reads files that belong to their senders); for anyone else, or without
+ * QDIR/maildrop, it does nothing.  A message that names no account gets
+ * the one conf_choose() gives its sender.  Returns the number picked up, or -1
+ * with *r when the drop directory cannot be read.
+ */
+int queue_pickup(const struct config *c, struct result *r);
 
 /* 1 when q/ holds at least one message (a cheap look: no state read). */
 int queue_waiting(const char *qdir);

@@ -1,102 +1,22 @@
 """mailout-drop, the set-group-id helper of the system queue (SPEC 11), as an
-attacker would use it.
-
-Each test compiles src/drop.c with its own drop directory (the helper takes
-no argument and reads no environment, so the directory is fixed at build
-time), installs the binary set-group-id to a test group in a private
-directory, and runs it as `nobody` or `www-data`.  The group is created for
-the session and removed afterwards.  Root is needed (skipped otherwise).
+attacker would use it: run as `nobody` or `www-data` (drop_fixtures.py builds
+and installs it for each test).  Root is needed (skipped otherwise).
 """
 
-import grp
 import os
 import pwd
 import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from mailout_run import REPO, EX_CONFIG, EX_DATAERR, EX_OK, EX_USAGE
-
-GROUP = "mo-droptest"
-ENVELOPE = (b"mailout-envelope 1\naccount system\nsender www-data@host.example\n"
-            b"rcpt root\nrcpt alerts@example.org\ncreated 1733556000\n\n")
-MESSAGE = b"Subject: drop\r\n\r\nbody\r\n.\r\nmore\r\n"
+from drop_fixtures import ENVELOPE, MESSAGE, Drop, drop, drop_group, spool  # noqa: F401
+from mailout_run import EX_CONFIG, EX_DATAERR, EX_OK, EX_USAGE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (users, groups, set-group-id)")
-
-
-def _cc():
-    return shutil.which("cc") or shutil.which("gcc")
-
-
-@pytest.fixture(scope="module")
-def drop_group():
-    made = False
-    try:
-        gid = grp.getgrnam(GROUP).gr_gid
-    except KeyError:
-        subprocess.run(["groupadd", "--system", GROUP], check=True)
-        gid = grp.getgrnam(GROUP).gr_gid
-        made = True
-    yield gid
-    if made:
-        subprocess.run(["groupdel", GROUP], check=False)
-
-
-class Drop:
-    """A helper built for dropdir, set-group-id to the test group."""
-
-    def __init__(self, root: Path, gid: int, size_max=None):
-        self.root = root
-        self.dir = root / "maildrop"
-        self.dir.mkdir()
-        os.chown(self.dir, 0, gid)
-        os.chmod(self.dir, 0o1770)
-        os.chmod(root, 0o755)
-        self.bin = root / "mailout-drop"
-        args = [_cc(), "-O1", "-Wall", "-Wextra", "-Werror", "-I" + str(REPO / "src"),
-                "-D_GNU_SOURCE", "-DDROP_DIR=\"%s\"" % self.dir,
-                "-o", str(self.bin), str(REPO / "src/drop.c"), str(REPO / "src/drop-check.c")]
-        if size_max:
-            args.insert(1, "-DDROP_SIZE_MAX=%dULL" % size_max)
-        # config.h is only for LOCALSTATEDIR, which DROP_DIR replaces.
-        (root / "config.h").write_text("")
-        args.insert(1, "-I" + str(root))
-        subprocess.run(args, check=True)
-        os.chown(self.bin, 0, gid)
-        os.chmod(self.bin, 0o2755)
-
-    def run(self, data=ENVELOPE + MESSAGE, user="nobody", args=(), env=None, **kw):
-        pw = pwd.getpwnam(user)
-        return subprocess.run([str(self.bin), *args], input=data, capture_output=True,
-                              user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                              env=env if env is not None else {"PATH": "/usr/bin:/bin"},
-                              timeout=30, **kw)
-
-    def files(self):
-        return sorted(os.listdir(self.dir))
-
-
-@pytest.fixture
-def spool():
-    """A directory other users can reach (pytest's tmp_path is root's alone)."""
-    top = Path(tempfile.mkdtemp(prefix="mo-drop-", dir="/tmp"))
-    os.chmod(top, 0o755)
-    (top / "spool").mkdir()
-    yield top
-    shutil.rmtree(top, ignore_errors=True)
-
-
-@pytest.fixture
-def drop(spool, drop_group):
-    return Drop(spool / "spool", drop_group)
-
 
 @pytest.mark.parametrize("user", ["nobody", "www-data"])
 def test_a_user_drops_a_message_recorded_with_the_kernels_uid(drop, user):
