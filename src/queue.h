@@ -70,6 +70,21 @@ void queue_run_detached(const struct config *c, const char *only_id, int due_onl
  */
 int queue_pickup(const struct config *c, struct result *r);
 
+/* The system queue's drop helper (LIBEXECDIR/mailout-drop) when it is
+ * installed set-group-id, else NULL (queue-drop.c). */
+const char *queue_drop_helper(void);
+
+/*
+ * Hand the message in fd (from data_offset) to the system queue through
+ * helper, with e's account, sender and recipients (the other envelope
+ * fields are the system's to choose).  The drop file's name goes to
+ * id[idlen].  Returns 0, or -1 with RES_TEMPFAIL (the helper could not
+ * take it now, or failed), RES_CONFIG (the system queue is not installed
+ * as it should be), RES_DATAERR (it refused the form) or RES_OSERR.
+ */
+int queue_drop(const char *helper, int fd, off_t data_offset, const struct queue_env *e,
+	       char *id, size_t idlen, struct result *r);
+
 /* 1 when q/ holds at least one message (a cheap look: no state read). */
 int queue_waiting(const char *qdir);
 
