@@ -425,21 +425,27 @@ msg_from_address(const struct msg *m, struct result *r)
 
 /* ---- spooling ---- */
 
-static void
-add_date(struct dynbuf *d, const char *prefix)
+void
+msg_date(time_t t, char *buf, size_t n)
 {
-	char buf[64];
-	time_t now = time(NULL);
 	struct tm tm;
 
-	localtime_r(&now, &tm);
+	localtime_r(&t, &tm);
 	/* The C locale is in force: English day and month names. */
-	strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S %z\r\n", &tm);
-	db_printf(d, "%sDate: %s", prefix, buf);
+	strftime(buf, n, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
-static void
-add_message_id(struct dynbuf *d, const char *prefix, const char *domain)
+void
+msg_add_date(struct dynbuf *d, const char *prefix)
+{
+	char buf[64];
+
+	msg_date(time(NULL), buf, sizeof(buf));
+	db_printf(d, "%sDate: %s\r\n", prefix, buf);
+}
+
+void
+msg_add_message_id(struct dynbuf *d, const char *prefix, const char *domain)
 {
 	unsigned char rnd[12];
 	char stamp[32];
@@ -640,10 +646,10 @@ msg_spool(struct msg *m, const char *dir, const char *envelope,
 			add_from(&out, p, fix->from_addr, fix->from_name);
 		snprintf(name, sizeof(name), "%sDate", p);
 		if (!msg_find(m, name))
-			add_date(&out, p);
+			msg_add_date(&out, p);
 		snprintf(name, sizeof(name), "%sMessage-ID", p);
 		if (!msg_find(m, name))
-			add_message_id(&out, p, fix->id_domain);
+			msg_add_message_id(&out, p, fix->id_domain);
 	}
 	db_adds(&out, "\r\n");
 

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "address.h"
 #include "result.h"
@@ -104,6 +105,15 @@ int msg_spool(struct msg *m, const char *dir, const char *envelope,
  * CRLF line endings, up to a lone dot unless ignore_dots) to fd.
  * Returns 0, or -1 with RES_IOERR. */
 int msg_copy_body(struct msg *m, int fd, struct result *r);
+
+/* A date as RFC 5322 writes it ("Mon, 07 Dec 2026 08:00:00 +0000"), local time. */
+void msg_date(time_t t, char *buf, size_t n);
+
+/* Append "<prefix>Date: now" and "<prefix>Message-ID: <unique@domain>"
+ * header lines (CRLF), as msg_spool() adds them (prefix "" or "Resent-"). */
+struct dynbuf;
+void msg_add_date(struct dynbuf *d, const char *prefix);
+void msg_add_message_id(struct dynbuf *d, const char *prefix, const char *domain);
 
 /* Release everything; removes the spool file unless keep is set. */
 void msg_free(struct msg *m, int keep);

@@ -12,6 +12,9 @@
  *   failed/ID.state queue_lifetime, or a queue file that cannot be read);
  *                   kept for the administrator
  *   done/ID         delivered, being unlinked (queue-remove.c)
+ *   maildrop/       the system queue's drop directory: mailout-drop writes
+ *                   there, queue-pickup.c moves its files into q/
+ *   corrupt/NAME    drop files that failed a check, kept for the administrator
  *
  * ID is YYYYMMDDTHHMMSSuuuuuu-SUFFIX: the UTC time of queueing to the
  * microsecond (ids sort oldest first) and the spool file's random suffix,
@@ -25,13 +28,15 @@
  *   account NAME            or, for --host runs: host H / port P / tls T /
  *                           user U / passwordeval CMD (each optional)
  *   sender ADDR             "sender " alone for the null sender
+ *   uid N                   who submitted it to the system queue (the drop
+ *                           file's owner; optional)
  *   rcpt ADDR               one line per recipient still to deliver
  *   created EPOCH
  *   <empty line>
  *   <message>
  *
  * The block is at most 16 MiB and holds no NUL byte; each of account,
- * host, port, tls, user, passwordeval and sender appears at most once;
+ * host, port, tls, user, passwordeval, sender and uid appears at most once;
  * sender and one rcpt at least are required; unknown keys are ignored.
  * A file that breaks these rules is not a queued message: a run moves it
  * to failed/ and -bp lists it as unreadable.
@@ -107,6 +112,7 @@ queue_env_format(struct dynbuf *out, const struct queue_env *e)
 	env_line(out, "user", e->user);
 	env_line(out, "passwordeval", e->passwordeval);
 	env_line(out, "sender", e->sender);
+	env_line(out, "uid", e->uid);
 	for (size_t i = 0; i < e->rcpts.n; i++)
 		env_line(out, "rcpt", e->rcpts.v[i]);
 	db_printf(out, "created %lld\n\n", (long long)e->created);
@@ -122,6 +128,7 @@ queue_env_free(struct queue_env *e)
 	free(e->user);
 	free(e->passwordeval);
 	free(e->sender);
+	free(e->uid);
 	addr_list_free(&e->rcpts);
 	memset(e, 0, sizeof(*e));
 }
@@ -169,6 +176,7 @@ env_field(struct queue_env *e, const char *key)
 		{ "user", offsetof(struct queue_env, user) },
 		{ "passwordeval", offsetof(struct queue_env, passwordeval) },
 		{ "sender", offsetof(struct queue_env, sender) },
+		{ "uid", offsetof(struct queue_env, uid) },
 	};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)

@@ -710,7 +710,10 @@ queue_run(const struct config *c, int due_only, const char *only_id, struct resu
 		n = 1;
 	} else {
 		char *tmp = xasprintf("%s/tmp", c->queue_dir);
+		struct result pr;
 
+		if (queue_pickup(c, &pr) < 0)
+			log_err("%s", pr.text);
 		queue_sweep_dir(tmp, drop_stale_spool, NULL);
 		queue_sweep_dir(run.q, drop_orphan_state, run.q);
 		free(tmp);

@@ -21,6 +21,8 @@ struct queue_env {
 	char *account;        /* account name; NULL: settings below (--host) */
 	char *host, *port, *tls, *user, *passwordeval;
 	char *sender;         /* "" for the null sender */
+	char *uid;            /* who submitted it to the system queue (the drop
+	                         file's owner), or NULL */
 	struct addr_list rcpts;
 	time_t created;
 };
@@ -75,6 +77,32 @@ int queue_run(const struct config *c, int due_only, const char *only_id,
  * session, standard descriptors on /dev/null, no other descriptor of the
  * caller's), so that the caller returns at once. */
 void queue_run_detached(const struct config *c, const char *only_id, int due_only);
+
+/*
+ * Move the messages that local users dropped with mailout-drop
+ * (QDIR/maildrop, QDIR being c->queue_dir) into QDIR/q, each checked as hostile input; refused
+ * entries go to QDIR/corrupt/ (queue-pickup.c).  Only root does it (it
+ * reads files that belong to their senders); for anyone else, or without
+ * QDIR/maildrop, it does nothing.  A message that names no account gets
+ * the one conf_choose() gives its sender.  Returns the number picked up, or -1
+ * with *r when the drop directory cannot be read.
+ */
+int queue_pickup(const struct config *c, struct result *r);
+
+/* The system queue's drop helper (LIBEXECDIR/mailout-drop) when it is
+ * installed set-group-id, else NULL (queue-drop.c). */
+const char *queue_drop_helper(void);
+
+/*
+ * Hand the message in fd (from data_offset) to the system queue through
+ * helper, with e's account, sender and recipients (the other envelope
+ * fields are the system's to choose).  The drop file's name goes to
+ * id[idlen].  Returns 0, or -1 with RES_TEMPFAIL (the helper could not
+ * take it now, or failed), RES_CONFIG (the system queue is not installed
+ * as it should be), RES_DATAERR (it refused the form) or RES_OSERR.
+ */
+int queue_drop(const char *helper, int fd, off_t data_offset, const struct queue_env *e,
+	       char *id, size_t idlen, struct result *r);
 
 /* 1 when q/ holds at least one message (a cheap look: no state read). */
 int queue_waiting(const char *qdir);
