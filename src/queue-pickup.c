@@ -27,7 +27,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include "log.h"
 #include "message.h"
 #include "queue.h"
+#include "received.h"
 #include "util.h"
 
 /* Embryonic files (a helper still writing, or one that was killed) older
@@ -249,26 +249,6 @@ choose_account(const struct pickup *p, struct dropped *d)
 		d->env.account = xstrdup(a->name);
 }
 
-/* "Received:" naming the submitting uid, as RFC 5321 4.4 asks of a
- * system that accepts a message. */
-static void
-received_header(struct dynbuf *out, const struct dropped *d)
-{
-	const struct passwd *pw = getpwuid(d->st.st_uid);
-	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	db_printf(out, "Received: by %s (mailout, from userid %lu", host_fqdn(),
-		  (unsigned long)d->st.st_uid);
-	if (pw && strspn(pw->pw_name, "abcdefghijklmnopqrstuvwxyz"
-			 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(pw->pw_name))
-		db_printf(out, " %s", pw->pw_name);
-	db_printf(out, ")\r\n\tid %s; %s\r\n", d->name, date);
-}
-
 /* Envelope, Received and the message, CRLF-normalised, into a new file of
  * QDIR/tmp.  Returns its fd (at *path) with *offset where the message
  * starts, or -1. */
@@ -290,7 +270,7 @@ write_copy(struct pickup *p, struct dropped *d, char **path, off_t *offset)
 	}
 	queue_env_format(&b, &d->env);
 	*offset = (off_t)b.len;
-	received_header(&b, d);
+	received_header(&b, NULL, d->st.st_uid, "local", "\r\n");
 	msg_conv_init(&conv, 1);
 	/* What the envelope's reading left in d->buf comes first. */
 	n = (ssize_t)(d->len - d->pos);

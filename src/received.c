@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "message.h"
 #include "received.h"
 
 /* A name fit for the from clause: letters, digits, '.', '-', '_', and an
@@ -21,17 +22,13 @@ plain_name(const char *s)
 }
 
 void
-received_header(struct dynbuf *d, const char *helo, const char *with, const char *eol)
+received_header(struct dynbuf *d, const char *helo, uid_t uid, const char *with,
+		const char *eol)
 {
-	uid_t uid = getuid();
 	struct passwd *pw = getpwuid(uid);
-	time_t now = time(NULL);
-	struct tm tm;
 	char date[64];
 
-	localtime_r(&now, &tm);
-	/* The C locale is in force: English day and month names (RFC 5322 3.3). */
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	msg_date(time(NULL), date, sizeof(date));
 	db_printf(d, "Received: from %s (uid %lu", plain_name(helo) ? helo : "localhost",
 		  (unsigned long)uid);
 	if (pw && pw->pw_name && plain_name(pw->pw_name))

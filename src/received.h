@@ -8,18 +8,23 @@
 #ifndef MAILOUT_RECEIVED_H
 #define MAILOUT_RECEIVED_H
 
+#include <sys/types.h>
+
 #include "util.h"
 
 /*
  * Append to d:
- *   Received: from HELO (uid N, user NAME)
+ *   Received: from HELO (uid UID, user NAME)
  *   	by HOST (mailout) with WITH;
  *   	DATE
  * HELO is the name the client gave (EHLO/HELO), or "localhost" when it gave
  * none or one that is not a plain host name or address literal; user NAME
- * is left out when the uid has no name.  with is the protocol ("ESMTP",
- * "SMTP", "local").  Lines end in eol ("\r\n" or "\n").
+ * is left out when the uid has no name.  uid is the submitter as the kernel
+ * knows it: getuid() for -bs, the drop file's owner for the system queue.
+ * with is the protocol ("ESMTP", "SMTP", "local").  Lines end in eol
+ * ("\r\n" or "\n").
  */
-void received_header(struct dynbuf *d, const char *helo, const char *with, const char *eol);
+void received_header(struct dynbuf *d, const char *helo, uid_t uid, const char *with,
+		     const char *eol);
 
 #endif

@@ -534,7 +534,7 @@ write_received(struct conn *c, int fd)
 	struct dynbuf d = { 0 };
 	int rc;
 
-	received_header(&d, c->helo, c->esmtp ? "ESMTP" : "SMTP",
+	received_header(&d, c->helo, getuid(), c->esmtp ? "ESMTP" : "SMTP",
 			c->lf_client == 1 ? "\n" : "\r\n");
 	rc = write_all(fd, d.s, d.len);
 	db_free(&d);

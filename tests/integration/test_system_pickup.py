@@ -51,9 +51,10 @@ def test_a_dropped_message_is_delivered_with_the_kernels_uid(mailout, server, dr
     assert m.rcpt_tos == ["alerts@example.org"]
     assert m.mail_from == "www-data@host.example"
     uid = pwd.getpwnam(user).pw_uid
-    first = m.data.split(b"\r\n\t")[0]
-    assert re.match(rb"Received: by \S+ \(mailout, from userid %d %s\)$" % (uid, user.encode()),
-                    first), m.data[:200]
+    first = m.data.split(b"\r\n\t")[:2]
+    assert first[0] == b"Received: from localhost (uid %d, user %s)" % (uid, user.encode()), \
+        m.data[:200]
+    assert re.match(rb"by \S+ \(mailout\) with local;$", first[1]), m.data[:200]
     assert m.data.endswith(b"Subject: dropped\r\n\r\nbody\r\n")
 
 
