@@ -17,6 +17,7 @@
 #include "log.h"
 #include "queue.h"
 #include "submit.h"
+#include "tls-files.h"
 #include "util.h"
 
 void
@@ -118,7 +119,8 @@ accept_choose_account(struct job *j, struct result *r)
 	 * --serverinfo does not authenticate.  --show-config: the account is
 	 * chosen all the same and 0 returned with the problem in *r, so that
 	 * main() prints the settings and then reports it. */
-	if (conf_check_account(j->acct, o->mode != MODE_SERVERINFO, r) < 0)
+	if (conf_check_account(j->acct, o->mode != MODE_SERVERINFO, r) < 0 ||
+	    tls_files_check(j->acct, r) < 0)
 		return o->mode == MODE_SHOW_CONFIG ? 0 : -1;
 	return 0;
 }

@@ -106,14 +106,18 @@ void conf_set_by_command_line(struct account *a, const char *key);
  * settings are applied: with check_auth, that authentication has what it
  * needs (a user unless auth = external; password or passwordeval for the
  * mechanisms that take a secret; a client certificate for external); and,
- * unless tls = off, that tls_key_file comes with tls_cert_file and that
- * tls_trust_file, tls_cert_file and tls_key_file are readable regular
- * files in a form GnuTLS reads (PEM; the key unencrypted and matching the
- * certificate).  passwordeval is not run.  Returns 0, or -1 with
- * RES_CONFIG in *r naming the key, the file and line that set it, and the
- * section of mailout.conf(5) that helps.
+ * unless tls = off, that tls_key_file comes with tls_cert_file (the files
+ * themselves: tls_files_check() in tls-files.h).  passwordeval is not run.
+ * Returns 0, or -1 with RES_CONFIG in *r naming the key, the file and line
+ * that set it, and the section of mailout.conf(5) that helps.
  */
 int conf_check_account(const struct account *a, int check_auth, struct result *r);
+
+/* (account.c) RES_CONFIG in *r: "FILE:LINE: account "NAME": " where key
+ * was set (else where the account is defined), then the message.
+ * Returns -1. */
+int conf_key_fail(const struct account *a, const char *key, struct result *r,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* The account called name, or NULL. */
 const struct account *conf_find(const struct config *c, const char *name);

@@ -526,12 +526,7 @@ main(void)
 		       "tls_cert_file", "auth = external without a certificate");
 	check_fails_at("account \"a\" {\n  host = \"h\"\n  tls_key_file = \"/k.pem\"\n}\n", 3,
 		       "tls_cert_file", "tls_key_file without tls_cert_file");
-	check_fails_at("account \"a\" {\n  host = \"h\"\n\n  tls_cert_file = \"/nonexistent/c.pem\"\n}\n", 4,
-		       "/nonexistent/c.pem: No such file or directory", "missing tls_cert_file");
-	check_fails_at("account \"a\" {\n  host = \"h\"\n  tls_trust_file = \"/\"\n}\n", 3,
-		       "not a regular file", "tls_trust_file is a directory");
-	check_fails_at("account \"a\" {\n  host = \"h\"\n  tls_trust_file = \"/dev/null\"\n}\n", 3,
-		       "not a regular file", "tls_trust_file is a device");
+	/* The TLS files themselves: tests/unit/test-tls-files.c. */
 	ok(load("account \"a\" {\n  host = \"h\"\n  tls = off\n  tls_trust_file = \"/nonexistent\"\n}\n") == 0 &&
 	   conf_check_account(conf_find(&c, "a"), 1, &r) == 0, "tls = off: the TLS files are not used");
 	ok(load("account \"a\" {\n  host = \"h\"\n  auth = on\n}\n") == 0 &&
