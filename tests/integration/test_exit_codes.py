@@ -382,3 +382,152 @@ def test_a_connection_closed_mid_dialogue_names_the_stage(send, command, stage):
         srv.stop()
     check_failure(res, EX_TEMPFAIL, "(at %s)" % stage)
     assert "QUIT" not in res.stderr, res
+
+
+class ScriptedRelay:
+    """A raw socket relay that answers as a normal one would, except at the
+    command named in `at` (MAIL, RCPT, DATA or DOT for the final dot), where
+    it sends `reply` (bytes, possibly without a line end, possibly empty)
+    and then stops answering for `hang` seconds.  It records when it
+    stopped answering (hung_at), when the client went away (closed_at) and
+    every byte received (wire_in)."""
+
+    def __init__(self, at, reply=b"", hang=30):
+        import socket
+        import threading
+        self.at, self.reply, self.hang = at.encode(), reply, hang
+        self.hung_at = self.closed_at = None
+        self.wire_in = bytearray()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(30)
+        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _stall(self, c):
+        c.sendall(self.reply)
+        self.hung_at = time.monotonic()
+        c.settimeout(self.hang)
+        try:
+            while True:
+                data = c.recv(4096)
+                if not data:
+                    break
+                self.wire_in += data
+        except OSError:
+            pass
+        self.closed_at = time.monotonic()
+
+    def _serve(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        with c:
+            c.sendall(b"220 scripted.test ESMTP\r\n")
+            f = c.makefile("rb")
+            for line in f:
+                self.wire_in += line
+                cmd = line.upper()
+                if cmd.startswith(self.at):
+                    return self._stall(c)
+                if cmd.startswith(b"EHLO"):
+                    c.sendall(b"250-scripted.test\r\n250 PIPELINING\r\n")
+                elif cmd.startswith(b"DATA"):
+                    c.sendall(b"354 go on\r\n")
+                    for body in f:
+                        self.wire_in += body
+                        if body == b".\r\n":
+                            break
+                    if self.at == b"DOT":
+                        return self._stall(c)
+                    c.sendall(b"250 2.0.0 ok\r\n")
+                elif cmd.startswith(b"QUIT"):
+                    c.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    c.sendall(b"250 ok\r\n")
+
+    def waited(self):
+        """Seconds from the stall to the client going away."""
+        deadline = time.monotonic() + 10   # the close is seen a moment later
+        while self.closed_at is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.hung_at is not None and self.closed_at is not None, "no stall"
+        return self.closed_at - self.hung_at
+
+    def stop(self):
+        self.sock.close()
+
+
+def scripted_send(mailout, srv, args, timeout):
+    """Send MSG through srv with the account's timeout set to timeout."""
+    from mailout_run import relay_config
+    return mailout.run(args, MSG, config=relay_config(srv, timeout=timeout), timeout=60)
+
+
+@pytest.mark.parametrize("command,stage", [("MAIL", "MAIL FROM"), ("RCPT", "RCPT TO"),
+                                           ("DATA", "DATA")])
+def test_a_relay_silent_after_a_command_costs_one_timeout(mailout, command, stage):
+    """mailout.conf(5): timeout bounds the wait for each reply.  libcurl
+    says QUIT after a reply timed out and would wait for QUIT's reply as
+    long again; mailout does not wait for it.  Measured at the server."""
+    srv = ScriptedRelay(command)
+    try:
+        res = scripted_send(mailout, srv, [RCPT], 3)
+        waited = srv.waited()
+    finally:
+        srv.stop()
+    check_failure(res, EX_TEMPFAIL, "(at %s)" % stage)
+    assert waited < 5, "the client stayed {:.1f}s with timeout = 3".format(waited)
+
+
+@pytest.mark.parametrize("command", ["MAIL", "RCPT", "DOT"])
+def test_a_reply_cut_off_by_the_timeout_is_temporary(mailout, command):
+    """A relay that sends half a reply line and stops: the timeout ends it,
+    and a timeout is temporary (75), said as such, not a protocol error."""
+    srv = ScriptedRelay(command, reply=b"25")
+    try:
+        res = scripted_send(mailout, srv, [RCPT], 2)
+    finally:
+        srv.stop()
+    check_failure(res, EX_TEMPFAIL)
+    assert "timed out" in res.stderr.lower() or "timeout" in res.stderr.lower(), res
+    assert "protocol" not in res.stderr, res
+
+
+def test_c1_controls_in_a_reply_never_reach_stderr(mailout):
+    """C1 control characters (CSI 0x9b and its UTF-8 form U+009B) in a
+    relay's reply are filtered like C0 ones, in the message and in -v."""
+    srv = ScriptedRelay("MAIL", reply=b"550 5.7.1 \xc2\x9b31m red \x9b0m bad \xc3\xa9\r\n", hang=2)
+    try:
+        res = scripted_send(mailout, srv, ["-v", RCPT], 3)
+    finally:
+        srv.stop()
+    assert res.rc == EX_UNAVAILABLE, res
+    assert b"\x9b" not in res.err, res.err
+    assert "?31m red ?0m bad \u00e9" in res.stderr, res
+
+
+def test_no_descriptor_left_for_the_socket_says_so(mailout, smtpd, tmp_path):
+    """socket() failing with EMFILE (ulimit -n) is "too many open files",
+    not libcurl's "Couldn't connect to server"; still temporary (75).  The
+    limit at which the socket is the first descriptor refused depends on
+    the build, so the limits are tried in turn."""
+    import os
+    from mailout_run import Mailout, relay_config
+    srv = smtpd("plain")
+    conf = mailout.write_config(relay_config(srv, timeout=3))
+    seen = []
+    for n in range(4, 16):
+        wrapper = tmp_path / "ulimit-{}".format(n)
+        wrapper.write_text('#!/bin/sh\nulimit -n {}\nexec "{}" "$@"\n'.format(n, mailout.bin))
+        os.chmod(wrapper, 0o755)
+        res = Mailout(mailout.tmp, binary=str(wrapper)).run(["-C", str(conf), RCPT], MSG)
+        seen.append((n, res.rc, res.stderr.strip()))
+        assert "Couldn't connect" not in res.stderr, seen
+        if "too many open files" in res.stderr:
+            assert res.rc == EX_TEMPFAIL, seen
+            return
+    pytest.fail("no limit made socket() fail: {}".format(seen))
