@@ -141,7 +141,10 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		int code = ref[k].code;
 
 		res_clear(&r);
-		res_from_reply(d->acct->host, SMTP_RCPT, code, ref[k].reply, ref[k].rcpt, &r);
+		if (ref[k].result)
+			r = *ref[k].result;
+		else
+			res_from_reply(d->acct->host, SMTP_RCPT, code, ref[k].reply, ref[k].rcpt, &r);
 		log_err("%s", r.text);
 		if (res_is_temporary(&r) && pending)
 			addr_list_add(pending, ref[k].rcpt);

@@ -51,6 +51,7 @@ smtp_trace_reset(struct smtp_trace *t)
 	t->stage = SMTP_CONNECT;
 	t->in_sasl = 0;
 	t->awaiting = 0;
+	t->body_replies = 0;
 }
 
 void
@@ -206,6 +207,7 @@ on_reply(struct smtp_trace *t)
 		f->rcpt = xstrdup(t->rcpt ? t->rcpt : "?");
 		f->code = t->code;
 		f->reply = xstrdup(db_str(&t->reply));
+		f->result = NULL;
 	}
 	if (t->probe && t->stage == SMTP_CONNECT) {
 		free(t->probe->greeting);
@@ -213,6 +215,8 @@ on_reply(struct smtp_trace *t)
 	}
 	if (t->stage == SMTP_DATA && t->code == 354)
 		t->stage = SMTP_BODY;
+	else if (t->stage == SMTP_BODY)
+		t->body_replies++;
 }
 
 static void
@@ -236,6 +240,8 @@ on_reply_line(struct smtp_trace *t, const char *line, size_t n)
 		p->ehlo[p->nehlo++] = xstrndup(line, n);
 	}
 	if (!digits) {
+		if (t->stage == SMTP_BODY)
+			t->body_replies++;
 		/* No reply code at all.  Should nothing valid follow, this
 		 * line is what the relay said (not SMTP). */
 		t->code = -1;

@@ -52,6 +52,15 @@ struct submit {
 	struct smtp_trace tr;   /* the dialogue, per connection and message */
 	curl_socket_t sock;     /* the connection's socket, CURL_SOCKET_BAD if none */
 
+	/* An envelope split into transactions (SUBMIT_RCPT_MAX): the
+	 * recipients that did not get the message, and the results they
+	 * point to. */
+	int split;
+	struct submit_refusal *missed;
+	size_t nmissed;
+	struct result **results;
+	size_t nresults;
+
 	/* The message being sent. */
 	int fd;
 	int read_eof;
@@ -562,10 +571,45 @@ classify(struct submit *s, CURLcode c, struct result *r)
 const struct submit_refusal *
 submit_refusals(const struct submit *s, size_t *n)
 {
+	if (s->split) {
+		*n = s->nmissed;
+		return s->missed;
+	}
 	/* Without partial_delivery a refusal stops the whole message: it is
 	 * the failure submit_message() reported. */
 	*n = s->a->partial_delivery ? s->tr.nrefused : 0;
 	return s->tr.refused;
+}
+
+static void
+free_missed(struct submit *s)
+{
+	for (size_t i = 0; i < s->nmissed; i++) {
+		free(s->missed[i].rcpt);
+		free(s->missed[i].reply);
+	}
+	free(s->missed);
+	for (size_t i = 0; i < s->nresults; i++)
+		free(s->results[i]);
+	free(s->results);
+	s->missed = NULL;
+	s->results = NULL;
+	s->nmissed = s->nresults = 0;
+	s->split = 0;
+}
+
+static void
+add_missed(struct submit *s, const char *rcpt, int code, const char *reply,
+	   const struct result *res)
+{
+	struct submit_refusal *m;
+
+	s->missed = xrealloc(s->missed, (s->nmissed + 1) * sizeof(*s->missed));
+	m = &s->missed[s->nmissed++];
+	m->rcpt = xstrdup(rcpt);
+	m->code = code;
+	m->reply = xstrdup(reply ? reply : "");
+	m->result = res;
 }
 
 /* A relay whose reply to the final dot timed out gets no QUIT either: the
@@ -580,9 +624,29 @@ drop_connection(struct submit *s)
 		shutdown(fd, SHUT_RDWR);
 }
 
-int
-submit_message(struct submit *s, const struct submit_envelope *env, int fd,
-	       struct result *r)
+/*
+ * After the whole message went out, the relay sent something that is no
+ * refusal, and libcurl could not read it as a reply (malformed, or more
+ * than libcurl takes): the relay may have taken the message.
+ */
+static int
+unreadable_after_dot(const struct submit *s, CURLcode c)
+{
+	const struct smtp_trace *t = &s->tr;
+	int code = t->fail_code ? t->fail_code : t->code;
+
+	if (!submit_after_dot(s) || (code >= 400 && code < 600))
+		return 0;
+	if (c == CURLE_RECV_ERROR && (strstr(s->errbuf, "Too large response") ||
+				      strstr(s->errbuf, "Excessive server response")))
+		return 1;
+	return t->body_replies > 0 && c != CURLE_SEND_ERROR;
+}
+
+/* One SMTP transaction for recipients v[0..n). */
+static int
+one_transaction(struct submit *s, const struct submit_envelope *env, char *const *v,
+		size_t n, int fd, struct result *r)
 {
 	struct smtp_trace *t = &s->tr;
 	struct curl_slist *rcpts = NULL;
@@ -590,8 +654,8 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	int rc = -1;
 
 	smtp_trace_reset(t);
-	for (size_t i = 0; i < env->rcpts->n; i++) {
-		struct curl_slist *n = sym_curl_slist_append(rcpts, env->rcpts->v[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct curl_slist *n = sym_curl_slist_append(rcpts, v[i]);
 		if (!n) {
 			res_fail(r, RES_OSERR, "out of memory");
 			goto out;
@@ -618,10 +682,20 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	if (c == CURLE_WEIRD_SERVER_REPLY && submit_after_dot(s) && !t->fail_code &&
 	    t->code / 100 == 2)
 		c = CURLE_OK;
+	if (c != CURLE_OK && unreadable_after_dot(s, c)) {
+		log_err("warning: %s: the reply to the end of the message cannot be read (%s); "
+			"the relay may have taken it: counted as delivered, not sent again",
+			s->a->host, s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(c));
+		drop_connection(s);
+		res_clear(r);
+		str_copy(r->reply, sizeof(r->reply), db_str(&t->reply));
+		rc = 0;
+		goto done;
+	}
 	/* partial_delivery, and every recipient refused: libcurl gave up at
 	 * RCPT, and the first refusal decides, as it does without. */
 	if (c != CURLE_OK && !t->fail_code && s->a->partial_delivery && t->nrefused &&
-	    t->nrefused >= env->rcpts->n) {
+	    t->nrefused >= n) {
 		t->fail_code = t->refused[0].code;
 		t->fail_stage = SMTP_RCPT;
 		db_reset(&t->fail_reply);
@@ -635,11 +709,91 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 	} else {
 		classify(s, c, r);
 	}
+done:
 	sym_curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
 out:
 	sym_curl_slist_free_all(rcpts);
 	s->fd = -1;
 	return rc;
+}
+
+/* 1 when rcpt is one of this transaction's refusals at RCPT. */
+static int
+refused_at_rcpt(const struct smtp_trace *t, const char *rcpt)
+{
+	for (size_t i = 0; i < t->nrefused; i++)
+		if (!strcmp(t->refused[i].rcpt, rcpt))
+			return 1;
+	return 0;
+}
+
+/* Record what became of the recipients v[0..n) of one transaction of a
+ * split envelope (rc, *cr), or that it was not tried (cr: why). */
+static void
+note_transaction(struct submit *s, char *const *v, size_t n, int rc, const struct result *cr,
+		 int tried)
+{
+	struct result *keep = NULL;
+
+	if (tried && s->a->partial_delivery)
+		for (size_t i = 0; i < s->tr.nrefused; i++)
+			add_missed(s, s->tr.refused[i].rcpt, s->tr.refused[i].code,
+				   s->tr.refused[i].reply, NULL);
+	if (rc == 0)
+		return;
+	keep = xmalloc(sizeof(*keep));
+	*keep = *cr;
+	s->results = xrealloc(s->results, (s->nresults + 1) * sizeof(*s->results));
+	s->results[s->nresults++] = keep;
+	for (size_t i = 0; i < n; i++)
+		if (!tried || !s->a->partial_delivery || !refused_at_rcpt(&s->tr, v[i]))
+			add_missed(s, v[i], cr->smtp_code ? cr->smtp_code : -1, cr->reply, keep);
+}
+
+int
+submit_message(struct submit *s, const struct submit_envelope *env, int fd,
+	       struct result *r)
+{
+	size_t n = env->rcpts->n;
+	off_t start;
+	int delivered = 0, down = 0;
+	struct result first;
+
+	free_missed(s);
+	if (n <= SUBMIT_RCPT_MAX)
+		return one_transaction(s, env, env->rcpts->v, n, fd, r);
+	/* Split: every transaction reads the message from the same start. */
+	s->split = 1;
+	res_clear(&first);
+	if ((start = lseek(fd, 0, SEEK_CUR)) < 0)
+		return res_fail(r, RES_IOERR, "cannot read the spool file: %s", strerror(errno));
+	for (size_t off = 0; off < n; off += SUBMIT_RCPT_MAX) {
+		size_t k = n - off < SUBMIT_RCPT_MAX ? n - off : SUBMIT_RCPT_MAX;
+		char *const *v = env->rcpts->v + off;
+		struct result cr;
+		int rc = -1;
+
+		res_clear(&cr);
+		if (down)
+			cr = first;     /* the relay is down: not tried */
+		else if (lseek(fd, start, SEEK_SET) != start)
+			res_fail(&cr, RES_IOERR, "cannot read the spool file: %s", strerror(errno));
+		else
+			rc = one_transaction(s, env, v, k, fd, &cr);
+		note_transaction(s, v, k, rc, &cr, !down);
+		if (rc == 0) {
+			delivered = 1;
+			r->smtp_code = cr.smtp_code;
+			str_copy(r->reply, sizeof(r->reply), cr.reply);
+		} else if (first.cls == RES_OK) {
+			first = cr;
+		}
+		down = down || (rc != 0 && res_relay_down(&cr));
+	}
+	if (delivered)
+		return 0;
+	*r = first;
+	return -1;
 }
 
 int
@@ -658,6 +812,7 @@ submit_free(struct submit *s)
 	free_secret(s->secret);
 	free(s->url);
 	smtp_trace_free(&s->tr);
+	free_missed(s);
 	free(s);
 }
 
