@@ -51,7 +51,7 @@ smtp_trace_reset(struct smtp_trace *t)
 	t->stage = SMTP_CONNECT;
 	t->in_sasl = 0;
 	t->awaiting = 0;
-	t->body_replies = 0;
+	t->body_uncoded = 0;
 }
 
 void
@@ -215,8 +215,6 @@ on_reply(struct smtp_trace *t)
 	}
 	if (t->stage == SMTP_DATA && t->code == 354)
 		t->stage = SMTP_BODY;
-	else if (t->stage == SMTP_BODY)
-		t->body_replies++;
 }
 
 static void
@@ -241,7 +239,7 @@ on_reply_line(struct smtp_trace *t, const char *line, size_t n)
 	}
 	if (!digits) {
 		if (t->stage == SMTP_BODY)
-			t->body_replies++;
+			t->body_uncoded++;
 		/* No reply code at all.  Should nothing valid follow, this
 		 * line is what the relay said (not SMTP). */
 		t->code = -1;

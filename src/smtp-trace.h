@@ -38,8 +38,8 @@ struct smtp_trace {
 	int code;               /* code of the last complete reply; 0 none,
 				 * -1 a line with no reply code */
 	struct dynbuf reply;    /* its text, lines joined by spaces */
-	int body_replies;       /* replies and lines without a code received
-				 * after DATA's 354 (to the final dot) */
+	int body_uncoded;       /* lines without a reply code received after
+				 * DATA's 354 (in reply to the final dot) */
 	struct dynbuf partial;  /* lines of a multi-line reply so far */
 	char *rcpt;             /* the recipient of the last RCPT TO */
 

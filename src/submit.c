@@ -625,9 +625,11 @@ drop_connection(struct submit *s)
 }
 
 /*
- * After the whole message went out, the relay sent something that is no
- * refusal, and libcurl could not read it as a reply (malformed, or more
- * than libcurl takes): the relay may have taken the message.
+ * After the whole message went out, the relay answered with something
+ * that cannot be read as a reply: lines without a reply code, or more
+ * text than libcurl takes.  The relay may have taken the message.  (A
+ * reply with a code the final dot cannot get is a protocol error, read as
+ * such; a refusal is a refusal.)
  */
 static int
 unreadable_after_dot(const struct submit *s, CURLcode c)
@@ -640,7 +642,7 @@ unreadable_after_dot(const struct submit *s, CURLcode c)
 	if (c == CURLE_RECV_ERROR && (strstr(s->errbuf, "Too large response") ||
 				      strstr(s->errbuf, "Excessive server response")))
 		return 1;
-	return t->body_replies > 0 && c != CURLE_SEND_ERROR;
+	return t->body_uncoded > 0 && c != CURLE_SEND_ERROR;
 }
 
 /* One SMTP transaction for recipients v[0..n). */

@@ -38,8 +38,8 @@ struct submit *submit_new(const struct account *a, struct result *r);
  * be seekable when there are more than SUBMIT_RCPT_MAX recipients).
  * Returns 0 when the relay accepted it (r->smtp_code and r->reply hold the
  * final reply), or -1 with *r classified as SPEC 8 says.  A reply to the
- * final dot that cannot be read (malformed, or longer than libcurl takes)
- * counts as accepted, with a warning on stderr: the relay may have taken
+ * final dot that cannot be read (lines without a reply code, or more than
+ * libcurl takes) counts as accepted, with a warning on stderr: the relay may have taken
  * the message, and sending it again would deliver it twice (SPEC 10).  No
  * reply at all (a timeout, a closed connection) stays temporary (RFC 1047:
  * a duplicate rather than a loss).  See submit_refusals() for recipients
