@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "classify.h"
 
@@ -73,6 +74,29 @@ res_reply_fits(enum smtp_stage st, int code)
 	}
 }
 
+/*
+ * Does a refusal at RCPT refuse the sender rather than the recipient?  Its
+ * enhanced status code (RFC 3463) says so: X.1.7 (bad sender's mailbox
+ * syntax), X.1.8 (bad sender's system address); or X.7.1 (delivery not
+ * authorized) with a text that names the sender, as Postfix's "Sender
+ * address rejected" does.  text is the reply as captured, code first.
+ */
+static int
+sender_refused(const char *text)
+{
+	unsigned cls, subject, detail;
+	int n = 0;
+
+	if (strlen(text) < 4 || (text[3] != ' ' && text[3] != '-'))
+		return 0;
+	if (sscanf(text + 4, "%1u.%3u.%3u%n", &cls, &subject, &detail, &n) != 3 || n < 5 ||
+	    (text[4 + n] && text[4 + n] != ' '))
+		return 0;
+	if (subject == 1 && (detail == 7 || detail == 8))
+		return 1;
+	return subject == 7 && detail == 1 && strcasestr(text, "sender") != NULL;
+}
+
 int
 res_from_reply(const char *relay, enum smtp_stage st, int code, const char *text,
 	       const char *rcpt, struct result *r)
@@ -104,6 +128,11 @@ res_from_reply(const char *relay, enum smtp_stage st, int code, const char *text
 	}
 	switch (k->wording) {
 	case W_RCPT:
+		/* The message's sender, refused: a refusal of the message. */
+		if (sender_refused(text))
+			return res_fail(r, temp ? RES_TEMPFAIL : RES_UNAVAILABLE,
+					"%s %s the sender (at RCPT TO for %s): %s", relay, verb,
+					rcpt ? rcpt : "?", text);
 		return res_fail(r, temp ? RES_TEMPFAIL : k->perm, "%s %s recipient %s: %s",
 				relay, verb, rcpt ? rcpt : "?", text);
 	case W_STARTTLS:

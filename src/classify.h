@@ -47,7 +47,9 @@ int res_reply_fits(enum smtp_stage st, int code);
  * classify.c: a reply that fits and is no refusal is RES_OK (returns 0,
  * *r untouched); a reply the command cannot get is RES_PROTOCOL; a 4xx or
  * 5xx is the stage's row (4xx temporary; 5xx: RCPT RES_NOUSER, AUTH
- * RES_NOPERM, the others RES_UNAVAILABLE), with r->smtp_code, r->reply
+ * RES_NOPERM, the others RES_UNAVAILABLE; a refusal at RCPT whose enhanced
+ * status code refuses the sender, X.1.7, X.1.8, or X.7.1 naming the
+ * sender, is RES_UNAVAILABLE, as the message is), with r->smtp_code, r->reply
  * (text) and r->about_message set.  relay names the relay in r->text;
  * rcpt is the recipient of a RCPT (NULL otherwise).  Returns 0 or -1.
  */

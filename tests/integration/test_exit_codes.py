@@ -65,6 +65,20 @@ def test_5xx_at_rcpt_is_nouser(smtpd, send):
     assert not srv.messages
 
 
+@pytest.mark.parametrize("reply", [
+    "553 5.7.1 <sender@example.com>: Sender address rejected: Access denied",
+    "550 5.1.8 <sender@example.com>: Sender address rejected: Domain not found"])
+def test_sender_refused_at_rcpt_is_unavailable_and_says_sender(smtpd, send, reply):
+    """Postfix refuses a blocked sender in reply to RCPT: the enhanced status
+    code (RFC 3463 X.7.1 naming the sender, X.1.7, X.1.8) says the message's
+    sender was refused, a permanent refusal of the message (69), not 67."""
+    srv = smtpd(rcpt=reply)
+    res = send(srv, [RCPT], MSG)
+    check_failure(res, EX_UNAVAILABLE, reply)
+    assert "refused the sender" in res.stderr, res
+    assert not srv.messages
+
+
 def test_5xx_at_mail_is_unavailable(smtpd, send):
     srv = smtpd(mail="553 5.7.1 Sender address rejected at MAIL")
     res = send(srv, [RCPT], MSG)

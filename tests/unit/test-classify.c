@@ -212,6 +212,42 @@ test_transport(void)
 	acct.proxy = NULL;
 }
 
+/* A refusal at RCPT that names the sender (RFC 3463 X.1.7, X.1.8, X.7.1
+ * with "sender") refuses the message: 69, not 67. */
+static void
+test_sender_refused_at_rcpt(void)
+{
+	static const struct {
+		int code;
+		const char *text;
+		enum res_class cls;
+		const char *says;
+	} rows[] = {
+		{ 553, "553 5.7.1 <s@x.test>: Sender address rejected: Access denied",
+		  RES_UNAVAILABLE, "refused the sender" },
+		{ 550, "550 5.1.7 bad sender mailbox", RES_UNAVAILABLE, "refused the sender" },
+		{ 550, "550-5.1.8 sender domain 550 5.1.8 unknown", RES_UNAVAILABLE,
+		  "refused the sender" },
+		{ 450, "450 4.1.8 <s@x.test>: Sender address rejected: Domain not found",
+		  RES_TEMPFAIL, "deferred the sender" },
+		{ 554, "554 5.7.1 <r@y.test>: Relay access denied", RES_NOUSER, "refused recipient" },
+		{ 550, "550 5.1.1 <r@y.test>: Recipient address rejected: sender is fine",
+		  RES_NOUSER, "refused recipient" },
+		{ 550, "550 sender rejected (no enhanced code)", RES_NOUSER, "refused recipient" },
+		{ 550, "550 5.1.71 not a code", RES_NOUSER, "refused recipient" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct result r;
+
+		res_clear(&r);
+		res_from_reply("relay.test", SMTP_RCPT, rows[i].code, rows[i].text, "r@y.test", &r);
+		if (!ok(r.cls == rows[i].cls && strstr(r.text, rows[i].says) && r.about_message,
+			"RCPT %s -> %s", rows[i].text, res_exit_name(rows[i].cls)))
+			printf("#   got %s: %s\n", res_exit_name(r.cls), r.text);
+	}
+}
+
 static void
 test_bs_replies(void)
 {
@@ -265,6 +301,7 @@ main(void)
 {
 	test_replies();
 	test_transport();
+	test_sender_refused_at_rcpt();
 	test_bs_replies();
 	test_relay_down();
 	return done_testing();
