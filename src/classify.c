@@ -339,6 +339,12 @@ res_from_xfer(const struct xfer_outcome *x, struct result *r)
 				"been delivered: %s", where, err);
 	if (port_hint(x, r) < 0)
 		return -1;
+	/* The relay ended the handshake: its doing, not ours (RFC 8446
+	 * section 6: a fatal alert closes the connection).  Still temporary:
+	 * a relay's TLS is fixed on its side. */
+	if (x->err == XFER_TLS_HANDSHAKE && x->tls_alert)
+		return res_fail(r, RES_TEMPFAIL, "%s sent a fatal TLS alert during the handshake: "
+				"%s (at %s)", where, x->tls_alert, res_stage_name(st));
 	/* Refused, reset or timed-out connections and anything else: retry later. */
 	return res_fail(r, RES_TEMPFAIL, "%s: %s (at %s)", where, err, res_stage_name(st));
 }

@@ -96,6 +96,8 @@ struct xfer_outcome {
 				     * or a reply the command cannot get */
 	int auth_offered;           /* EHLO listed AUTH */
 	int read_errno;             /* XFER_ABORT_READ: why */
+	const char *tls_alert;      /* XFER_TLS_HANDSHAKE: the name of the fatal
+				     * TLS alert the relay sent, or NULL */
 	int after_dot;              /* the whole message was sent */
 	/* Looked up by the caller after the failure, for XFER_RESOLVE_HOST. */
 	int host_unknown;           /* 1: the relay's name does not exist */

@@ -15,6 +15,7 @@
 #include "lazylib.h"
 
 __typeof__(gnutls_strerror) *sym_gnutls_strerror;
+__typeof__(gnutls_alert_get_name) *sym_gnutls_alert_get_name;
 __typeof__(gnutls_session_get_desc) *sym_gnutls_session_get_desc;
 __typeof__(gnutls_x509_crt_init) *sym_gnutls_x509_crt_init;
 __typeof__(gnutls_x509_crt_deinit) *sym_gnutls_x509_crt_deinit;
@@ -119,6 +120,7 @@ lazy_gnutls(struct result *r)
 {
 	static const struct lazy_sym syms[] = {
 		SYM(gnutls_strerror),
+		SYM(gnutls_alert_get_name),
 		SYM(gnutls_session_get_desc),
 		SYM(gnutls_x509_crt_init),
 		SYM(gnutls_x509_crt_deinit),

@@ -76,6 +76,7 @@ void *lazy_open(const char *soname, const struct lazy_sym *syms, size_t n,
 int lazy_gnutls(struct result *r);
 
 extern __typeof__(gnutls_strerror) *sym_gnutls_strerror;
+extern __typeof__(gnutls_alert_get_name) *sym_gnutls_alert_get_name;
 extern __typeof__(gnutls_session_get_desc) *sym_gnutls_session_get_desc;
 extern __typeof__(gnutls_x509_crt_init) *sym_gnutls_x509_crt_init;
 extern __typeof__(gnutls_x509_crt_deinit) *sym_gnutls_x509_crt_deinit;

@@ -538,6 +538,25 @@ xfer_error_of(const struct submit *s, CURLcode c)
 	}
 }
 
+/* The name of the fatal TLS alert libcurl reports for a handshake the
+ * relay ended ("gnutls_handshake() failed: ALERT NAME"), or NULL when the
+ * failure was no alert.  GnuTLS itself names the alerts. */
+static const char *
+received_alert(const char *err)
+{
+	static const char pre[] = "gnutls_handshake() failed: ";
+	const char *name;
+
+	if (strncmp(err, pre, sizeof(pre) - 1) != 0)
+		return NULL;
+	err += sizeof(pre) - 1;
+	for (int a = 0; a < 256; a++)
+		if ((name = sym_gnutls_alert_get_name((gnutls_alert_description_t)a)) &&
+		    strcmp(name, err) == 0)
+			return name;
+	return NULL;
+}
+
 /* The result of a failed transfer: the names are looked up again here,
  * before classifying, as classify.c does no I/O. */
 static int
@@ -561,6 +580,8 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		.after_dot = submit_after_dot(s),
 	};
 
+	if (x.err == XFER_TLS_HANDSHAKE)
+		x.tls_alert = received_alert(s->errbuf);
 	if (x.err == XFER_RESOLVE_HOST) {
 		x.proxy_unresolved = a->proxy && *a->proxy && !proxy_resolves(a->proxy);
 		x.host_unknown = !x.proxy_unresolved && name_unknown(a->host);

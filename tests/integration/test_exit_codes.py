@@ -545,3 +545,59 @@ def test_no_descriptor_left_for_the_socket_says_so(mailout, smtpd, tmp_path):
             assert res.rc == EX_TEMPFAIL, seen
             return
     pytest.fail("no limit made socket() fail: {}".format(seen))
+
+
+class AlertingTLSRelay:
+    """Implicit TLS (smtps) whose TLS stack only speaks TLS 1.1 or older:
+    mailout offers TLS 1.2 and up, and the relay answers the ClientHello
+    with a fatal alert (protocol_version)."""
+
+    def __init__(self, certs):
+        import socket
+        import ssl
+        import threading
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certs.cert, certs.key)
+        import warnings
+        with warnings.catch_warnings():     # TLS 1.1 is deprecated: that is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            self.ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(30)
+        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
+        self.certs = certs
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        with c:
+            try:
+                self.ctx.wrap_socket(c, server_side=True).close()
+            except Exception:
+                pass
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_a_tls_alert_from_the_relay_is_named_as_the_relays(mailout, certs):
+    """A fatal TLS alert the relay sends is the relay's doing: say so, and
+    which alert, instead of libcurl's bare "gnutls_handshake() failed:
+    <alert>" that reads like mailout's own fault.  Temporary (75)."""
+    from mailout_run import relay_config
+    srv = AlertingTLSRelay(certs)
+    try:
+        res = mailout.run([RCPT], MSG, config=relay_config(srv, tls="smtps",
+                                                            tls_trust_file=certs.ca),
+                          timeout=60)
+    finally:
+        srv.stop()
+    check_failure(res, EX_TEMPFAIL)
+    assert "127.0.0.1 sent a fatal TLS alert" in res.stderr, res
+    assert "Error in protocol version" in res.stderr, res   # GnuTLS's name for it

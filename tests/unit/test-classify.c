@@ -199,6 +199,13 @@ test_transport(void)
 	x.errtext = "An unexpected TLS packet was received.";
 	xfer(x, RES_TEMPFAIL, "wants tls = starttls", "smtps against a plain port");
 	acct.tls = TLS_STARTTLS;
+	x = outcome(XFER_TLS_HANDSHAKE, SMTP_STARTTLS, 220);
+	x.errtext = "gnutls_handshake() failed: Internal error";
+	x.tls_alert = "Internal error";
+	xfer(x, RES_TEMPFAIL, "relay.test sent a fatal TLS alert during the handshake: Internal "
+	     "error", "the relay's fatal TLS alert is named as the relay's");
+	x.tls_alert = NULL;
+	xfer(x, RES_TEMPFAIL, "gnutls_handshake() failed", "a handshake failure of our own");
 
 	/* Through a proxy. */
 	acct.proxy = "socks5h://proxy.test:1080";
