@@ -7,7 +7,10 @@
  * the trace and a transport error translated from libcurl's code here.
  *
  * Guards against libcurl's traps:
- *  - INFILESIZE is never set (trap 1: silent truncation).
+ *  - INFILESIZE is the size libcurl sends, after its own dot-stuffing
+ *    (stuffed_size()): libcurl stops at that many bytes and declares it as
+ *    SIZE= when the relay offers SIZE (trap 1: a smaller one would cut the
+ *    message without an error).
  *  - CURLOPT_CRLF is never set; the spool file is CRLF already (trap 2).
  *  - Addresses reach us checked by addr_check() (trap 3).
  *  - With credentials configured, no MAIL FROM is sent unless AUTH
@@ -124,6 +127,7 @@ typedef int (*prereq_callback)(void *, char *, char *, int, int);
 TYPED_SETOPT(setopt_long, long)
 TYPED_SETOPT(setopt_str, const char *)
 TYPED_SETOPT(setopt_ptr, void *)
+TYPED_SETOPT(setopt_off, curl_off_t)
 TYPED_SETOPT(setopt_debug, curl_debug_callback)
 TYPED_SETOPT(setopt_read, curl_read_callback)
 TYPED_SETOPT(setopt_write, curl_write_callback)
@@ -137,6 +141,7 @@ TYPED_SETOPT(setopt_prereq, prereq_callback)
 #define OPTKIND_long    CURLOPTTYPE_LONG
 #define OPTKIND_str     CURLOPTTYPE_STRINGPOINT
 #define OPTKIND_ptr     CURLOPTTYPE_OBJECTPOINT
+#define OPTKIND_off     CURLOPTTYPE_OFF_T
 #define OPTKIND_debug   CURLOPTTYPE_FUNCTIONPOINT
 #define OPTKIND_read    CURLOPTTYPE_FUNCTIONPOINT
 #define OPTKIND_write   CURLOPTTYPE_FUNCTIONPOINT
@@ -666,6 +671,34 @@ unreadable_after_dot(const struct submit *s, CURLcode c)
 	return t->body_uncoded > 0 && c != CURLE_SEND_ERROR;
 }
 
+/*
+ * The size of the message from fd's offset start to EOF as libcurl sends
+ * it: one more byte for every CRLF followed by '.' (RFC 5321 section
+ * 4.5.2; libcurl's Curl_smtp_escape_eob() doubles the dot there).  This is
+ * what SIZE= declares, at most the number of dot lines above RFC 1870's
+ * count: never less, as a smaller size would cut the message.  -1 on a
+ * read error (errno set).
+ */
+static off_t
+stuffed_size(int fd, off_t start)
+{
+	char buf[65536];
+	off_t total = 0, pos = start;
+	int state = 0;          /* how much of "\r\n" ends what was read */
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), pos)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (state == 2 && buf[i] == '.')
+				total++;
+			state = buf[i] == '\r' ? 1 : state == 1 && buf[i] == '\n' ? 2 : 0;
+		}
+		total += n;
+		pos += n;
+	}
+	return n < 0 ? -1 : total;
+}
+
 /* One SMTP transaction for recipients v[0..n). */
 static int
 one_transaction(struct submit *s, const struct submit_envelope *env, char *const *v,
@@ -673,6 +706,7 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 {
 	struct smtp_trace *t = &s->tr;
 	struct curl_slist *rcpts = NULL;
+	off_t size;
 	CURLcode c;
 	int rc = -1;
 
@@ -692,9 +726,15 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 	s->read_eof = 0;
 	s->abort = AB_NONE;
 	s->errbuf[0] = '\0';
+	if ((size = stuffed_size(fd, lseek(fd, 0, SEEK_CUR))) < 0) {
+		res_fail(r, RES_IOERR, "cannot read the spool file: %s", strerror(errno));
+		goto out;
+	}
 	/* libcurl strips one pair of <> itself; "" gives MAIL FROM:<>. */
 	if (setopt_str(s->h, CURLOPT_MAIL_FROM, env->sender, "CURLOPT_MAIL_FROM", r) < 0 ||
-	    setopt_ptr(s->h, CURLOPT_MAIL_RCPT, rcpts, "CURLOPT_MAIL_RCPT", r) < 0)
+	    setopt_ptr(s->h, CURLOPT_MAIL_RCPT, rcpts, "CURLOPT_MAIL_RCPT", r) < 0 ||
+	    setopt_off(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size,
+		       "CURLOPT_INFILESIZE_LARGE", r) < 0)
 		goto out;
 	c = sym_curl_easy_perform(s->h);
 	if (c == CURLE_OPERATION_TIMEDOUT)

@@ -22,7 +22,10 @@ class EnvelopeRelay:
     the connection is closed when close_after_dot).  Delivered transactions
     are in .transactions as (recipients, data)."""
 
-    def __init__(self, rcpt_reply=None, mail_reply=None, dot_reply=None, close_after_dot=False):
+    def __init__(self, rcpt_reply=None, mail_reply=None, dot_reply=None, close_after_dot=False,
+                 ehlo=b"250-envelope.test\r\n250 PIPELINING\r\n"):
+        self.ehlo = ehlo
+        self.mail_lines = []
         self.rcpt_reply = rcpt_reply or (lambda line: b"250 2.1.5 ok\r\n")
         self.mail_reply = mail_reply or (lambda n: b"250 2.1.0 ok\r\n")
         self.dot_reply = dot_reply or (lambda n: b"250 2.0.0 ok\r\n")
@@ -55,9 +58,10 @@ class EnvelopeRelay:
         for line in f:
             cmd = line.upper()
             if cmd.startswith(b"EHLO"):
-                c.sendall(b"250-envelope.test\r\n250 PIPELINING\r\n")
+                c.sendall(self.ehlo)
             elif cmd.startswith(b"MAIL"):
                 self.started += 1
+                self.mail_lines.append(line.rstrip(b"\r\n").decode())
                 rcpts = []
                 c.sendall(self.mail_reply(self.started))
             elif cmd.startswith(b"RCPT"):
