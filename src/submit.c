@@ -66,6 +66,7 @@ struct submit {
 
 	/* The message being sent. */
 	int fd;
+	off_t to_read, read_total; /* the message's bytes, and those read so far */
 	int read_eof;
 	int read_errno;
 	enum abort_reason abort;
@@ -259,6 +260,7 @@ on_read(char *buf, size_t size, size_t nitems, void *userp)
 		s->abort = AB_READ;
 		return CURL_READFUNC_ABORT;
 	}
+	s->read_total += n;
 	if (n == 0)
 		s->read_eof = 1;
 	return (size_t)n;
@@ -676,11 +678,11 @@ unreadable_after_dot(const struct submit *s, CURLcode c)
  * it: one more byte for every CRLF followed by '.' (RFC 5321 section
  * 4.5.2; libcurl's Curl_smtp_escape_eob() doubles the dot there).  This is
  * what SIZE= declares, at most the number of dot lines above RFC 1870's
- * count: never less, as a smaller size would cut the message.  -1 on a
- * read error (errno set).
+ * count: never less, as a smaller size would cut the message.  *raw gets
+ * the size as it is in the file.  -1 on a read error (errno set).
  */
 static off_t
-stuffed_size(int fd, off_t start)
+stuffed_size(int fd, off_t start, off_t *raw)
 {
 	char buf[65536];
 	off_t total = 0, pos = start;
@@ -696,6 +698,7 @@ stuffed_size(int fd, off_t start)
 		total += n;
 		pos += n;
 	}
+	*raw = pos - start;
 	return n < 0 ? -1 : total;
 }
 
@@ -726,7 +729,8 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 	s->read_eof = 0;
 	s->abort = AB_NONE;
 	s->errbuf[0] = '\0';
-	if ((size = stuffed_size(fd, lseek(fd, 0, SEEK_CUR))) < 0) {
+	s->read_total = 0;
+	if ((size = stuffed_size(fd, lseek(fd, 0, SEEK_CUR), &s->to_read)) < 0) {
 		res_fail(r, RES_IOERR, "cannot read the spool file: %s", strerror(errno));
 		goto out;
 	}
@@ -862,7 +866,9 @@ submit_message(struct submit *s, const struct submit_envelope *env, int fd,
 int
 submit_after_dot(const struct submit *s)
 {
-	return s->tr.stage == SMTP_BODY && s->read_eof;
+	/* libcurl stops reading at the size it was given (INFILESIZE): the
+	 * message was read whole without a read at its end. */
+	return s->tr.stage == SMTP_BODY && (s->read_eof || s->read_total >= s->to_read);
 }
 
 void
