@@ -531,6 +531,10 @@ def test_no_descriptor_left_for_the_socket_says_so(mailout, smtpd, tmp_path):
     the build, so the limits are tried in turn."""
     import os
     from mailout_run import Mailout, relay_config
+    with open(os.path.realpath(mailout.bin), "rb") as f:
+        if f.read(2) == b"#!":
+            pytest.skip("mailout runs under a wrapper (valgrind), whose own descriptors "
+                        "the limit would count")
     srv = smtpd("plain")
     conf = mailout.write_config(relay_config(srv, timeout=3))
     seen = []
