@@ -27,7 +27,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@
 #include "classify.h"
 #include "lazylib.h"
 #include "log.h"
+#include "netcheck.h"
 #include "smtp-trace.h"
 #include "submit.h"
 #include "tls-files.h"
@@ -438,61 +438,6 @@ fail:
 
 /* ---- what went wrong ---- */
 
-/* 1 when the name does not exist (as opposed to a failure for now). */
-static int
-name_unknown(const char *host)
-{
-	struct addrinfo hints, *ai = NULL;
-	int rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(host, NULL, &hints, &ai);
-	if (ai)
-		freeaddrinfo(ai);
-	return rc == EAI_NONAME || rc == EAI_NODATA;
-}
-
-/* 1 when the host name of the proxy URL resolves (or is a literal). */
-static int
-proxy_resolves(const char *url)
-{
-	const char *h = strstr(url, "://"), *at, *end;
-	struct addrinfo hints, *ai = NULL;
-	char *host;
-	int rc;
-
-	h = h ? h + 3 : url;
-	end = h + strcspn(h, "/?#");
-	at = memrchr(h, '@', (size_t)(end - h));
-	if (at)
-		h = at + 1;
-	if (*h == '[')
-		return 1;
-	host = xstrndup(h, strcspn(h, ":/?#"));
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(host, NULL, &hints, &ai);
-	if (ai)
-		freeaddrinfo(ai);
-	free(host);
-	return rc == 0;
-}
-
-/* 1 when this process can open no more descriptors (EMFILE, ENFILE):
- * libcurl reports a socket() that failed so as a failed connection. */
-static int
-out_of_descriptors(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd >= 0) {
-		close(fd);
-		return 0;
-	}
-	return errno == EMFILE || errno == ENFILE;
-}
-
 /* 1 when text holds the password of the proxy URL (the text between its
  * user name's ':' and the last '@'). */
 static int
@@ -519,7 +464,7 @@ xfer_error_of(const struct submit *s, CURLcode c)
 	case CURLE_COULDNT_RESOLVE_HOST:     return XFER_RESOLVE_HOST;
 	case CURLE_COULDNT_RESOLVE_PROXY:    return XFER_RESOLVE_PROXY;
 	case CURLE_COULDNT_CONNECT:
-		return out_of_descriptors() ? XFER_NO_FDS : XFER_CONNECT;
+		return netcheck_no_descriptors() ? XFER_NO_FDS : XFER_CONNECT;
 	case CURLE_PROXY:                    return XFER_PROXY;
 	case CURLE_PEER_FAILED_VERIFICATION: return XFER_TLS_UNTRUSTED;
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH: return XFER_TLS_PIN;
@@ -590,8 +535,8 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	if (x.err == XFER_TLS_HANDSHAKE)
 		x.tls_alert = received_alert(s->errbuf);
 	if (x.err == XFER_RESOLVE_HOST) {
-		x.proxy_unresolved = a->proxy && *a->proxy && !proxy_resolves(a->proxy);
-		x.host_unknown = !x.proxy_unresolved && name_unknown(a->host);
+		x.proxy_unresolved = a->proxy && *a->proxy && netcheck_proxy_unresolved(a->proxy);
+		x.host_unknown = !x.proxy_unresolved && netcheck_name_unknown(a->host);
 	}
 	return res_from_xfer(&x, r);
 }
