@@ -16,6 +16,7 @@
 #include "log.h"
 #include "message.h"
 #include "queue.h"
+#include "tls-files.h"
 #include "util.h"
 
 /* One message on its way: the submission and what the pipeline settles. */
@@ -95,7 +96,7 @@ accept_choose_account(const struct config *cfg, const struct account_request *re
 		conf_account_from_defaults(cfg, out);
 		free(out->host);
 		out->host = xstrdup(ov->host);
-		conf_set_by_command_line(out, "host");
+		account_set_by_command_line(out, "host");
 	} else {
 		base = conf_choose(cfg, req->account, sender, r);
 		if (r->cls != RES_OK)
@@ -107,7 +108,7 @@ accept_choose_account(const struct config *cfg, const struct account_request *re
 						"or a configured account");
 			return 0;
 		}
-		conf_account_copy(out, base);
+		account_copy(out, base);
 	}
 	if (account_apply_overrides(out, ov, r) < 0)
 		return -1;
@@ -185,7 +186,7 @@ print_dry_run(struct job *j)
 		printf("Envelope-To: <%s>\n", j->expanded.v[i]);
 	if (j->acct && j->acct->host)
 		printf("Account: %s (%s:%ld, tls %s)\n", j->acct->name, j->acct->host,
-		       conf_port(j->acct), conf_tls_name(j->acct->tls));
+		       account_port(j->acct), conf_tls_name(j->acct->tls));
 	else
 		printf("Account: (local delivery)\n");
 	printf("\n");
@@ -303,7 +304,7 @@ settle_envelope(struct job *j, struct result *r)
 	j->acct = have ? &j->adhoc : NULL;
 	/* Settings that cannot work are a configuration error now, before
 	 * anything is spooled, sent or queued (--dry-run included). */
-	if (j->acct && conf_check_account(j->acct, 1, r) < 0)
+	if (j->acct && (account_check(j->acct, 1, r) < 0 || tls_files_check(j->acct, r) < 0))
 		return -1;
 	if (!j->sender)
 		j->sender = default_sender(j);
@@ -450,7 +451,7 @@ job_free(struct job *j)
 	deliver_report_free(&j->rep);
 	addr_list_free(&j->rcpts);
 	addr_list_free(&j->expanded);
-	conf_account_free(&j->adhoc);
+	account_free(&j->adhoc);
 	free(j->sender);
 	free(j->sender_arg);
 	free(j->dir);

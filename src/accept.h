@@ -76,10 +76,10 @@ int accept_sender(const char *given, char **bare, struct result *r);
 
 /*
  * The account for req and the envelope sender (NULL when not known): a
- * copy in *out (free it with conf_account_free()) with the overrides
+ * copy in *out (free it with account_free()) with the overrides
  * applied.  Returns 1 when an account applies, 0 when none does (local
  * delivery only), -1 with *r.  The account is not checked as a whole:
- * see conf_check_account().
+ * see account_check().
  */
 int accept_choose_account(const struct config *cfg, const struct account_request *req,
 			  const char *sender, struct account *out, struct result *r);

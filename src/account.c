@@ -6,11 +6,10 @@
  *
  * Settings that libconfuse accepts one by one can still not work
  * together: auth without a user or a secret, a key without its
- * certificate, TLS files that are missing, empty, not PEM, encrypted, or a
- * key that does not match its certificate.  Each is a configuration error
- * (78) naming the file and line where the key was set, found before
- * anything is spooled, sent or queued, rather than a handshake failure
- * that would look temporary and keep a message in the queue for days.
+ * certificate.  Each is a configuration error (78) naming the file and
+ * line where the key was set, found before anything is spooled, sent or
+ * queued.  The TLS files themselves are the transport's to check
+ * (tls-files.c).
  * The secret comes from password or from passwordeval's first line.
  */
 #include "config.h"
@@ -27,7 +26,6 @@
 
 #include "conf.h"
 #include "conf-internal.h"
-#include "lazylib.h"
 #include "log.h"
 #include "util.h"
 
@@ -56,12 +54,8 @@ where_text(const struct account *a, int k, char *buf, size_t n)
 		snprintf(buf, n, "--host: ");
 }
 
-static int
-key_fail(const struct account *a, const char *key, struct result *r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-key_fail(const struct account *a, const char *key, struct result *r, const char *fmt, ...)
+int
+account_key_fail(const struct account *a, const char *key, struct result *r, const char *fmt, ...)
 {
 	char at[1100], msg[900];
 	va_list ap;
@@ -73,185 +67,40 @@ key_fail(const struct account *a, const char *key, struct result *r, const char 
 	return res_fail(r, RES_CONFIG, "%s%s", at, msg);
 }
 
-#define TLS_FILE_MAX (64 * 1024 * 1024)
-
-/* Read a TLS file (regular, readable, not empty, not huge) into *d
- * (free_tls_file() it).  Returns 0, or -1 with the reason in err. */
-static int
-load_tls_file(const char *path, gnutls_datum_t *d, char *err, size_t n)
-{
-	struct stat st;
-	ssize_t got;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	d->data = NULL;
-	d->size = 0;
-	if (fd < 0) {
-		snprintf(err, n, "%s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, n, "not a regular file");
-		close(fd);
-		return -1;
-	}
-	if (st.st_size == 0 || st.st_size > TLS_FILE_MAX) {
-		snprintf(err, n, st.st_size ? "larger than 64 MiB" : "empty");
-		close(fd);
-		return -1;
-	}
-	d->data = xmalloc((size_t)st.st_size + 1);
-	got = read_retry(fd, d->data, (size_t)st.st_size);
-	close(fd);
-	if (got <= 0) {
-		snprintf(err, n, "%s", got < 0 ? strerror(errno) : "empty");
-		free(d->data);
-		d->data = NULL;
-		return -1;
-	}
-	d->data[got] = '\0';
-	d->size = (unsigned)got;
-	return 0;
-}
-
-static void
-free_tls_file(gnutls_datum_t *d)
-{
-	if (d->data) {
-		wipe(d->data, d->size);
-		free(d->data);
-	}
-	d->data = NULL;
-}
-
-/* The first PEM certificate of d, imported into *crt. */
-static int
-first_cert(const gnutls_datum_t *d, gnutls_x509_crt_t *crt, char *err, size_t n)
-{
-	int rc;
-
-	*crt = NULL;
-	if (!memmem(d->data, d->size, "-----BEGIN ", 11) ||
-	    !memmem(d->data, d->size, "CERTIFICATE-----", 16)) {
-		snprintf(err, n, "no PEM certificate in it (-----BEGIN CERTIFICATE-----)");
-		return -1;
-	}
-	if ((rc = sym_gnutls_x509_crt_init(crt)) < 0) {
-		*crt = NULL;
-		snprintf(err, n, "GnuTLS: %s", sym_gnutls_strerror(rc));
-		return -1;
-	}
-	if ((rc = sym_gnutls_x509_crt_import(*crt, d, GNUTLS_X509_FMT_PEM)) < 0) {
-		snprintf(err, n, "its certificate cannot be read: %s", sym_gnutls_strerror(rc));
-		sym_gnutls_x509_crt_deinit(*crt);
-		*crt = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-/* The client certificate and key: readable, PEM, key unencrypted and
- * matching the certificate.  Returns 0 or -1 with RES_CONFIG. */
-static int
-check_client_cert(const struct account *a, struct result *r)
-{
-	const char *keyfile = a->tls_key_file ? a->tls_key_file : a->tls_cert_file;
-	const char *keykey = a->tls_key_file ? "tls_key_file" : "tls_cert_file";
-	gnutls_datum_t cd = { 0 }, kd = { 0 };
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_x509_privkey_t key = NULL;
-	unsigned char id1[64], id2[64];
-	size_t n1 = sizeof(id1), n2 = sizeof(id2);
-	char err[300];
-	int rc = -1, e;
-
-	if (load_tls_file(a->tls_cert_file, &cd, err, sizeof(err)) < 0 ||
-	    first_cert(&cd, &crt, err, sizeof(err)) < 0) {
-		key_fail(a, "tls_cert_file", r, "tls_cert_file %s: %s (see mailout.conf(5), "
-			 "DEFAULTS AND ACCOUNTS)", a->tls_cert_file, err);
-		goto out;
-	}
-	if (a->tls_key_file && load_tls_file(keyfile, &kd, err, sizeof(err)) < 0) {
-		key_fail(a, "tls_key_file", r, "tls_key_file %s: %s (see mailout.conf(5), "
-			 "DEFAULTS AND ACCOUNTS)", keyfile, err);
-		goto out;
-	}
-	if ((e = sym_gnutls_x509_privkey_init(&key)) < 0) {
-		key = NULL;
-		res_fail(r, RES_OSERR, "GnuTLS: %s", sym_gnutls_strerror(e));
-		goto out;
-	}
-	e = sym_gnutls_x509_privkey_import2(key, a->tls_key_file ? &kd : &cd,
-					    GNUTLS_X509_FMT_PEM, NULL, 0);
-	if (e < 0) {
-		int encrypted = e == GNUTLS_E_DECRYPTION_FAILED ||
-				memmem((a->tls_key_file ? &kd : &cd)->data,
-				       (a->tls_key_file ? &kd : &cd)->size, "ENCRYPTED", 9);
-		if (encrypted)
-			key_fail(a, keykey, r, "%s %s: the private key is encrypted, and mailout "
-				 "cannot ask for its passphrase (store it decrypted, readable only "
-				 "by you: openssl pkey -in KEY -out KEY.plain; see mailout.conf(5), "
-				 "DEFAULTS AND ACCOUNTS)", keykey, keyfile);
-		else
-			key_fail(a, keykey, r, "%s %s: no PEM private key in it%s (see "
-				 "mailout.conf(5), DEFAULTS AND ACCOUNTS)", keykey, keyfile,
-				 a->tls_key_file ? "" : " (set tls_key_file when the key is in "
-				 "a file of its own)");
-		goto out;
-	}
-	if (sym_gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, id1, &n1) >= 0 &&
-	    sym_gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, id2, &n2) >= 0 &&
-	    (n1 != n2 || memcmp(id1, id2, n1) != 0)) {
-		key_fail(a, keykey, r, "%s %s: the private key does not belong to the "
-			 "certificate in tls_cert_file %s (see mailout.conf(5), DEFAULTS AND "
-			 "ACCOUNTS)", keykey, keyfile, a->tls_cert_file);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (crt)
-		sym_gnutls_x509_crt_deinit(crt);
-	if (key)
-		sym_gnutls_x509_privkey_deinit(key);
-	free_tls_file(&cd);
-	free_tls_file(&kd);
-	return rc;
-}
-
 int
 account_check(const struct account *a, int check_auth, struct result *r)
 {
 	/* An empty name or secret cannot log in; it is most often a ${VAR}
 	 * that is not set in this environment (cron's is small). */
 	if (check_auth && a->user && !*a->user)
-		return key_fail(a, "user", r, "user is empty (an unset environment variable "
+		return account_key_fail(a, "user", r, "user is empty (an unset environment variable "
 				"in ${VAR}?): set it, or remove the key to send without "
 				"authentication (see mailout.conf(5), DEFAULTS AND ACCOUNTS)");
 	if (check_auth && a->password && !*a->password)
-		return key_fail(a, "password", r, "password is empty (an unset environment "
+		return account_key_fail(a, "password", r, "password is empty (an unset environment "
 				"variable in ${VAR}?) (see mailout.conf(5), SECRETS)");
 	if (check_auth && a->passwordeval && !*a->passwordeval)
-		return key_fail(a, "passwordeval", r, "passwordeval is empty (an unset "
+		return account_key_fail(a, "passwordeval", r, "passwordeval is empty (an unset "
 				"environment variable in ${VAR}?) (see mailout.conf(5), SECRETS)");
 	if (check_auth && account_auth_enabled(a)) {
 		const char *mech = conf_auth_name(a->auth);
 
 		if (a->auth == AUTH_EXTERNAL) {
 			if (!a->tls_cert_file)
-				return key_fail(a, "auth", r, "auth = external needs a client "
+				return account_key_fail(a, "auth", r, "auth = external needs a client "
 						"certificate: set tls_cert_file (see mailout.conf(5), "
 						"DEFAULTS AND ACCOUNTS)");
 			if (a->tls == TLS_OFF)
-				return key_fail(a, "auth", r, "auth = external needs TLS "
+				return account_key_fail(a, "auth", r, "auth = external needs TLS "
 						"(tls = starttls or smtps), since the client "
 						"certificate is the identity (see mailout.conf(5), "
 						"DEFAULTS AND ACCOUNTS)");
 		} else if (!a->user || !*a->user) {
-			return key_fail(a, "auth", r, "auth = %s but no user is set: add "
+			return account_key_fail(a, "auth", r, "auth = %s but no user is set: add "
 					"user = \"NAME\" to the account, or set auth = off "
 					"(see mailout.conf(5), DEFAULTS AND ACCOUNTS)", mech);
 		} else if (!a->password && !a->passwordeval) {
-			return key_fail(a, a->auth == AUTH_UNSET ? "user" : "auth", r,
+			return account_key_fail(a, a->auth == AUTH_UNSET ? "user" : "auth", r,
 					"%s%s, but neither password nor passwordeval is set%s "
 					"(see mailout.conf(5), SECRETS)",
 					a->auth == AUTH_UNSET ? "user is set, so the account "
@@ -263,30 +112,9 @@ account_check(const struct account *a, int check_auth, struct result *r)
 	if (a->tls == TLS_OFF)
 		return 0;       /* the TLS files are not used */
 	if (a->tls_key_file && !a->tls_cert_file)
-		return key_fail(a, "tls_key_file", r, "tls_key_file is set but tls_cert_file is "
+		return account_key_fail(a, "tls_key_file", r, "tls_key_file is set but tls_cert_file is "
 				"not: set both, the client certificate and its key (see "
 				"mailout.conf(5), DEFAULTS AND ACCOUNTS)");
-	if ((a->tls_trust_file || a->tls_cert_file) && lazy_gnutls(r) < 0)
-		return -1;
-	if (a->tls_trust_file) {
-		gnutls_datum_t d = { 0 };
-		gnutls_x509_crt_t crt;
-		char err[300];
-
-		/* Only the first certificate: a full bundle takes GnuTLS 20 ms,
-		 * which libcurl spends anyway when it connects. */
-		if (load_tls_file(a->tls_trust_file, &d, err, sizeof(err)) < 0 ||
-		    first_cert(&d, &crt, err, sizeof(err)) < 0) {
-			free_tls_file(&d);
-			return key_fail(a, "tls_trust_file", r, "tls_trust_file %s: %s (see "
-					"mailout.conf(5), DEFAULTS AND ACCOUNTS)",
-					a->tls_trust_file, err);
-		}
-		sym_gnutls_x509_crt_deinit(crt);
-		free_tls_file(&d);
-	}
-	if (a->tls_cert_file && check_client_cert(a, r) < 0)
-		return -1;
 	return 0;
 }
 

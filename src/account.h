@@ -146,13 +146,9 @@ size_t account_secret_line(const char *out, size_t len);
  * the key table, secrets masked. */
 void account_show(FILE *out, const struct account *a);
 
-/* The names the other modules call the account operations by. */
-#define conf_account_copy account_copy
-#define conf_account_free account_free
-#define conf_check_account account_check
-#define conf_secret account_secret
-#define conf_port account_port
-#define conf_auth_enabled account_auth_enabled
-#define conf_set_by_command_line account_set_by_command_line
+/* RES_CONFIG in *r: "FILE:LINE: account "NAME": " where key was set
+ * (else where the account is defined), then the message.  Returns -1. */
+int account_key_fail(const struct account *a, const char *key, struct result *r,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classify.h"
 #include "deliver.h"
 #include "local.h"
 #include "log.h"
@@ -34,7 +35,7 @@ log_line(const struct delivery *d, const struct addr_list *to, int remote,
 	 const struct result *r, const char *queue_id)
 {
 	const struct account *a = remote ? d->acct : NULL;
-	int auth = a && conf_auth_enabled(a);
+	int auth = a && account_auth_enabled(a);
 	char *rcpts = join(to);
 	struct log_entry e = {
 		.host = !remote ? NULL : a && a->host ? a->host : "unknown",
@@ -174,17 +175,10 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		int code = ref[k].code;
 
 		res_clear(&r);
-		r.smtp_code = code > 0 ? code : 0;
-		r.about_message = 1;
-		str_copy(r.reply, sizeof(r.reply), ref[k].reply);
-		if (code < 400 || code >= 600)
-			res_fail(&r, RES_PROTOCOL, "%s broke the SMTP protocol at RCPT TO for "
-				 "recipient %s (it said: %s)", d->acct->host, ref[k].rcpt,
-				 ref[k].reply);
+		if (ref[k].result)
+			r = *ref[k].result;
 		else
-			res_fail(&r, code < 500 ? RES_TEMPFAIL : RES_NOUSER,
-				 "%s %s recipient %s: %s", d->acct->host,
-				 code < 500 ? "deferred" : "refused", ref[k].rcpt, ref[k].reply);
+			res_from_reply(d->acct->host, SMTP_RCPT, code, ref[k].reply, ref[k].rcpt, &r);
 		log_err("%s", r.text);
 		outcome(rep, &one, 1, &r, &worst);
 	}
@@ -300,10 +294,5 @@ deliver_run(const struct delivery *d, const struct addr_list *rcpts,
 int
 deliver_relay_down(const struct result *r)
 {
-	/* A relay that broke the protocol, or a temporary failure that is
-	 * not about the message: the relay is not reachable, the connection
-	 * failed, or the relay refused the session for now (a 4xx greeting,
-	 * or a 4xx to EHLO/HELO, STARTTLS or AUTH).  A 4xx to MAIL, RCPT or
-	 * DATA is about one message (about_message): the next may go. */
-	return r->cls == RES_PROTOCOL || (res_is_temporary(r) && !r->about_message);
+	return res_relay_down(r);
 }

@@ -15,6 +15,7 @@
 #include "lazylib.h"
 
 __typeof__(gnutls_strerror) *sym_gnutls_strerror;
+__typeof__(gnutls_alert_get_name) *sym_gnutls_alert_get_name;
 __typeof__(gnutls_session_get_desc) *sym_gnutls_session_get_desc;
 __typeof__(gnutls_x509_crt_init) *sym_gnutls_x509_crt_init;
 __typeof__(gnutls_x509_crt_deinit) *sym_gnutls_x509_crt_deinit;
@@ -30,13 +31,52 @@ __typeof__(gnutls_x509_privkey_deinit) *sym_gnutls_x509_privkey_deinit;
 __typeof__(gnutls_x509_privkey_import2) *sym_gnutls_x509_privkey_import2;
 __typeof__(gnutls_x509_privkey_get_key_id) *sym_gnutls_x509_privkey_get_key_id;
 
+/* Declared for packagers: client certificates, --serverinfo and the
+ * relay's TLS need GnuTLS. */
+LAZY_ELF_NOTE_DLOPEN(mo_note_gnutls, "tls", "TLS certificates of the relay and the client",
+		     MO_GNUTLS_SONAME);
+
 /* The address of GnuTLS's variable "gnutls_free". */
 static gnutls_free_function *gnutls_free_var;
+
+/* The Debian package of a library (issue 18: "cannot load" names it), or
+ * NULL when it is not one of these. */
+static const char *
+debian_package(const char *soname)
+{
+	static const struct {
+		const char *soname, *package;
+	} known[] = {
+		{ "libcurl-gnutls.so.4", "libcurl3-gnutls" },
+		{ "libcurl.so.4", "libcurl4" },
+		{ "libcurl-nss.so.4", "libcurl3-nss" },
+		{ "libgnutls.so.30", "libgnutls30" },
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(soname, known[i].soname) == 0)
+			return known[i].package;
+	return NULL;
+}
+
+/* "SONAME" or "SONAME (Debian package P)" into buf. */
+static const char *
+library_name(const char *soname, char *buf, size_t n)
+{
+	const char *pkg = debian_package(soname);
+
+	if (pkg)
+		snprintf(buf, n, "%s (Debian package %s)", soname, pkg);
+	else
+		snprintf(buf, n, "%s", soname);
+	return buf;
+}
 
 void *
 lazy_open(const char *soname, const struct lazy_sym *syms, size_t n, struct result *r)
 {
 	void *addr[64], *h;
+	char name[300];
 
 	if (n > sizeof(addr) / sizeof(addr[0])) {
 		res_fail(r, RES_SOFTWARE, "too many symbols asked of %s", soname);
@@ -49,7 +89,8 @@ lazy_open(const char *soname, const struct lazy_sym *syms, size_t n, struct resu
 		/* glibc says "SONAME: cannot open shared object file: ..." */
 		if (strncmp(e, soname, len) == 0 && strncmp(e + len, ": ", 2) == 0)
 			e += len + 2;
-		res_fail(r, RES_TEMPFAIL, "cannot load %s: %s", soname, e);
+		res_fail(r, RES_TEMPFAIL, "cannot load %s: %s",
+			 library_name(soname, name, sizeof(name)), e);
 		return NULL;
 	}
 	/* All or nothing: the pointers are set only when every symbol is
@@ -60,7 +101,8 @@ lazy_open(const char *soname, const struct lazy_sym *syms, size_t n, struct resu
 		if (!addr[i]) {
 			const char *e = dlerror();
 
-			res_fail(r, RES_TEMPFAIL, "cannot load %s: %s", soname,
+			res_fail(r, RES_TEMPFAIL, "cannot load %s: %s",
+				 library_name(soname, name, sizeof(name)),
 				 e ? e : "a symbol is missing");
 			dlclose(h);
 			return NULL;
@@ -78,6 +120,7 @@ lazy_gnutls(struct result *r)
 {
 	static const struct lazy_sym syms[] = {
 		SYM(gnutls_strerror),
+		SYM(gnutls_alert_get_name),
 		SYM(gnutls_session_get_desc),
 		SYM(gnutls_x509_crt_init),
 		SYM(gnutls_x509_crt_deinit),

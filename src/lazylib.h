@@ -3,18 +3,17 @@
  *
  * mailout is not linked with libcurl or GnuTLS: it dlopen()s them the
  * first time a relay is used (or a client certificate is checked, or
- * --serverinfo runs).  Debian's libcurl-gnutls brings some thirty
- * libraries with it (LDAP, Kerberos, SSH, RTMP, OpenSSL...); mapping and
- * relocating them and running GnuTLS's constructor cost ten times what
- * the rest of mailout does for --version, -bp, -bs greetings, queueing and
- * local delivery, which need none of it.  (bench/RESULTS.md has the
- * figures.)  systemd loads its optional libraries the same way.
+ * --serverinfo runs), so that --version, -bp, -bs greetings, queueing and
+ * local delivery map none of the libraries they bring and run none of
+ * their constructors (bench/RESULTS.md measures it).  Every dlopen() is
+ * declared for packagers in a .note.dlopen ELF note
+ * (LAZY_ELF_NOTE_DLOPEN(), next to the lazy_open() call it describes).
  *
  * Functions of a loaded library are called through pointers named
  * sym_<function>, declared with the library's own prototypes (__typeof__),
  * so a mismatch is a compile error.  submit.c, the only file that
  * includes curl.h, keeps the libcurl pointers; the GnuTLS ones, used by
- * account.c, serverinfo.c and submit.c, are declared here.
+ * tls-files.c, serverinfo.c and submit.c, are declared here.
  *
  * A library that cannot be loaded is a temporary failure (RES_TEMPFAIL):
  * with queue = onfail the message is kept and a later queue run retries,
@@ -26,8 +25,32 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "result.h"
+
+/*
+ * LAZY_ELF_NOTE_DLOPEN(id, feature, description, soname): declare, in the
+ * ELF note section .note.dlopen, that mailout dlopen()s soname for
+ * feature, with priority "required" (the format of systemd's
+ * ELF_DLOPEN_METADATA: owner "FDO", type 0x407c0c0a, a JSON array of
+ * {feature, description, priority, soname[]}).  Packaging tools
+ * (dh_dlopenlibdeps, rpm's generators) turn it into a dependency.  The
+ * strings must be literals without '"' or '\\'; id names the object.
+ */
+#define LAZY_NOTE_JSON(feature, descr, soname) \
+	"[{\"feature\":\"" feature "\",\"description\":\"" descr \
+	"\",\"priority\":\"required\",\"soname\":[\"" soname "\"]}]"
+#define LAZY_ELF_NOTE_DLOPEN(id, feature, descr, soname) \
+	__attribute__((used, section(".note.dlopen"), aligned(4))) \
+	static const struct { \
+		uint32_t namesz, descsz, type; \
+		char name[4]; \
+		char json[(sizeof(LAZY_NOTE_JSON(feature, descr, soname)) + 3) & ~(size_t)3]; \
+	} id = { \
+		4, sizeof(LAZY_NOTE_JSON(feature, descr, soname)), 0x407c0c0a, "FDO", \
+		LAZY_NOTE_JSON(feature, descr, soname) \
+	}
 
 /* One symbol to fetch: its name and where to store its address. */
 struct lazy_sym {
@@ -38,12 +61,12 @@ struct lazy_sym {
 /*
  * dlopen() the library soname and store the address of every symbol of
  * syms[0..n) in *syms[i].ptr.  RTLD_LAZY, as if mailout were linked with
- * it: RTLD_NOW would also bind the functions of the dependencies built
- * without -z now, 1,700 more symbol lookups (13% more instructions for a
- * small send) for functions never called.  A library already loaded is
+ * it: functions are bound when first called, never those of the
+ * dependencies that mailout does not call.  A library already loaded is
  * opened again cheaply (the loader keeps one copy).  Returns the handle
- * (never closed), or NULL with *r set to RES_TEMPFAIL naming the library
- * and the loader's error; the pointers are then left untouched.
+ * (never closed), or NULL with *r set to RES_TEMPFAIL naming the library,
+ * the Debian package that provides it when known, and the loader's error;
+ * the pointers are then left untouched.
  */
 void *lazy_open(const char *soname, const struct lazy_sym *syms, size_t n,
 		struct result *r);
@@ -53,6 +76,7 @@ void *lazy_open(const char *soname, const struct lazy_sym *syms, size_t n,
 int lazy_gnutls(struct result *r);
 
 extern __typeof__(gnutls_strerror) *sym_gnutls_strerror;
+extern __typeof__(gnutls_alert_get_name) *sym_gnutls_alert_get_name;
 extern __typeof__(gnutls_session_get_desc) *sym_gnutls_session_get_desc;
 extern __typeof__(gnutls_x509_crt_init) *sym_gnutls_x509_crt_init;
 extern __typeof__(gnutls_x509_crt_deinit) *sym_gnutls_x509_crt_deinit;

@@ -29,6 +29,7 @@
 #include "result.h"
 #include "serverinfo.h"
 #include "smtpd.h"
+#include "tls-files.h"
 #include "util.h"
 
 static int
@@ -130,9 +131,9 @@ account_mode(const struct options *o, const struct config *cfg, struct result *r
 	if (o->mode == MODE_SHOW_CONFIG) {
 		/* Settings that cannot work are printed, then reported. */
 		if (have)
-			(void)conf_check_account(&acct, 1, r);
+			(void)(account_check(&acct, 1, r) < 0 || tls_files_check(&acct, r) < 0);
 		conf_show(stdout, cfg, have ? &acct : NULL);
-	} else if (have && conf_check_account(&acct, 0, r) < 0) {
+	} else if (have && (account_check(&acct, 0, r) < 0 || tls_files_check(&acct, r) < 0)) {
 		;   /* r says why (no AUTH: the credentials are not checked) */
 	} else if (!have || !acct.host) {
 		res_fail(r, RES_USAGE, "--serverinfo needs an account with a host, or --host");
@@ -140,7 +141,7 @@ account_mode(const struct options *o, const struct config *cfg, struct result *r
 		serverinfo_print(&acct, stdout, r);
 	}
 out:
-	conf_account_free(&acct);
+	account_free(&acct);
 	free(bare);
 }
 

@@ -293,7 +293,7 @@ envelope_overrides(const struct queue_env *e, struct account *a)
 }
 
 /* The account of a message queued with --host: the `defaults` section with
- * the settings its envelope kept.  Free with conf_account_free(). */
+ * the settings its envelope kept.  Free with account_free(). */
 static void
 envelope_account(const struct config *c, const struct queue_env *e, struct account *a)
 {
@@ -335,7 +335,7 @@ session_for(struct run *run, const struct queue_env *e, struct result *r)
 		return s;
 	}
 	if (named) {
-		conf_account_copy(&a, named);
+		account_copy(&a, named);
 		envelope_overrides(e, &a);
 	} else {
 		envelope_account(run->c, e, &a);
@@ -372,7 +372,7 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 	if (a) {
 		le.host = a->host;
 		le.tls = a->host && a->tls != TLS_OFF;
-		le.auth = a->host && conf_auth_enabled(a);
+		le.auth = a->host && account_auth_enabled(a);
 		le.user = le.auth ? a->user : NULL;
 	}
 	le.from = !e->sender ? "unknown" : *e->sender ? e->sender : "<>";
@@ -383,7 +383,7 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 	le.exitcode = res_exit_name(r->cls);
 	log_delivery(&le);
 	db_free(&rc);
-	conf_account_free(&adhoc);
+	account_free(&adhoc);
 }
 
 /* Move q/ID (and its state) to failed/, with the reason in the state. */
@@ -682,7 +682,7 @@ run_free(struct run *run)
 {
 	for (size_t i = 0; i < run->nsess; i++) {
 		submit_free(run->sess[i].s);
-		conf_account_free(&run->sess[i].acct);
+		account_free(&run->sess[i].acct);
 		free(run->sess[i].key);
 	}
 	free(run->sess);

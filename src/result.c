@@ -41,6 +41,12 @@ res_is_message_refusal(const struct result *r)
 	       (r->cls != RES_OK && !res_is_temporary(r) && r->about_message);
 }
 
+int
+res_relay_down(const struct result *r)
+{
+	return r->cls == RES_PROTOCOL || (res_is_temporary(r) && !r->about_message);
+}
+
 void
 res_merge(struct result *into, const struct result *from)
 {

@@ -57,6 +57,14 @@ int res_is_temporary(const struct result *r);
  * while the message waits. */
 int res_is_message_refusal(const struct result *r);
 
+/* 1 when a result means the relay could not be reached or talked to at
+ * all, or broke the protocol, so other messages for it need not be tried
+ * in this queue run: RES_PROTOCOL, or a temporary failure that is not
+ * about the message (no connection, a 4xx greeting, or a 4xx to EHLO/HELO,
+ * STARTTLS or AUTH).  A 4xx to MAIL, RCPT or DATA is about one message
+ * (about_message): the next may go. */
+int res_relay_down(const struct result *r);
+
 /* Keep the more important of two outcomes in *into: a permanent failure
  * beats a temporary one, which beats success. */
 void res_merge(struct result *into, const struct result *from);

@@ -37,6 +37,7 @@
 
 #include "accept.h"
 #include "aliases.h"
+#include "classify.h"
 #include "local.h"
 #include "log.h"
 #include "queue.h"
@@ -431,7 +432,7 @@ relay_reply(struct conn *c, int relay_code, const char *joined)
 {
 	char cs[4];
 	const char *p = joined;
-	int rc, code = relay_code == 421 ? 451 : relay_code;
+	int rc, code = res_smtp_relay_code(relay_code);
 
 	snprintf(cs, sizeof(cs), "%03d", relay_code);
 	if (code_at(p))
@@ -491,24 +492,11 @@ finish_message(struct conn *c, int fd)
 	} else if (r.smtp_code >= 400 && r.smtp_code < 600) {
 		rc = relay_reply(c, r.smtp_code, r.reply);
 	} else {
+		const char *status;
+		int code = res_smtp_reply(&r, &status);
+
 		log_err("%s", r.text);
-		switch (r.cls) {
-		case RES_TEMPFAIL:
-		case RES_PROTOCOL:
-		case RES_CONFIG:
-		case RES_OSERR:
-		case RES_IOERR:
-		case RES_CANTCREAT:
-		case RES_SOFTWARE:
-			rc = reply(c, "451 4.3.0 %s", r.text);
-			break;
-		case RES_NOUSER:
-			rc = reply(c, "550 5.1.1 %s", r.text);
-			break;
-		default:
-			rc = reply(c, "554 5.6.0 %s", r.text);
-			break;
-		}
+		rc = reply(c, "%d %s %s", code, status, r.text);
 	}
 	return rc;
 }

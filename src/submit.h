@@ -34,9 +34,16 @@ int submit_global_init(struct result *r);
 struct submit *submit_new(const struct account *a, struct result *r);
 
 /*
- * Send one message read from fd (from its current offset to EOF).
+ * Send one message read from fd (from its current offset to EOF; fd must
+ * be seekable when there are more than SUBMIT_RCPT_MAX recipients).
  * Returns 0 when the relay accepted it (r->smtp_code and r->reply hold the
- * final reply), or -1 with *r classified as SPEC 8 says.
+ * final reply), or -1 with *r classified as SPEC 8 says.  A reply to the
+ * final dot that cannot be read (lines without a reply code, or more than
+ * libcurl takes) counts as accepted, with a warning on stderr: the relay may have taken
+ * the message, and sending it again would deliver it twice (SPEC 10).  No
+ * reply at all (a timeout, a closed connection) stays temporary (RFC 1047:
+ * a duplicate rather than a loss).  See submit_refusals() for recipients
+ * that did not get it.
  */
 int submit_message(struct submit *s, const struct submit_envelope *env,
 		   int fd, struct result *r);
@@ -47,21 +54,40 @@ int submit_after_dot(const struct submit *s);
 
 void submit_free(struct submit *s);
 
-/* A recipient the relay refused while the message went to the others
- * (partial_delivery = on). */
+/* A recipient that did not get the message while others did: refused at
+ * RCPT (partial_delivery = on), or in a transaction of its own that failed
+ * (an envelope split, below). */
 struct submit_refusal {
 	char *rcpt;
 	int code;               /* 4xx or 5xx; any other code (-1: none) is a
 				 * reply RCPT cannot get: the relay broke the
 				 * protocol */
 	char *reply;            /* the relay's reply text */
+	const struct result *result; /* NULL: refused at RCPT (code, reply);
+				 * else what became of its transaction, to
+				 * take as it is (owned by the session) */
 };
 
-/* The recipients the relay refused at RCPT in the last submit_message()
- * while libcurl went on with the others (partial_delivery on; none
- * otherwise).  When submit_message() failed, its result is what became of
+/*
+ * An envelope of more than SUBMIT_RCPT_MAX recipients goes out in several
+ * transactions of at most that many (RFC 5321 section 4.5.3.1.8: every
+ * relay must take 100 recipients in one; libcurl also caps the replies of
+ * one transaction), one after the other, on one connection while it lasts.
+ */
+#define SUBMIT_RCPT_MAX 100
+
+/*
+ * The recipients that did not get the message in the last
+ * submit_message() while others did.  With one transaction: those refused
+ * at RCPT while libcurl went on with the others (partial_delivery on; none
+ * otherwise); when submit_message() failed, its result is what became of
  * the transaction for the recipients the relay accepted, unless every
- * recipient is in this list (then it is the first refusal). */
+ * recipient is in this list (then it is the first refusal).  With an
+ * envelope split: every recipient that did not get it, each with its
+ * transaction's result (or its refusal at RCPT); submit_message() returned
+ * 0 when some got it, else -1 with the first failure, and every recipient
+ * is in the list.
+ */
 const struct submit_refusal *submit_refusals(const struct submit *s, size_t *n);
 
 /* What --serverinfo shows. */

@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (conf_load_buf(&c, "fuzz.conf", text, &r) == 0) {
 		conf_choose(&c, NULL, "x@example.com", &r);
 		for (size_t i = 0; i < c.naccounts; i++)
-			(void)conf_port(&c.accounts[i]);
+			(void)account_port(&c.accounts[i]);
 	}
 	conf_free(&c);
 	free(text);

@@ -148,3 +148,57 @@ def test_unloadable_libcurl_without_queue_is_temporary(mailout, smtpd):
     assert res.rc == EX_TEMPFAIL, res
     assert res.stderr.startswith("mailout: ") and "cannot load " + curl_soname() in res.stderr
     assert srv.messages == []
+
+
+# ---- the dlopen() is declared for packagers (.note.dlopen) -------------------
+
+def configured_sonames():
+    """MO_LIBCURL_SONAME and MO_GNUTLS_SONAME as configure wrote them."""
+    config_h = Path(MAILOUT_BIN).resolve().parent.parent / "config.h"
+    if not config_h.exists():
+        pytest.skip("no config.h beside the binary under test: " + MAILOUT_BIN)
+    text = config_h.read_text()
+    return {k: re.search(r'#define {} "([^"]+)"'.format(k), text).group(1)
+            for k in ("MO_LIBCURL_SONAME", "MO_GNUTLS_SONAME")}
+
+
+def dlopen_notes():
+    """The notes of section .note.dlopen, read with readelf's hex dump and
+    parsed as ELF notes: a list of (owner, type, descriptor bytes)."""
+    import subprocess
+    out = subprocess.run(["readelf", "-x", ".note.dlopen", MAILOUT_BIN], check=True,
+                         capture_output=True, text=True).stdout
+    data = bytearray()
+    for line in out.splitlines():
+        m = re.match(r"\s+0x[0-9a-f]+ ((?:[0-9a-f]{2,8} ){1,4})", line)
+        if m:
+            data += bytes.fromhex(m.group(1).replace(" ", ""))
+    notes, off = [], 0
+    while off + 12 <= len(data):
+        namesz, descsz, ntype = (int.from_bytes(data[off + i:off + i + 4], "little")
+                                 for i in (0, 4, 8))
+        name = bytes(data[off + 12:off + 12 + namesz]).rstrip(b"\0").decode()
+        doff = off + 12 + (namesz + 3) // 4 * 4
+        notes.append((name, ntype, bytes(data[doff:doff + descsz])))
+        off = doff + (descsz + 3) // 4 * 4
+    return notes
+
+
+def test_dlopen_note_declares_libcurl_and_gnutls():
+    """systemd's ELF_DLOPEN_METADATA: owner FDO, type 0x407c0c0a, a JSON
+    array naming each library mailout dlopen()s, as configure found it,
+    with priority "required" (dh_dlopenlibdeps turns it into Depends)."""
+    import json
+    sonames = configured_sonames()
+    notes = dlopen_notes()
+    assert notes, "no .note.dlopen in " + MAILOUT_BIN
+    entries = []
+    for owner, ntype, desc in notes:
+        assert owner == "FDO" and ntype == 0x407c0c0a, (owner, hex(ntype))
+        assert desc.endswith(b"\0"), desc
+        entries += json.loads(desc.rstrip(b"\0").decode())
+    by_feature = {e["feature"]: e for e in entries}
+    assert by_feature["smtp-relay"]["soname"] == [sonames["MO_LIBCURL_SONAME"]], entries
+    assert sonames["MO_GNUTLS_SONAME"] in [s for e in entries for s in e["soname"]], entries
+    for e in entries:
+        assert e["priority"] == "required" and e["description"], e

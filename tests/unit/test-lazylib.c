@@ -48,6 +48,27 @@ test_missing_symbol(void)
 	   "no pointer is set, not even those found before and after it");
 }
 
+/* "cannot load" names the Debian package that provides the library, so
+ * that the fix is one apt-get away. */
+static void
+test_package_named(void)
+{
+	struct lazy_sym syms[] = { { "mailout_no_such_function", &my_missing } };
+	struct result r;
+
+	res_clear(&r);
+	ok(lazy_open(MO_GNUTLS_SONAME, syms, 1, &r) == NULL, "GnuTLS without that symbol: NULL");
+	ok(strncmp(r.text, "cannot load " MO_GNUTLS_SONAME, strlen("cannot load " MO_GNUTLS_SONAME)) == 0,
+	   "the message starts with the soname: %s", r.text);
+	if (strcmp(MO_GNUTLS_SONAME, "libgnutls.so.30") == 0)
+		ok(strstr(r.text, "(Debian package libgnutls30)") != NULL,
+		   "and names the package: %s", r.text);
+	res_clear(&r);
+	lazy_open("libmailout-no-such-library.so.9", syms, 1, &r);
+	ok(strstr(r.text, "Debian package") == NULL,
+	   "a library of no known package names none: %s", r.text);
+}
+
 static void
 test_found(void)
 {
@@ -83,6 +104,7 @@ main(void)
 	test_missing_library();
 	test_missing_symbol();
 	test_found();
+	test_package_named();
 	test_gnutls();
 	return done_testing();
 }
