@@ -50,13 +50,4 @@ void log_delivery(const struct log_entry *e);
  */
 char *log_delivery_line(const struct log_entry *e);
 
-/* Verbose transcript: one SMTP line in (outgoing = 0) or out.  Outgoing
- * AUTH data is replaced by "[redacted]" from the AUTH command until the
- * relay's final reply to it. */
-struct log_transcript {
-	int in_auth;
-};
-void log_transcript_line(struct log_transcript *t, int outgoing,
-			 const char *line, size_t len);
-
 #endif

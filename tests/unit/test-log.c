@@ -143,54 +143,6 @@ capture_stderr(const char *dir, void (*fn)(void))
 }
 
 static void
-transcript(void)
-{
-	struct log_transcript t = { 0 };
-	static const struct {
-		int out;
-		const char *line;
-	} dialogue[] = {
-		{ 1, "EHLO client.example\r\n" },
-		{ 1, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n" },
-		{ 0, "334 \r\n" },
-		{ 1, "c2VjcmV0\r\n" },
-		{ 0, "no code here\r\n" },          /* does not end the exchange */
-		{ 1, "cGFzc3dvcmQy\r\n" },
-		{ 0, "235 2.7.0 Authentication successful\r\n" },
-		{ 1, "MAIL FROM:<a@example.com>\r\n" },
-		{ 1, "AUTH LOGIN\r\n" },
-		{ 1, "dXNlcg==\r\n" },
-		{ 0, "535 5.7.8 no\r\n" },
-		{ 0, "250 ok\x1b[2J\r\n" },
-	};
-
-	for (size_t i = 0; i < sizeof(dialogue) / sizeof(dialogue[0]); i++)
-		log_transcript_line(&t, dialogue[i].out, dialogue[i].line,
-				    strlen(dialogue[i].line));
-}
-
-static void
-test_transcript_redaction(const char *dir)
-{
-	char *text = capture_stderr(dir, transcript);
-
-	is_str(text, "--> EHLO client.example\n"
-	       "--> AUTH PLAIN [redacted]\n"
-	       "<-- 334 \n"
-	       "--> [redacted]\n"
-	       "<-- no code here\n"
-	       "--> [redacted]\n"
-	       "<-- 235 2.7.0 Authentication successful\n"
-	       "--> MAIL FROM:<a@example.com>\n"
-	       "--> AUTH LOGIN\n"
-	       "--> [redacted]\n"
-	       "<-- 535 5.7.8 no\n"
-	       "<-- 250 ok?[2J\n",
-	       "AUTH data hidden until a final reply other than 334; control characters as ?");
-	free(text);
-}
-
-static void
 messages(void)
 {
 	log_verbose_level = 0;
@@ -223,7 +175,6 @@ main(void)
 	test_escaping();
 	test_log_file(dir);
 	test_facilities();
-	test_transcript_redaction(dir);
 	test_messages(dir);
 	rmdir(dir);
 	return done_testing();
