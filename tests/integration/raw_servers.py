@@ -1,6 +1,9 @@
 """Servers on raw sockets for what aiosmtpd cannot do: a scripted SMTP relay
 that breaks the protocol on purpose (RawRelay), one that drops the connection
-at a chosen command (ClosingRelay), and a SOCKS5 proxy (Socks5Proxy).  Each
+at a chosen command (ClosingRelay), one that stops answering at a chosen
+command (ScriptedRelay), a TLS relay that answers with a fatal alert
+(AlertingTLSRelay), one that records each transaction of a large envelope
+(EnvelopeRelay), and a SOCKS5 proxy (Socks5Proxy).  Each
 listens on 127.0.0.1 in a thread of its own; stop() ends it.  The pytest
 fixtures raw_relay and socks (conftest.py) start them and stop them at teardown.
 """
@@ -8,12 +11,52 @@ fixtures raw_relay and socks (conftest.py) start them and stop them at teardown.
 import asyncio
 import base64
 import socket
+import ssl
 import threading
+import time
+import warnings
 
 # The credentials RawRelay(auth=True) accepts, and its stages.
 USER = "hostile-user@example.com"
 PASSWORD = "Hst1le-S3cret-pw"
 STAGES = ("greeting", "ehlo", "auth", "mail", "rcpt", "data", "body", "dot", "quit")
+
+
+class RawServer:
+    """A listening socket on 127.0.0.1 and a thread that accepts connections
+    (one, or every one with many=True) and hands each to self.handle(conn);
+    stop() closes the socket, which ends the thread."""
+
+    def __init__(self, many=False, backlog=4):
+        self.many = many
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.sock.settimeout(None if many else 30)
+        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.many:
+                c.settimeout(20)
+            try:
+                with c:
+                    self.handle(c)
+            except OSError:
+                pass        # the client went away: not the server's business
+            if not self.many:
+                return
+
+    def handle(self, conn):
+        raise NotImplementedError
+
+    def stop(self):
+        self.sock.close()
 
 
 class RawRelay:
@@ -225,34 +268,21 @@ class RawRelay:
                 await self._send(w, b"500 5.5.1 what\r\n")
 
 
-class ClosingRelay:
+class ClosingRelay(RawServer):
     """Greets, answers EHLO, and closes the connection when it sees the
     command given (a raw socket server: aiosmtpd cannot drop mid-dialogue)."""
 
     def __init__(self, close_at):
         self.close_at = close_at.encode()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.sock.settimeout(30)
-        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        try:
-            c, _ = self.sock.accept()
-        except OSError:
-            return
-        with c:
-            c.sendall(b"220 closing.test ESMTP\r\n")
-            for line in c.makefile("rb"):
-                if line.upper().startswith(self.close_at):
-                    return
-                c.sendall(b"250-closing.test\r\n250 PIPELINING\r\n"
-                          if line.upper().startswith(b"EHLO") else b"250 ok\r\n")
-
-    def stop(self):
-        self.sock.close()
+    def handle(self, c):
+        c.sendall(b"220 closing.test ESMTP\r\n")
+        for line in c.makefile("rb"):
+            if line.upper().startswith(self.close_at):
+                return
+            c.sendall(b"250-closing.test\r\n250 PIPELINING\r\n"
+                      if line.upper().startswith(b"EHLO") else b"250 ok\r\n")
 
 
 class Socks5Proxy:
@@ -323,3 +353,142 @@ class Socks5Proxy:
         self.loop.call_soon_threadsafe(self.server.close)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._t.join(5)
+
+
+class ScriptedRelay(RawServer):
+    """A raw socket relay that answers as a normal one would, except at the
+    command named in `at` (MAIL, RCPT, DATA or DOT for the final dot), where
+    it sends `reply` (bytes, possibly without a line end, possibly empty)
+    and then stops answering for `hang` seconds.  It records when it
+    stopped answering (hung_at), when the client went away (closed_at) and
+    every byte received (wire_in)."""
+
+    def __init__(self, at, reply=b"", hang=30):
+        self.at, self.reply, self.hang = at.encode(), reply, hang
+        self.hung_at = self.closed_at = None
+        self.wire_in = bytearray()
+        super().__init__()
+
+    def _stall(self, c):
+        c.sendall(self.reply)
+        self.hung_at = time.monotonic()
+        c.settimeout(self.hang)
+        try:
+            while True:
+                data = c.recv(4096)
+                if not data:
+                    break
+                self.wire_in += data
+        except OSError:
+            pass
+        self.closed_at = time.monotonic()
+
+    def handle(self, c):
+        c.sendall(b"220 scripted.test ESMTP\r\n")
+        f = c.makefile("rb")
+        for line in f:
+            self.wire_in += line
+            cmd = line.upper()
+            if cmd.startswith(self.at):
+                return self._stall(c)
+            if cmd.startswith(b"EHLO"):
+                c.sendall(b"250-scripted.test\r\n250 PIPELINING\r\n")
+            elif cmd.startswith(b"DATA"):
+                c.sendall(b"354 go on\r\n")
+                for body in f:
+                    self.wire_in += body
+                    if body == b".\r\n":
+                        break
+                if self.at == b"DOT":
+                    return self._stall(c)
+                c.sendall(b"250 2.0.0 ok\r\n")
+            elif cmd.startswith(b"QUIT"):
+                c.sendall(b"221 bye\r\n")
+                return
+            else:
+                c.sendall(b"250 ok\r\n")
+
+    def waited(self):
+        """Seconds from the stall to the client going away."""
+        deadline = time.monotonic() + 10   # the close is seen a moment later
+        while self.closed_at is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.hung_at is not None and self.closed_at is not None, "no stall"
+        return self.closed_at - self.hung_at
+
+
+class AlertingTLSRelay(RawServer):
+    """Implicit TLS (smtps) whose TLS stack only speaks TLS 1.1 or older:
+    mailout offers TLS 1.2 and up, and the relay answers the ClientHello
+    with a fatal alert (protocol_version)."""
+
+    def __init__(self, certs):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certs.cert, certs.key)
+        with warnings.catch_warnings():     # TLS 1.1 is deprecated: that is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            self.ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        self.certs = certs
+        super().__init__()
+
+    def handle(self, c):
+        try:
+            self.ctx.wrap_socket(c, server_side=True).close()
+        except (OSError, ssl.SSLError):
+            pass
+
+
+class EnvelopeRelay(RawServer):
+    """A raw socket relay, connection after connection.  rcpt_reply(line)
+    and mail_reply(n) (n: the transaction's number, from 1) give the reply
+    to RCPT and MAIL; dot_reply(n) the bytes answering the final dot (then
+    the connection is closed when close_after_dot).  Delivered transactions
+    are in .transactions as (recipients, data)."""
+
+    def __init__(self, rcpt_reply=None, mail_reply=None, dot_reply=None, close_after_dot=False,
+                 ehlo=b"250-envelope.test\r\n250 PIPELINING\r\n"):
+        self.ehlo = ehlo
+        self.mail_lines = []
+        self.rcpt_reply = rcpt_reply or (lambda line: b"250 2.1.5 ok\r\n")
+        self.mail_reply = mail_reply or (lambda n: b"250 2.1.0 ok\r\n")
+        self.dot_reply = dot_reply or (lambda n: b"250 2.0.0 ok\r\n")
+        self.close_after_dot = close_after_dot
+        self.transactions = []
+        self.started = 0
+        super().__init__(many=True, backlog=8)
+
+    def handle(self, c):
+        c.sendall(b"220 envelope.test ESMTP\r\n")
+        f = c.makefile("rb")
+        rcpts = []
+        for line in f:
+            cmd = line.upper()
+            if cmd.startswith(b"EHLO"):
+                c.sendall(self.ehlo)
+            elif cmd.startswith(b"MAIL"):
+                self.started += 1
+                self.mail_lines.append(line.rstrip(b"\r\n").decode())
+                rcpts = []
+                c.sendall(self.mail_reply(self.started))
+            elif cmd.startswith(b"RCPT"):
+                reply = self.rcpt_reply(line)
+                if reply.startswith(b"2"):
+                    rcpts.append(line.split(b"<", 1)[1].split(b">", 1)[0].decode())
+                c.sendall(reply)
+            elif cmd.startswith(b"DATA"):
+                c.sendall(b"354 go on\r\n")
+                data = bytearray()
+                for body in f:
+                    if body == b".\r\n":
+                        break
+                    data += body
+                self.transactions.append((rcpts, bytes(data)))
+                c.sendall(self.dot_reply(self.started))
+                if self.close_after_dot:
+                    return
+            elif cmd.startswith(b"QUIT"):
+                c.sendall(b"221 bye\r\n")
+                return
+            else:
+                c.sendall(b"250 ok\r\n")

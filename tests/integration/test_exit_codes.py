@@ -23,7 +23,7 @@ import pytest
 
 from mailout_run import (EX_NOPERM, EX_NOUSER, EX_TEMPFAIL, EX_UNAVAILABLE,
                          assert_stderr_prefixed, full_message)
-from raw_servers import ClosingRelay
+from raw_servers import AlertingTLSRelay, ClosingRelay, ScriptedRelay
 
 RCPT = "rcpt@example.com"
 MSG = full_message()
@@ -339,83 +339,6 @@ def test_a_connection_closed_mid_dialogue_names_the_stage(send, command, stage):
     assert "QUIT" not in res.stderr, res
 
 
-class ScriptedRelay:
-    """A raw socket relay that answers as a normal one would, except at the
-    command named in `at` (MAIL, RCPT, DATA or DOT for the final dot), where
-    it sends `reply` (bytes, possibly without a line end, possibly empty)
-    and then stops answering for `hang` seconds.  It records when it
-    stopped answering (hung_at), when the client went away (closed_at) and
-    every byte received (wire_in)."""
-
-    def __init__(self, at, reply=b"", hang=30):
-        import socket
-        import threading
-        self.at, self.reply, self.hang = at.encode(), reply, hang
-        self.hung_at = self.closed_at = None
-        self.wire_in = bytearray()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.sock.settimeout(30)
-        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _stall(self, c):
-        c.sendall(self.reply)
-        self.hung_at = time.monotonic()
-        c.settimeout(self.hang)
-        try:
-            while True:
-                data = c.recv(4096)
-                if not data:
-                    break
-                self.wire_in += data
-        except OSError:
-            pass
-        self.closed_at = time.monotonic()
-
-    def _serve(self):
-        try:
-            c, _ = self.sock.accept()
-        except OSError:
-            return
-        with c:
-            c.sendall(b"220 scripted.test ESMTP\r\n")
-            f = c.makefile("rb")
-            for line in f:
-                self.wire_in += line
-                cmd = line.upper()
-                if cmd.startswith(self.at):
-                    return self._stall(c)
-                if cmd.startswith(b"EHLO"):
-                    c.sendall(b"250-scripted.test\r\n250 PIPELINING\r\n")
-                elif cmd.startswith(b"DATA"):
-                    c.sendall(b"354 go on\r\n")
-                    for body in f:
-                        self.wire_in += body
-                        if body == b".\r\n":
-                            break
-                    if self.at == b"DOT":
-                        return self._stall(c)
-                    c.sendall(b"250 2.0.0 ok\r\n")
-                elif cmd.startswith(b"QUIT"):
-                    c.sendall(b"221 bye\r\n")
-                    return
-                else:
-                    c.sendall(b"250 ok\r\n")
-
-    def waited(self):
-        """Seconds from the stall to the client going away."""
-        deadline = time.monotonic() + 10   # the close is seen a moment later
-        while self.closed_at is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert self.hung_at is not None and self.closed_at is not None, "no stall"
-        return self.closed_at - self.hung_at
-
-    def stop(self):
-        self.sock.close()
-
-
 def scripted_send(mailout, srv, args, timeout):
     """Send MSG through srv with the account's timeout set to timeout."""
     from mailout_run import relay_config
@@ -490,45 +413,6 @@ def test_no_descriptor_left_for_the_socket_says_so(mailout, smtpd, tmp_path):
             assert res.rc == EX_TEMPFAIL, seen
             return
     pytest.fail("no limit made socket() fail: {}".format(seen))
-
-
-class AlertingTLSRelay:
-    """Implicit TLS (smtps) whose TLS stack only speaks TLS 1.1 or older:
-    mailout offers TLS 1.2 and up, and the relay answers the ClientHello
-    with a fatal alert (protocol_version)."""
-
-    def __init__(self, certs):
-        import socket
-        import ssl
-        import threading
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(certs.cert, certs.key)
-        import warnings
-        with warnings.catch_warnings():     # TLS 1.1 is deprecated: that is the point
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-            self.ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.sock.settimeout(30)
-        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
-        self.certs = certs
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        try:
-            c, _ = self.sock.accept()
-        except OSError:
-            return
-        with c:
-            try:
-                self.ctx.wrap_socket(c, server_side=True).close()
-            except Exception:
-                pass
-
-    def stop(self):
-        self.sock.close()
 
 
 def test_a_tls_alert_from_the_relay_is_named_as_the_relays(mailout, certs):

@@ -9,85 +9,8 @@
   a warning): the relay may have taken the message (SPEC 10).  No reply at
   all stays temporary (test_exit_codes.py).
 """
-import socket
-import threading
-
 from mailout_run import EX_OK, EX_TEMPFAIL, account_block, conf_value, full_message
-
-
-class EnvelopeRelay:
-    """A raw socket relay, connection after connection.  rcpt_reply(line)
-    and mail_reply(n) (n: the transaction's number, from 1) give the reply
-    to RCPT and MAIL; dot_reply(n) the bytes answering the final dot (then
-    the connection is closed when close_after_dot).  Delivered transactions
-    are in .transactions as (recipients, data)."""
-
-    def __init__(self, rcpt_reply=None, mail_reply=None, dot_reply=None, close_after_dot=False,
-                 ehlo=b"250-envelope.test\r\n250 PIPELINING\r\n"):
-        self.ehlo = ehlo
-        self.mail_lines = []
-        self.rcpt_reply = rcpt_reply or (lambda line: b"250 2.1.5 ok\r\n")
-        self.mail_reply = mail_reply or (lambda n: b"250 2.1.0 ok\r\n")
-        self.dot_reply = dot_reply or (lambda n: b"250 2.0.0 ok\r\n")
-        self.close_after_dot = close_after_dot
-        self.transactions = []
-        self.started = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            c.settimeout(20)
-            try:
-                with c:
-                    self._serve(c)
-            except OSError:
-                pass
-
-    def _serve(self, c):
-        c.sendall(b"220 envelope.test ESMTP\r\n")
-        f = c.makefile("rb")
-        rcpts = []
-        for line in f:
-            cmd = line.upper()
-            if cmd.startswith(b"EHLO"):
-                c.sendall(self.ehlo)
-            elif cmd.startswith(b"MAIL"):
-                self.started += 1
-                self.mail_lines.append(line.rstrip(b"\r\n").decode())
-                rcpts = []
-                c.sendall(self.mail_reply(self.started))
-            elif cmd.startswith(b"RCPT"):
-                reply = self.rcpt_reply(line)
-                if reply.startswith(b"2"):
-                    rcpts.append(line.split(b"<", 1)[1].split(b">", 1)[0].decode())
-                c.sendall(reply)
-            elif cmd.startswith(b"DATA"):
-                c.sendall(b"354 go on\r\n")
-                data = bytearray()
-                for body in f:
-                    if body == b".\r\n":
-                        break
-                    data += body
-                self.transactions.append((rcpts, bytes(data)))
-                c.sendall(self.dot_reply(self.started))
-                if self.close_after_dot:
-                    return
-            elif cmd.startswith(b"QUIT"):
-                c.sendall(b"221 bye\r\n")
-                return
-            else:
-                c.sendall(b"250 ok\r\n")
-
-    def stop(self):
-        self.sock.close()
+from raw_servers import EnvelopeRelay
 
 
 def config(mailout, srv, queue="never"):

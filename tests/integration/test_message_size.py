@@ -8,7 +8,8 @@ import re
 import pytest
 
 from mailout_run import EX_OK, full_message
-from test_large_envelopes import EnvelopeRelay, config
+from raw_servers import EnvelopeRelay
+from test_large_envelopes import config
 
 SIZE_EHLO = b"250-size.test\r\n250-SIZE 50000000\r\n250 PIPELINING\r\n"
 
