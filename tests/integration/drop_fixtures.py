@@ -19,10 +19,13 @@ import pytest
 
 from mailout_run import REPO
 
-GROUP = "mo-droptest"
+# The drop group of the tests: one per test process, so that runs side by
+# side (two checkouts, make -j) never remove each other's group.
+GROUP = "mo-dt%d" % os.getpid()
 ENVELOPE = (b"mailout-envelope 1\naccount system\nsender www-data@host.example\n"
             b"rcpt root\nrcpt alerts@example.org\ncreated 1733556000\n\n")
 MESSAGE = b"Subject: drop\r\n\r\nbody\r\n.\r\nmore\r\n"
+
 
 def _cc():
     return shutil.which("cc") or shutil.which("gcc")

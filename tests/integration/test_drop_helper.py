@@ -159,5 +159,6 @@ def test_a_user_cannot_overwrite_or_remove_another_users_drop(drop):
         assert drop.run(user="nobody").returncode == EX_OK
     res = subprocess.run(["/bin/rm", "-f", str(drop.dir / first)], capture_output=True,
                          user=pw.pw_uid, group=pw.pw_gid, extra_groups=[], timeout=30)
+    assert b"Permission denied" in res.stderr
     assert (drop.dir / first).read_bytes() == before
     assert len(drop.files()) == 4

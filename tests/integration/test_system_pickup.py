@@ -9,6 +9,7 @@ the drop group (what a subverted helper could do), or by root where only root
 can make them (a device).  Root is needed (skipped otherwise).
 """
 
+import grp
 import os
 import pwd
 import re
@@ -17,7 +18,7 @@ import time
 
 import pytest
 
-from drop_fixtures import drop, drop_group, spool  # noqa: F401
+from drop_fixtures import GROUP, drop, drop_group, spool  # noqa: F401
 from mailout_run import EX_OK, relay_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (users, groups, set-group-id)")
@@ -86,8 +87,7 @@ def test_a_forged_uid_line_is_set_aside(mailout, server, drop):
 
 
 def drop_group_gid():
-    import grp
-    return grp.getgrnam("mo-droptest").gr_gid
+    return grp.getgrnam(GROUP).gr_gid
 
 
 def hostile(drop, kind, victim):
