@@ -15,11 +15,13 @@
 #include "config.h"
 
 #include <confuse.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -245,14 +247,38 @@ top_int(struct build *b, const char *key, long def)
 	return v;
 }
 
+/*
+ * An XDG base directory from the environment counts only when it is the
+ * real user's (SPEC 2): a directory of theirs, or one not made yet under
+ * their home.  NULL: use the default under user_home().
+ */
+static const char *
+xdg_dir(const char *var)
+{
+	const char *d = getenv(var), *home;
+	size_t n;
+	struct stat st;
+
+	if (!d || d[0] != '/')
+		return NULL;
+	if (dir_is_users(d))
+		return d;
+	home = user_home();
+	n = strlen(home);
+	if (stat(d, &st) != 0 && errno == ENOENT && n > 1 && strncmp(d, home, n) == 0 &&
+	    d[n] == '/' && dir_is_users(home))
+		return d;
+	return NULL;
+}
+
 static char *
 default_queue_dir(void)
 {
-	const char *state = getenv("XDG_STATE_HOME");
+	const char *state = xdg_dir("XDG_STATE_HOME");
 
 	if (geteuid() == 0)
 		return xstrdup("/var/spool/mailout");
-	if (state && state[0] == '/')
+	if (state)
 		return xasprintf("%s/mailout/queue", state);
 	return path_expand("~/.local/state/mailout/queue");
 }
@@ -382,9 +408,9 @@ load_parsed(struct config *c, struct parsed *p, size_t n, struct result *r)
 static char *
 user_config_path(void)
 {
-	const char *x = getenv("XDG_CONFIG_HOME");
+	const char *x = xdg_dir("XDG_CONFIG_HOME");
 
-	if (x && x[0] == '/')
+	if (x)
 		return xasprintf("%s/mailout/config", x);
 	return path_expand("~/.config/mailout/config");
 }
@@ -415,8 +441,12 @@ conf_load(struct config *c, const char *explicit_file, struct result *r)
 			int got = conf_parse_file(paths[i], i == 0 ? 2 : 1, &p[n], r);
 			if (got < 0)
 				goto done;
-			if (got == 0)
+			if (got == 0) {
+				/* There, but not for this user: the mail system's. */
+				if (i == 0 && (access(paths[0], F_OK) == 0 || errno == EACCES))
+					c->system_unreadable = 1;
 				continue;
+			}
 			p[n].name = paths[i];
 			n++;
 		}
