@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -247,28 +246,15 @@ top_int(struct build *b, const char *key, long def)
 	return v;
 }
 
-/*
- * An XDG base directory from the environment counts only when it is the
- * real user's (SPEC 2): a directory of theirs, or one not made yet under
- * their home.  NULL: use the default under user_home().
- */
+/* An XDG base directory from the environment counts only when it is the
+ * real user's (SPEC 2: dir_is_users()).  NULL: the default under
+ * user_home(). */
 static const char *
 xdg_dir(const char *var)
 {
-	const char *d = getenv(var), *home;
-	size_t n;
-	struct stat st;
+	const char *d = getenv(var);
 
-	if (!d || d[0] != '/')
-		return NULL;
-	if (dir_is_users(d))
-		return d;
-	home = user_home();
-	n = strlen(home);
-	if (stat(d, &st) != 0 && errno == ENOENT && n > 1 && strncmp(d, home, n) == 0 &&
-	    d[n] == '/' && dir_is_users(home))
-		return d;
-	return NULL;
+	return dir_is_users(d) ? d : NULL;
 }
 
 static char *

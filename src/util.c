@@ -198,9 +198,18 @@ int
 dir_is_users(const char *path)
 {
 	struct stat st;
+	char *p;
+	int rc;
 
-	return path && path[0] == '/' && stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-	       st.st_uid == getuid();
+	if (!path || path[0] != '/')
+		return 0;
+	p = xstrdup(path);
+	/* Not made yet: its nearest existing ancestor decides. */
+	while (stat(p, &st) != 0 && errno == ENOENT && strrchr(p, '/') != p)
+		*strrchr(p, '/') = '\0';
+	rc = stat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid();
+	free(p);
+	return rc;
 }
 
 const char *

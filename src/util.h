@@ -40,7 +40,8 @@ void wipe(void *p, size_t n);
 /* wipe() and free() a NUL-terminated secret; NULL is fine. */
 void free_secret(char *s);
 
-/* 1 when path is an absolute path to a directory owned by the real user. */
+/* 1 when path is absolute and it, or when it does not exist yet its
+ * nearest existing ancestor, is a directory owned by the real user. */
 int dir_is_users(const char *path);
 
 /* The real user's home (SPEC 2): $HOME when it is a directory of theirs
