@@ -82,9 +82,11 @@ def user_env(user: str, extra: Optional[Dict[str, Optional[str]]] = None) -> Dic
 
 def run_as(mailout, user: str, binary: Path, args: Sequence[str], stdin: bytes = b"", *,
            system_file: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
-           argv0: Optional[str] = None, timeout: float = 60) -> Result:
+           argv0: Optional[str] = None, var_mail: Optional[Path] = None,
+           timeout: float = 60) -> Result:
     """Run binary as user through the search path, system_file shown as
-    SYSCONFDIR/mailout.conf (None: no system file at all)."""
+    SYSCONFDIR/mailout.conf (None: no system file at all), and var_mail
+    (when given) as /var/mail."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root and setpriv to run as another user")
     pw = pwd.getpwnam(user)
@@ -104,6 +106,8 @@ def run_as(mailout, user: str, binary: Path, args: Sequence[str], stdin: bytes =
         guard = mailout.host_guard(env, cmd)
     else:
         guard = mailout.host_guard(env, cmd, system_file=system_file)
+    if var_mail is not None:
+        guard = guard + with_var_mail(var_mail, [])
     p = subprocess.run(guard + ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
                                 "--clear-groups", *cmd],
                        input=stdin, capture_output=True, env=env, timeout=timeout,
