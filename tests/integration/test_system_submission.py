@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from drop_fixtures import drop, drop_group, spool  # noqa: F401
-from mailout_run import EX_CONFIG, EX_OK, full_message, relay_config
+from mailout_run import EX_CONFIG, EX_OK, EX_TEMPFAIL, full_message, relay_config
 from system_fixtures import build_mailout, run_as, user_env
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (users, set-group-id)")
@@ -188,3 +188,14 @@ def test_mailname_is_the_mail_domain(mailout, server, tmp_path):
     assert [m.mail_from for m in server.messages] == ["cron@mail.example.net",
                                                       "%s@mail.example.net" % me]
 
+
+
+def test_without_the_helper_an_unusable_queue_says_why(mailout, refused_port, spool):
+    class Down:
+        host, port = "127.0.0.1", refused_port.port
+    sysf = system_file(spool, Down, mode=0o644)
+    r = run_as(mailout, "nobody", Path(mailout.bin), ["-t"], MSG, system_file=sysf)
+    if "system queue" in r.stderr and r.rc == EX_OK:
+        pytest.skip("a mailout-drop is installed on this host")
+    assert r.rc == EX_TEMPFAIL, r
+    assert "is not usable, and the system queue is not installed" in r.stderr, r
