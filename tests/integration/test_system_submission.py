@@ -10,6 +10,7 @@ SYSCONFDIR/mailout.conf.  Needs root (users, set-group-id, mount namespace).
 
 import os
 import pwd
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -199,3 +200,13 @@ def test_without_the_helper_an_unusable_queue_says_why(mailout, refused_port, sp
         pytest.skip("a mailout-drop is installed on this host")
     assert r.rc == EX_TEMPFAIL, r
     assert "is not usable, and the system queue is not installed" in r.stderr, r
+
+
+def test_a_state_home_of_another_user_is_not_the_queue(mailout, spool, sysbin):
+    # atd started from a root shell: root's XDG_STATE_HOME in nobody's job.
+    env = user_env("nobody", {"HOME": "/root", "XDG_STATE_HOME": "/root/.local/state"})
+    r = run_as(mailout, "nobody", sysbin, ["--host", "relay.example", "--show-config"], env=env)
+    assert r.rc == EX_OK, r
+    m = re.search(r'queue_dir\s+= "([^"]*)"', r.stdout)
+    assert m and m.group(1) == pwd.getpwnam("nobody").pw_dir + "/.local/state/mailout/queue", \
+        r.stdout
