@@ -210,3 +210,14 @@ def test_a_state_home_of_another_user_is_not_the_queue(mailout, spool, sysbin):
     m = re.search(r'queue_dir\s+= "([^"]*)"', r.stdout)
     assert m and m.group(1) == pwd.getpwnam("nobody").pw_dir + "/.local/state/mailout/queue", \
         r.stdout
+
+
+def test_queue_always_through_a_system_account_goes_to_the_system_queue(mailout, server, drop,
+                                                                         spool, sysbin):
+    sysf = spool / "system.conf"
+    sysf.write_text(relay_config(server, account="system", globals_={"queue": "always"}))
+    os.chmod(sysf, 0o644)
+    r = run_as(mailout, "www-data", sysbin, ["-t"], MSG, system_file=sysf)
+    assert r.rc == EX_OK, r
+    assert "queued in the system queue" in r.stderr, r
+    assert len(drop.files()) == 1 and not server.messages
