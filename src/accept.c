@@ -34,6 +34,10 @@ struct job {
 	char *dir;                     /* where the spool file is */
 	int in_queue;                  /* dir is the queue's tmp/ */
 	int qmode;
+	const char *helper;            /* the system queue's, when this message may
+	                                  go there (may_drop()); else NULL */
+	int to_system;                 /* 1: it goes to the system queue whole */
+	int kept;                      /* 1: the spool file is in our own queue */
 	struct delivery d;             /* set when a delivery was tried */
 	struct deliver_report rep;
 };
@@ -120,7 +124,7 @@ default_sender(const struct job *j)
 {
 	if (j->acct && j->acct->from)
 		return xstrdup(j->acct->from);
-	return xasprintf("%s@%s", user_name(), host_fqdn());
+	return xasprintf("%s@%s", user_name(), mail_domain());
 }
 
 /* The directory for the private copy: queue_dir/tmp, or $TMPDIR. */
@@ -273,6 +277,62 @@ canonical_envelope(struct job *j, struct result *r)
 	return 0;
 }
 
+/* 1 when the account is the system file's (SPEC 2: its secret is the mail
+ * system's; SPEC 10: its mail is queued in the system queue). */
+static int
+system_account(const struct account *a)
+{
+	return a && a->file && strcmp(a->file, SYSCONFDIR "/mailout.conf") == 0;
+}
+
+/*
+ * Whether this message may go to the system queue (SPEC 11), and through
+ * which helper: only for a caller that is not root (root's queue is the
+ * system queue), when the helper is installed, when no relay setting came
+ * from the command line (the system chooses the relay), and when the
+ * account is not one of the user's own (they keep their own queue).
+ */
+static const char *
+may_drop(const struct job *j)
+{
+	const struct overrides *ov = &j->s->route.ov;
+
+	if (getuid() == 0 || ov->host || ov->port || ov->tls || ov->user || ov->passwordeval)
+		return NULL;
+	if (j->acct && !system_account(j->acct))
+		return NULL;
+	return queue_drop_helper();
+}
+
+/*
+ * The whole message goes to the system queue when this user cannot send
+ * it through the account the system would use: the system file exists but
+ * is not readable by them (its accounts, aliases and secrets are the mail
+ * system's), or the chosen system account authenticates with a secret
+ * (a password, or a passwordeval command: it is never run as a user other
+ * than root, so that nothing it reads can leak to them).  Nothing is run
+ * to find this out.
+ */
+static int
+goes_to_system(const struct job *j)
+{
+	if (!j->helper)
+		return 0;
+	if (!j->acct)
+		return j->s->cfg->system_unreadable;
+	return account_auth_enabled(j->acct) && (j->acct->password || j->acct->passwordeval);
+}
+
+/* Without the helper, why a message this user cannot send is not queued. */
+static void
+explain_no_system_queue(const struct job *j)
+{
+	if (getuid() != 0 && !j->helper && j->s->cfg->system_unreadable && !j->acct)
+		log_err("%s is not readable by you, and the system queue is not installed "
+			"(no set-group-id %s): nothing can take this message for the mail system",
+			SYSCONFDIR "/mailout.conf", LIBEXECDIR "/mailout-drop");
+}
+
 /* Step 1: read the headers and settle recipients, envelope sender,
  * account and aliases; refuse what cannot go anywhere. */
 static int
@@ -302,27 +362,36 @@ settle_envelope(struct job *j, struct result *r)
 	if ((have = accept_choose_account(s->cfg, &s->route, j->sender, &j->adhoc, r)) < 0)
 		return -1;
 	j->acct = have ? &j->adhoc : NULL;
+	j->helper = may_drop(j);
+	j->to_system = goes_to_system(j);
 	/* Settings that cannot work are a configuration error now, before
-	 * anything is spooled, sent or queued (--dry-run included). */
-	if (j->acct && (account_check(j->acct, 1, r) < 0 || tls_files_check(j->acct, r) < 0))
+	 * anything is spooled, sent or queued (--dry-run included); the
+	 * system queue's are the system's to check. */
+	if (j->acct && !j->to_system &&
+	    (account_check(j->acct, 1, r) < 0 || tls_files_check(j->acct, r) < 0))
 		return -1;
 	if (!j->sender)
 		j->sender = default_sender(j);
 	if (*j->sender && !strchr(j->sender, '@')) {
 		/* "-f root" (cron): qualify it as Postfix's myorigin does, since
 		 * relays refuse a sender without a domain. */
-		char *q = xasprintf("%s@%s", j->sender, host_fqdn());
+		char *q = xasprintf("%s@%s", j->sender, mail_domain());
 		free(j->sender);
 		j->sender = q;
 	}
 	if (aliases_expand(s->cfg->aliases, &j->rcpts, &j->expanded, r) < 0 ||
 	    canonical_envelope(j, r) < 0 || check_relay_ascii(j, r) < 0)
 		return -1;
+	/* The system knows its relay, aliases and users. */
+	if (j->to_system)
+		return 0;
 	/* Refuse before accepting anything when nobody can take remote mail,
 	 * or, unless partial_delivery allows the others to get it, when a
 	 * local recipient is no user of this host. */
-	if (deliver_check_relay(j->acct, &j->expanded, r) < 0)
+	if (deliver_check_relay(j->acct, &j->expanded, r) < 0) {
+		explain_no_system_queue(j);
 		return -1;
+	}
 	if (!(j->acct && j->acct->partial_delivery) && addr_check_local_users(&j->expanded, r) < 0)
 		return -1;
 	return 0;
@@ -364,6 +433,67 @@ keep(struct job *j, const struct addr_list *pending, const char *why, struct res
 		       pending, why, j->rc->queue_id, sizeof(j->rc->queue_id), r) < 0)
 		return -1;
 	j->rc->queued = 1;
+	j->kept = 1;
+	return 0;
+}
+
+/* Hand the spooled message to the system queue for rcpts (NULL: every
+ * recipient).  0, or -1 with *r. */
+static int
+drop(struct job *j, const struct addr_list *rcpts, struct result *r)
+{
+	struct queue_env e = { 0 };
+
+	e.account = system_account(j->acct) ? j->acct->name : NULL;
+	e.sender = j->sender;
+	e.rcpts = rcpts ? *rcpts : j->expanded;
+	if (queue_drop(j->helper, j->msg.fd, j->msg.data_offset, &e, j->rc->queue_id,
+		       sizeof(j->rc->queue_id), r) < 0) {
+		log_err("cannot hand the message to the system queue: %s", r->text);
+		return -1;
+	}
+	j->rc->queued = 1;
+	log_err("queued in the system queue (%s) as %s: the mail system delivers it",
+		LOCALSTATEDIR "/spool/mailout", j->rc->queue_id);
+	return 0;
+}
+
+/*
+ * After a delivery, what the system queue takes (SPEC 11): the deferred
+ * recipients unless queue = never (this user's own queue serves only their
+ * own accounts), and the local ones whose mailbox this user may not create.
+ * Returns 0 when that leaves no failure to report; else -1 with *r the
+ * failures of the others (or the drop's own failure).
+ */
+static int
+drop_undelivered(struct job *j, struct result *r)
+{
+	struct addr_list todo = { 0 };
+	struct result left;
+	int rc;
+
+	res_clear(&left);
+	for (size_t i = 0; i < j->rep.n; i++) {
+		const struct deliver_outcome *o = &j->rep.v[i];
+		int take = (o->state == DELIVER_DEFERRED && j->qmode != QUEUE_NEVER) ||
+			   (!o->remote && o->r.cls == RES_CANTCREAT);
+
+		if (o->state == DELIVER_DELIVERED)
+			continue;
+		for (size_t k = 0; take && k < o->rcpts.n; k++)
+			addr_list_add(&todo, o->rcpts.v[k]);
+		if (!take)
+			res_merge(&left, &o->r);
+	}
+	rc = todo.n ? drop(j, &todo, r) : 0;
+	addr_list_free(&todo);
+	if (rc < 0)
+		return -1;
+	if (left.cls != RES_OK) {
+		*r = left;
+		return -1;
+	}
+	res_clear(r);
 	return 0;
 }
 
@@ -376,8 +506,10 @@ queue_deferred(struct job *j, const struct addr_list *pending, struct result *r)
 
 	res_clear(&qr);
 	if (!j->in_queue) {
-		log_err("cannot queue: the queue directory %s is not usable",
-			j->s->cfg->queue_dir);
+		log_err("cannot queue: the queue directory %s is not usable%s",
+			j->s->cfg->queue_dir, getuid() == 0 || queue_drop_helper() ? "" :
+			", and the system queue "
+			"is not installed (no set-group-id " LIBEXECDIR "/mailout-drop)");
 		return -1;
 	}
 	if (keep(j, pending, r->text, &qr) < 0) {
@@ -404,6 +536,8 @@ dispatch(struct job *j, struct result *r)
 		print_dry_run(j);
 		return 0;
 	}
+	if (j->to_system || (j->helper && j->qmode == QUEUE_ALWAYS))
+		return drop(j, NULL, r);
 	if (j->qmode == QUEUE_ALWAYS && j->in_queue) {
 		if (keep(j, NULL, NULL, r) < 0)
 			return -1;
@@ -417,6 +551,8 @@ dispatch(struct job *j, struct result *r)
 		.dsn_notify = s->dsn_notify, .dsn_ret = s->dsn_ret, .dsn_envid = s->dsn_envid,
 	};
 	rc = deliver_run(&j->d, &j->expanded, NULL, &j->rep, r);
+	if (rc < 0 && j->helper && j->rep.n)
+		return drop_undelivered(j, r);
 	deliver_recipients(&j->rep, DELIVER_DEFERRED, &pending);
 	if (pending.n && j->qmode != QUEUE_NEVER)
 		rc = queue_deferred(j, &pending, r);
@@ -447,7 +583,7 @@ record(struct job *j, int rc, const struct result *r)
 static void
 job_free(struct job *j)
 {
-	msg_free(&j->msg, j->rc->queued);
+	msg_free(&j->msg, j->kept);
 	deliver_report_free(&j->rep);
 	addr_list_free(&j->rcpts);
 	addr_list_free(&j->expanded);

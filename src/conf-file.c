@@ -322,9 +322,14 @@ conf_parse_file(const char *path, int optional, struct parsed *out, struct resul
 	 * refused below, as any file that is not a regular one. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		if ((optional && errno == ENOENT) || (optional == 2 && errno == EACCES)) {
-			if (errno == EACCES)
+		/* SPEC 2: a search-path file this user cannot read is skipped;
+		 * the system file quietly (it is the mail system's), the user
+		 * file with a warning. */
+		if (optional && (errno == ENOENT || errno == EACCES)) {
+			if (errno == EACCES && optional == 2)
 				log_info("skipping %s: not readable by this user", path);
+			else if (errno == EACCES)
+				log_err("warning: skipping %s: %s", path, strerror(errno));
 			res_clear(r);
 			return 0;
 		}

@@ -204,9 +204,9 @@ int conf_parse_text(struct parsed *p, const char *name, char *text, struct resul
  * regular file of at most 1 MiB without NUL bytes, owned by the user or
  * root and writable by no one else, and private when it holds a password.
  * Returns 1 (free with conf_parsed_free()), or 0 with *r cleared when the
- * file does not exist and may be absent (optional: 1), or also when it
- * cannot be read by this user (optional: 2, the system file, which may
- * hold root's secrets), or -1 with RES_CONFIG.
+ * file does not exist or cannot be read by this user and may be absent
+ * (optional: 1, the user file, skipped with a warning; 2, the system
+ * file, which may hold the mail system's secrets), or -1 with RES_CONFIG.
  */
 int conf_parse_file(const char *path, int optional, struct parsed *out, struct result *r);
 

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <confuse.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,14 +246,25 @@ top_int(struct build *b, const char *key, long def)
 	return v;
 }
 
+/* An XDG base directory from the environment counts only when it is the
+ * real user's (SPEC 2: dir_is_users()).  NULL: the default under
+ * user_home(). */
+static const char *
+xdg_dir(const char *var)
+{
+	const char *d = getenv(var);
+
+	return dir_is_users(d) ? d : NULL;
+}
+
 static char *
 default_queue_dir(void)
 {
-	const char *state = getenv("XDG_STATE_HOME");
+	const char *state = xdg_dir("XDG_STATE_HOME");
 
 	if (geteuid() == 0)
 		return xstrdup("/var/spool/mailout");
-	if (state && state[0] == '/')
+	if (state)
 		return xasprintf("%s/mailout/queue", state);
 	return path_expand("~/.local/state/mailout/queue");
 }
@@ -382,9 +394,9 @@ load_parsed(struct config *c, struct parsed *p, size_t n, struct result *r)
 static char *
 user_config_path(void)
 {
-	const char *x = getenv("XDG_CONFIG_HOME");
+	const char *x = xdg_dir("XDG_CONFIG_HOME");
 
-	if (x && x[0] == '/')
+	if (x)
 		return xasprintf("%s/mailout/config", x);
 	return path_expand("~/.config/mailout/config");
 }
@@ -415,8 +427,12 @@ conf_load(struct config *c, const char *explicit_file, struct result *r)
 			int got = conf_parse_file(paths[i], i == 0 ? 2 : 1, &p[n], r);
 			if (got < 0)
 				goto done;
-			if (got == 0)
+			if (got == 0) {
+				/* There, but not for this user: the mail system's. */
+				if (i == 0 && (access(paths[0], F_OK) == 0 || errno == EACCES))
+					c->system_unreadable = 1;
 				continue;
+			}
 			p[n].name = paths[i];
 			n++;
 		}

@@ -20,6 +20,8 @@ struct config {
 	char *files[2];        /* files read (system, user), or just the -C file */
 	size_t nfiles;
 	int embedded;          /* 1: no file found, the embedded default applies */
+	int system_unreadable; /* 1: the system file exists but this user cannot
+	                          read it (its accounts are the system queue's) */
 	char *default_account;
 	char *aliases;         /* expanded path or NULL */
 	char *logfile;         /* expanded path or NULL */

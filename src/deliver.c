@@ -49,6 +49,7 @@ log_line(const struct delivery *d, const struct addr_list *to, int remote,
 		.smtpmsg = r->smtp_code ? r->reply : NULL,
 		.errormsg = r->cls != RES_OK ? r->text : NULL,
 		.queue_id = queue_id,
+		.uid = d->uid,
 		.exitcode = res_exit_name(r->cls),
 	};
 	log_delivery(&e);

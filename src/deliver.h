@@ -26,6 +26,7 @@ struct delivery {
 	int fd;                      /* the spool or queue file */
 	off_t start, size;           /* where the message starts, its length */
 	const char *queue_id;        /* the queue file it was read from, or NULL */
+	const char *uid;             /* who submitted it to the system queue, or NULL */
 	const char *dsn_notify, *dsn_ret, *dsn_envid;
 };
 

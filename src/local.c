@@ -590,7 +590,7 @@ local_deliver(const char *rcpt, const char *sender, int fd, off_t start, char *w
 	}
 	self = pw->pw_uid == getuid();
 	if (self) {
-		const char *home = getenv("HOME"), *mail = getenv("MAIL");
+		const char *home = user_home(), *mail = getenv("MAIL");
 
 		if (!home || !*home)
 			home = pw->pw_dir;

@@ -5,7 +5,9 @@
  * keep working:
  *   host=H tls=on|off auth=on|off [user=U] from=F recipients=A,B
  *   [mailsize=N] [smtpstatus=NNN] [smtpmsg='...'] [errormsg='...']
- *   [queue=ID] exitcode=EX_...
+ *   [queue=ID] [uid=N] exitcode=EX_...
+ * uid= names who submitted a message of the system queue (SPEC 11), as
+ * the kernel reported the drop file's owner.
  * In the log file each line starts with "Mon DD HH:MM:SS "; syslog adds
  * its own time stamp.
  */
@@ -219,6 +221,7 @@ log_delivery_line(const struct log_entry *e)
 	if (e->errormsg && *e->errormsg)
 		field(&d, "errormsg", e->errormsg, 1);
 	field(&d, "queue", e->queue_id, 0);
+	field(&d, "uid", e->uid, 0);
 	field(&d, "exitcode", e->exitcode, 0);
 	return d.s ? d.s : xstrdup("");
 }

@@ -34,6 +34,7 @@ struct log_entry {
 	const char *smtpmsg;
 	const char *errormsg;
 	const char *queue_id;
+	const char *uid;         /* the submitter's uid (system queue), or NULL */
 	const char *exitcode;    /* "EX_OK"... */
 };
 /* Append the line to the log file (under a lock) and/or syslog.  A log
@@ -44,7 +45,7 @@ void log_delivery(const struct log_entry *e);
  * adds (malloc'd: free it):
  *   host=H tls=on|off auth=on|off [user=U] from=F recipients=A,B
  *   [mailsize=N] [smtpstatus=NNN] [smtpmsg='...'] [errormsg='...']
- *   [queue=ID] exitcode=EX_...
+ *   [queue=ID] [uid=N] exitcode=EX_...
  * Control characters in a value become spaces, and a ' inside the quoted
  * values becomes ?, as msmtp writes them.
  */

@@ -372,10 +372,10 @@ add_address_header(struct dynbuf *d, const char *name, const struct addr_list *l
 	for (size_t i = 0; i < l->n; i++) {
 		const char *dn = addr_list_name(l, i);
 		/* A local name ("mail -s ... root") is no address in a header
-		 * that may leave this host: qualified with the host's name, as
+		 * that may leave this host: qualified with the mail domain, as
 		 * Postfix appends myorigin. */
 		char *a = strchr(l->v[i], '@') ? xstrdup(l->v[i])
-					       : xasprintf("%s@%s", l->v[i], host_fqdn());
+					       : xasprintf("%s@%s", l->v[i], mail_domain());
 		size_t end;
 
 		if (i) {

@@ -380,6 +380,7 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 	le.mailsize = (long long)size;
 	le.errormsg = what;
 	le.queue_id = id;
+	le.uid = e->uid;
 	le.exitcode = res_exit_name(r->cls);
 	log_delivery(&le);
 	db_free(&rc);
@@ -522,7 +523,7 @@ item_try(struct run *run, struct item *it, struct result *r)
 	}
 	struct delivery d = {
 		.acct = &it->sess->acct, .sender = it->e.sender, .fd = it->fd,
-		.start = it->off, .size = it->size, .queue_id = it->id,
+		.start = it->off, .size = it->size, .queue_id = it->id, .uid = it->e.uid,
 	};
 	struct deliver_report rep;
 

@@ -16,6 +16,10 @@
 
 #include "util.h"
 
+#ifndef MO_MAILNAME
+#define MO_MAILNAME "/etc/mailname"
+#endif
+
 static void
 oom(void)
 {
@@ -190,23 +194,43 @@ free_secret(char *s)
 	}
 }
 
-static const char *
-home_dir(void)
+int
+dir_is_users(const char *path)
+{
+	struct stat st;
+	char *p;
+	int rc;
+
+	if (!path || path[0] != '/')
+		return 0;
+	p = xstrdup(path);
+	/* Not made yet: its nearest existing ancestor decides. */
+	while (stat(p, &st) != 0 && errno == ENOENT && strrchr(p, '/') != p)
+		*strrchr(p, '/') = '\0';
+	rc = stat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid();
+	free(p);
+	return rc;
+}
+
+const char *
+user_home(void)
 {
 	const char *h = getenv("HOME");
 	struct passwd *pw;
 
-	if (h && *h)
+	/* SPEC 2: $HOME counts only when it is the real user's (cron and atd
+	 * started from a root shell pass HOME=/root to every job). */
+	if (dir_is_users(h))
 		return h;
 	pw = getpwuid(getuid());
-	return pw && pw->pw_dir ? pw->pw_dir : "/";
+	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/";
 }
 
 char *
 path_expand(const char *path)
 {
 	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0'))
-		return xasprintf("%s%s", home_dir(), path + 1);
+		return xasprintf("%s%s", user_home(), path + 1);
 	return xstrdup(path);
 }
 
@@ -413,6 +437,30 @@ host_fqdn(void)
 			freeaddrinfo(ai);
 	}
 	return fqdn;
+}
+
+const char *
+mail_domain(void)
+{
+	static char *domain;
+
+	if (!domain) {
+		char line[256];
+		FILE *f = fopen(MO_MAILNAME, "re");
+
+		/* Debian policy: the first line of /etc/mailname, when it holds
+		 * a name (no blanks, no '@'), is the mail domain. */
+		if (f && fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (line[0] && !strpbrk(line, " \t@") && line[0] != '.')
+				domain = xstrdup(line);
+		}
+		if (f)
+			fclose(f);
+		if (!domain)
+			domain = xstrdup(host_fqdn());
+	}
+	return domain;
 }
 
 const char *

@@ -40,8 +40,17 @@ void wipe(void *p, size_t n);
 /* wipe() and free() a NUL-terminated secret; NULL is fine. */
 void free_secret(char *s);
 
-/* "~/x" -> "$HOME/x" (or the password database's home); other paths are
- * copied.  Returns a new string. */
+/* 1 when path is absolute and it, or when it does not exist yet its
+ * nearest existing ancestor, is a directory owned by the real user. */
+int dir_is_users(const char *path);
+
+/* The real user's home (SPEC 2): $HOME when it is a directory of theirs
+ * (dir_is_users()), else the password database's home for getuid(), else
+ * "/".  The string is the environment's or static: do not free it. */
+const char *user_home(void);
+
+/* "~/x" -> user_home() "/x"; other paths are copied.  Returns a new
+ * string. */
 char *path_expand(const char *path);
 
 /* mkdir -p with the given mode for every directory created.
@@ -83,6 +92,12 @@ int disk_full_errno(int err);
  * Both computed once, on first use. */
 const char *host_name(void);
 const char *host_fqdn(void);
+
+/* The host's mail domain (SPEC 2): the first line of /etc/mailname when
+ * it exists and holds a name (Debian policy), else host_fqdn().  It
+ * completes bare local names and the default sender user@domain.
+ * Computed once, on first use; do not free it. */
+const char *mail_domain(void);
 
 /* The invoking user's login name (password database for getuid()),
  * falling back to $USER/$LOGNAME, then "uid<N>". */

@@ -570,6 +570,9 @@ def test_default_queue_directory(mailout, tmp_path):
     import tempfile
     home = Path(tempfile.mkdtemp(prefix="mailout-nobody-"))  # pytest's tree is root-only
     os.chmod(home, 0o777)
+    # SPEC 2: HOME and XDG_* count only when they are nobody's.
+    nobody = pwd.getpwnam("nobody")
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
     env.update(HOME=str(home), XDG_STATE_HOME=str(home / "state"),
                XDG_CONFIG_HOME=str(home / "config"))
     assert shown(prefix, env) == str(home / "state") + "/mailout/queue"

@@ -32,6 +32,22 @@ test_full_line(void)
 }
 
 static void
+test_uid(void)
+{
+	struct log_entry e = {
+		.host = "relay.example", .from = "a@example.com", .recipients = "b@example.com",
+		.mailsize = -1, .queue_id = "20261207T080000000000-abc", .uid = "33",
+		.exitcode = "EX_OK",
+	};
+	char *line = log_delivery_line(&e);
+
+	is_str(line, "host=relay.example tls=off auth=off from=a@example.com "
+	       "recipients=b@example.com queue=20261207T080000000000-abc uid=33 exitcode=EX_OK",
+	       "the system queue's submitter: uid= after queue=, before exitcode=");
+	free(line);
+}
+
+static void
 test_fields_left_out(void)
 {
 	struct log_entry e = {
@@ -171,6 +187,7 @@ main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_full_line();
+	test_uid();
 	test_fields_left_out();
 	test_escaping();
 	test_log_file(dir);

@@ -1,0 +1,117 @@
+"""Nothing lost, for every user (issue 15 item 5, SPEC 11): users x relay
+states x callers, ending after root's queue run on the test's system queue
+with every message delivered exactly once and every call returning 0.
+
+Users: nobody, www-data (homes that do not exist or are not theirs), an
+ordinary user with a home of their own, and a user whose home does not
+exist (both created for the module and removed).  Relay "up": the system
+file is root's, mode 0600, as installed (users cannot read it: all their
+mail goes to the system queue).  Relay "down then up": a password-less
+system file others may read (users try the relay themselves, and what it
+defers goes to the system queue); root's first run finds it down, the
+second delivers.  Callers: `sendmail -t`, cron's
+`-FCronDaemon -i -B8BITMIME -oem USER` to the job's owner (run with
+HOME=/root, as cron started from a root shell has it), `mail -s`.
+/var/mail is a private root:mail 2775 directory for the users' runs and
+root's (mount namespaces), so that users cannot create their mbox there.
+"""
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from drop_fixtures import drop, drop_group, spool  # noqa: F401
+from mailout_run import MAILOUT_BIN, EX_OK, full_message, relay_config
+from system_fixtures import build_mailout, run_as, user_env, with_var_mail
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (users, set-group-id)")
+
+ORDINARY, NO_HOME = "mo-mx-user", "mo-mx-nohome"
+
+
+@pytest.fixture(scope="module")
+def users():
+    made = []
+    home = Path(tempfile.mkdtemp(prefix="mo-mx-home-"))
+    for name, h in ((ORDINARY, str(home)), (NO_HOME, "/nonexistent/mo-mx-nohome")):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "-M", "-d", h, "-s", "/usr/sbin/nologin", name],
+                           check=True)
+            made.append(name)
+    pw = pwd.getpwnam(ORDINARY)
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    os.chmod(home, 0o700)
+    yield
+    for name in made:
+        subprocess.run(["userdel", name], check=False)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def var_mail(spool):
+    box = spool / "var-mail"
+    box.mkdir()
+    mail = grp.getgrnam("mail").gr_gid if "mail" in [g.gr_name for g in grp.getgrall()] else 0
+    os.chown(box, 0, mail)
+    os.chmod(box, 0o2775)
+    return box
+
+
+def root_run(mailout, srv, drop, box):
+    conf = mailout.write_config(relay_config(srv, account="system", globals_={
+        "queue": "onfail", "queue_dir": str(drop.root)}))
+    return subprocess.run(with_var_mail(box, [MAILOUT_BIN, "-C", str(conf), "-q"]),
+                          capture_output=True, env=mailout.env(), timeout=120)
+
+
+@pytest.mark.parametrize("relay", ["up", "down-then-up"])
+@pytest.mark.parametrize("user", ["nobody", "www-data", ORDINARY, NO_HOME])
+def test_every_message_delivered_once(mailout, smtpd, refused_port, drop, spool, users,
+                                      user, relay):
+    binary = build_mailout(spool, helper=drop.bin)
+    box = var_mail(spool)
+    server = smtpd("plain")
+
+    class Down:
+        host, port = "127.0.0.1", refused_port.port
+    sysf = spool / "system.conf"
+    sysf.write_text(relay_config(server if relay == "up" else Down, account="system",
+                                 globals_={"queue": "onfail"}))
+    os.chmod(sysf, 0o600 if relay == "up" else 0o644)
+
+    calls = [
+        run_as(mailout, user, binary, ["-t"],
+               full_message(to="alerts@example.org", subject="sendmail-t " + user),
+               system_file=sysf, var_mail=box),
+        run_as(mailout, user, binary, ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", user],
+               b"Subject: Cron <%s> job\n\noutput of the job\n" % user.encode(),
+               system_file=sysf, var_mail=box, env=user_env(user, {"HOME": "/root"})),
+        run_as(mailout, user, binary, ["-s", "mail-s " + user, "alerts@example.org"],
+               b"body of mail -s\n", system_file=sysf, var_mail=box, argv0="mail"),
+    ]
+    for c in calls:
+        assert c.rc == EX_OK, c
+    if relay != "up":
+        first = root_run(mailout, Down, drop, box)
+        assert not server.messages, first
+    q = root_run(mailout, server, drop, box)
+    assert q.returncode == EX_OK, q
+    subjects = sorted(m.headers("Subject")[0] for m in server.messages)
+    assert subjects == [b"Subject: mail-s " + user.encode(),
+                        b"Subject: sendmail-t " + user.encode()], subjects
+    mbox = box / user
+    assert mbox.read_bytes().count(b"output of the job") == 1
+    st = mbox.stat()
+    # The user's, and nobody else's to read (local.c gives a new mbox the
+    # mail group, as Debian's /var/mail convention has it).
+    assert st.st_uid == pwd.getpwnam(user).pw_uid and not st.st_mode & 0o007, oct(st.st_mode)
+    assert drop.files() == []
+    # Nothing left in the system queue.
+    assert not [p for p in (drop.root / "q").iterdir() if "." not in p.name]
