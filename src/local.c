@@ -328,7 +328,7 @@ open_mbox(const char *path, const struct passwd *pw, int self, struct result *r)
 					close(fd);
 					return -1;
 				}
-				(void)fchmod(fd, g ? 0660 : 0600);
+				(void)fchmod(fd, 0600);   /* SPEC 7: the user's alone */
 			} else {
 				close(fd);
 				return res_fail(r, RES_CANTCREAT, "mailbox %s is not owned by %s",

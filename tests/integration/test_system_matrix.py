@@ -109,9 +109,9 @@ def test_every_message_delivered_once(mailout, smtpd, refused_port, drop, spool,
     mbox = box / user
     assert mbox.read_bytes().count(b"output of the job") == 1
     st = mbox.stat()
-    # The user's, and nobody else's to read (local.c gives a new mbox the
-    # mail group, as Debian's /var/mail convention has it).
-    assert st.st_uid == pwd.getpwnam(user).pw_uid and not st.st_mode & 0o007, oct(st.st_mode)
+    # The user's alone: mode 0600 (SPEC 7); the group is mail, as Debian's
+    # /var/mail convention has it.
+    assert st.st_uid == pwd.getpwnam(user).pw_uid and st.st_mode & 0o777 == 0o600, oct(st.st_mode)
     assert drop.files() == []
     # Nothing left in the system queue.
     assert not [p for p in (drop.root / "q").iterdir() if "." not in p.name]
