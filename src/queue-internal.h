@@ -4,7 +4,9 @@
  *  - queue-file.c: state files, queue ids, directories (the on-disk format
  *    is described at its top);
  *  - queue-remove.c: the thread that unlinks delivered messages;
- *  - queue-list.c: -bp, and the age shown there and in expiry messages.
+ *  - queue-list.c: -bp, and the age shown there and in expiry messages;
+ *  - queue-notify.c: delivery status notifications (SPEC 12);
+ *  - queue-manage.c: --delete, --requeue, --show (SPEC 10).
  */
 #ifndef MAILOUT_QUEUE_INTERNAL_H
 #define MAILOUT_QUEUE_INTERNAL_H
@@ -14,6 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "dsn.h"
+#include "queue.h"
 #include "result.h"
 #include "util.h"
 
@@ -23,6 +27,7 @@ struct queue_state {
 	int attempts;            /* 0 .. QUEUE_ATTEMPTS_MAX */
 	time_t last_try, next_try;
 	time_t created;          /* set when the envelope's lies in the future */
+	int warned;              /* the delay_warning notification was sent */
 	char last_error[512];    /* no control characters */
 };
 
@@ -101,6 +106,32 @@ int queue_remover_take(struct queue_remover *rm, const char *path);
 
 /* Wait until every file taken is unlinked, and release rm. */
 void queue_remover_finish(struct queue_remover *rm);
+
+/* ---- notifications (queue-notify.c) ---- */
+
+/* A notification about one queued message, as a queue run knows it. */
+struct queue_notice {
+	enum dsn_kind kind;
+	const char *id;                  /* the message's queue id */
+	const struct queue_env *e;       /* its envelope */
+	int fd;                          /* open on it: its header section is quoted */
+	off_t off;                       /* where the message starts in fd */
+	time_t arrival, last_attempt;
+	const char *remote_mta;          /* the relay that answered, or NULL */
+	const struct dsn_rcpt *rcpts;    /* the recipients it is about */
+	size_t nrcpts;
+};
+
+/*
+ * Keep the notification n in the queue of c as a message of its own, from
+ * the null sender to n->e's sender and c->bounce_notice_to (after
+ * aliases), through the original's relay settings (or the account
+ * conf_choose() gives its sender when it had none); its id goes to nid.
+ * Returns 1 when it was queued, 0 when none is due (the original's sender
+ * is null, or no recipient given), -1 with *r.
+ */
+int queue_notice_keep(const struct config *c, const struct queue_notice *n, char *nid,
+		      size_t nidlen, struct result *r);
 
 /* ---- listing (queue-list.c) ---- */
 

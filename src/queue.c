@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "dsn.h"
 #include "log.h"
 #include "queue-internal.h"
 #include "queue.h"
@@ -264,6 +265,13 @@ struct run {
 	struct queue_remover rm;
 };
 
+/* A recipient refused for good in an attempt, for its notification. */
+struct item_refusal {
+	char *rcpt;
+	int code;                    /* the relay's reply code, 0: none */
+	char *reply, *reason;        /* the relay's reply (or NULL), mailout's words */
+};
+
 /* One message of a run, from its opening to its closing. */
 struct item {
 	const char *id;
@@ -276,7 +284,14 @@ struct item {
 	int expired;
 	struct session *sess;        /* NULL: no relay to try (r says why) */
 	struct addr_list pending;    /* recipients that failed temporarily */
+	struct item_refusal *refused; /* recipients refused for good in this attempt */
+	size_t nrefused;
+	struct addr_list delivered;  /* recipients that got it in this attempt */
+	int remote;                  /* the relay answered for some recipient */
+	const struct result *why;    /* the attempt's failure, or NULL */
 };
+
+static void process(struct run *run, const char *id);
 
 /* The --port, --tls, --user and --passwordeval the message was given (checked
  * when it was accepted; a value changed since is ignored). */
@@ -386,7 +401,81 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 	conf_account_free(&adhoc);
 }
 
-/* Move q/ID (and its state) to failed/, with the reason in the state. */
+static int
+item_refused(const struct item *it, const char *rcpt)
+{
+	for (size_t i = 0; i < it->nrefused; i++)
+		if (!strcmp(it->refused[i].rcpt, rcpt))
+			return 1;
+	return 0;
+}
+
+/* The recipients a notification is about: those refused in this attempt
+ * (DSN_FAILED), and unless refused_only every other recipient still to
+ * deliver, with the attempt's reply or the last error (an expired one:
+ * Status 4.4.7, RFC 3463).  Returns how many were put in v. */
+static size_t
+notice_rcpts(const struct item *it, enum dsn_kind kind, int refused_only, struct dsn_rcpt *v)
+{
+	const struct result *w = it->why;
+	int reply = w && w->smtp_code >= 400 && w->reply[0] && !it->expired;
+	size_t n = 0;
+
+	for (size_t i = 0; kind == DSN_FAILED && i < it->nrefused; i++)
+		v[n++] = (struct dsn_rcpt){
+			.rcpt = it->refused[i].rcpt, .smtp_code = it->refused[i].code,
+			.reply = it->refused[i].reply, .reason = it->refused[i].reason,
+		};
+	for (size_t i = 0; !refused_only && i < it->e.rcpts.n; i++) {
+		const char *a = it->e.rcpts.v[i];
+
+		if (item_refused(it, a) || addr_list_contains(&it->delivered, a))
+			continue;
+		v[n++] = (struct dsn_rcpt){
+			.rcpt = a, .smtp_code = reply ? w->smtp_code : 0,
+			.reply = reply ? w->reply : NULL,
+			.reason = it->st.last_error[0] ? it->st.last_error : NULL,
+			.expired = it->expired && kind == DSN_FAILED,
+		};
+	}
+	return n;
+}
+
+/*
+ * SPEC 12: tell the sender (and bounce_notice_to) what became of the
+ * message: a notification queued from the null sender and delivered in
+ * this run (queue-notify.c).  A message from the null sender never causes
+ * one, so a notification that fails ends in failed/ and goes no further.
+ */
+static void
+notify(struct run *run, struct item *it, enum dsn_kind kind, int refused_only)
+{
+	struct dsn_rcpt *v = xcalloc(it->nrefused + it->e.rcpts.n + 1, sizeof(*v));
+	struct queue_notice qn = {
+		.kind = kind, .id = it->id, .e = &it->e, .fd = it->fd, .off = it->off,
+		.arrival = it->created ? it->created : it->e.created,
+		.last_attempt = it->st.last_try,
+		.remote_mta = it->remote && it->sess ? it->sess->acct.host : NULL,
+		.rcpts = v, .nrcpts = notice_rcpts(it, kind, refused_only, v),
+	};
+	struct result r;
+	char nid[64];
+
+	switch (queue_notice_keep(run->c, &qn, nid, sizeof(nid), &r)) {
+	case 1:
+		log_info("%s: %s notification to %s queued as %s", it->id,
+			 kind == DSN_DELAYED ? "delay" : "delivery status", it->e.sender, nid);
+		process(run, nid);
+		break;
+	case -1:
+		log_err("%s: cannot send its delivery status notification: %s", it->id, r.text);
+		break;
+	}
+	free(v);
+}
+
+/* Move q/ID (and its state) to failed/, with the reason in the state, and
+ * notify its sender. */
 static void
 give_up(struct run *run, struct item *it, const char *reason)
 {
@@ -406,6 +495,8 @@ give_up(struct run *run, struct item *it, const char *reason)
 	run->failed_n++;
 	free(dst);
 	free(sdst);
+	if (it->e.sender)
+		notify(run, it, DSN_FAILED, 0);
 }
 
 /* queue_lifetime is over, and the message was not delivered in this run. */
@@ -507,6 +598,30 @@ item_due(struct run *run, struct item *it, struct result *r)
 	return 1;
 }
 
+/* What a notification needs of the attempt's report. */
+static void
+item_note(struct item *it, const struct deliver_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct deliver_outcome *o = &rep->v[i];
+
+		it->remote |= o->remote && o->r.smtp_code > 0;
+		if (o->state == DELIVER_DELIVERED)
+			for (size_t k = 0; k < o->rcpts.n; k++)
+				addr_list_add(&it->delivered, o->rcpts.v[k]);
+		if (o->state != DELIVER_REFUSED)
+			continue;
+		it->refused = xrealloc(it->refused,
+				       (it->nrefused + o->rcpts.n) * sizeof(*it->refused));
+		for (size_t k = 0; k < o->rcpts.n; k++)
+			it->refused[it->nrefused++] = (struct item_refusal){
+				.rcpt = xstrdup(o->rcpts.v[k]), .code = o->r.smtp_code,
+				.reply = o->r.reply[0] ? xstrdup(o->r.reply) : NULL,
+				.reason = xstrdup(o->r.text),
+			};
+	}
+}
+
 /* One attempt: the only call of the delivery pipeline in a run.  Returns
  * 0 when every recipient got the message; otherwise r says why, and
  * it->pending holds the recipients that failed temporarily. */
@@ -529,6 +644,7 @@ item_try(struct run *run, struct item *it, struct result *r)
 	deliver_run(&d, &it->e.rcpts, &it->sess->s, &rep, r);
 	deliver_log(&d, &rep, NULL);
 	deliver_recipients(&rep, DELIVER_DEFERRED, &it->pending);
+	item_note(it, &rep);
 	deliver_report_free(&rep);
 	return r->cls == RES_OK ? 0 : -1;
 }
@@ -585,12 +701,30 @@ item_keep_pending(struct run *run, struct item *it)
 		log_err("%s: %s; the recipients it reached will get it again", it->id, wr.text);
 }
 
+/* delay_warning (SPEC 12): one "delayed" notification per message, once
+ * it has waited that long (the state records it). */
+static void
+delay_warning(struct run *run, struct item *it)
+{
+	if (!run->c->delay_warning || it->st.warned ||
+	    it->now - it->created < run->c->delay_warning)
+		return;
+	it->st.warned = 1;
+	notify(run, it, DSN_DELAYED, 0);
+}
+
 /* Not delivered: set aside, or kept for the next run (or expired). */
 static void
 item_failed(struct run *run, struct item *it, const struct result *r)
 {
 	res_merge(&run->worst, r);
-	log_err("%s: %s", it->id, r->text);
+	it->why = r;
+	/* Deferred: in the log, and on stderr only with -v (a queue run from
+	 * cron mails whatever it prints). */
+	if (res_is_temporary(r))
+		log_info("%s: %s", it->id, r->text);
+	else
+		log_err("%s: %s", it->id, r->text);
 	if (it->st.attempts < QUEUE_ATTEMPTS_MAX)
 		it->st.attempts++;
 	if (res_is_message_refusal(r) && it->pending.n == 0) {
@@ -604,6 +738,8 @@ item_failed(struct run *run, struct item *it, const struct result *r)
 		it->sess->down = 1;
 	if (it->pending.n)
 		item_keep_pending(run, it);
+	if (it->pending.n && it->nrefused && !it->expired)
+		notify(run, it, DSN_FAILED, 1);     /* the others stay queued */
 	it->st.last_try = it->now;
 	it->st.next_try = it->now + queue_backoff(it->st.attempts);
 	str_copy(it->st.last_error, sizeof(it->st.last_error), r->text);
@@ -611,6 +747,7 @@ item_failed(struct run *run, struct item *it, const struct result *r)
 		expire(run, it);
 		return;
 	}
+	delay_warning(run, it);
 	if (queue_state_save(it->fd, it->path, &it->st) != 0)
 		log_err("warning: cannot write %s: %s", it->spath, strerror(errno));
 	run->deferred++;
@@ -623,6 +760,13 @@ item_close(struct item *it)
 		close(it->fd);                  /* releases the lock */
 	queue_env_free(&it->e);
 	addr_list_free(&it->pending);
+	addr_list_free(&it->delivered);
+	for (size_t i = 0; i < it->nrefused; i++) {
+		free(it->refused[i].rcpt);
+		free(it->refused[i].reply);
+		free(it->refused[i].reason);
+	}
+	free(it->refused);
 	free(it->path);
 	free(it->spath);
 }

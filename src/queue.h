@@ -107,8 +107,9 @@ int queue_drop(const char *helper, int fd, off_t data_offset, const struct queue
 /* 1 when q/ holds at least one message (a cheap look: no state read). */
 int queue_waiting(const char *qdir);
 
-/* Print the queue (-bp, mailq): q/ then failed/, unreadable files too.
- * Returns 0, or -1 with RES_IOERR when a directory cannot be read. */
+/* Print the queue (-bp, mailq): q/ then failed/, unreadable files too,
+ * then Postfix's summary line "-- N Kbytes in M Requests." (both counted),
+ * or "Mail queue is empty".  Returns 0, or -1 with RES_IOERR when a directory cannot be read. */
 int queue_list(const struct config *c, FILE *out, struct result *r);
 
 /* Seconds to wait before attempt number attempts+1 (exponential backoff
