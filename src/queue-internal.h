@@ -109,6 +109,40 @@ void queue_remover_finish(struct queue_remover *rm);
 
 /* ---- notifications (queue-notify.c) ---- */
 
+struct deliver_report;
+
+/* A recipient refused for good in an attempt. */
+struct queue_refusal {
+	char *rcpt;
+	int code;                    /* the relay's reply code, 0: none */
+	char *reply, *reason;        /* the relay's reply (or NULL), mailout's words */
+};
+
+/* What a notification needs of a queue run's attempt. */
+struct queue_outcomes {
+	struct queue_refusal *refused;   /* refused for good */
+	size_t nrefused;
+	struct addr_list delivered;      /* got the message */
+	int remote;                      /* the relay answered for some recipient */
+};
+
+/* Add what rep says to o (zeroed at first); free with queue_outcomes_free(). */
+void queue_outcomes_note(struct queue_outcomes *o, const struct deliver_report *rep);
+void queue_outcomes_free(struct queue_outcomes *o);
+
+/*
+ * The recipients a notification of kind is about, into v (room for
+ * o->nrefused + e->rcpts.n): for DSN_FAILED those o says were refused,
+ * and unless refused_only every other recipient of e that o does not say
+ * got it, with the attempt's reply (why, when a 4xx or 5xx reply decided
+ * and the message did not expire) and last_error as the reason; expired:
+ * given up for queue_lifetime (Status 4.4.7).  The entries point into o,
+ * e, why and last_error.  Returns how many.
+ */
+size_t queue_notice_rcpts(const struct queue_outcomes *o, const struct queue_env *e,
+			  enum dsn_kind kind, int refused_only, const struct result *why,
+			  const char *last_error, int expired, struct dsn_rcpt *v);
+
 /* A notification about one queued message, as a queue run knows it. */
 struct queue_notice {
 	enum dsn_kind kind;

@@ -21,11 +21,84 @@
 
 #include "addr-local.h"
 #include "aliases.h"
+#include "deliver.h"
 #include "dsn.h"
 #include "log.h"
 #include "queue-internal.h"
 #include "queue.h"
 #include "util.h"
+
+void
+queue_outcomes_note(struct queue_outcomes *o, const struct deliver_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct deliver_outcome *x = &rep->v[i];
+
+		o->remote |= x->remote && x->r.smtp_code > 0;
+		if (x->state == DELIVER_DELIVERED)
+			for (size_t k = 0; k < x->rcpts.n; k++)
+				addr_list_add(&o->delivered, x->rcpts.v[k]);
+		if (x->state != DELIVER_REFUSED)
+			continue;
+		o->refused = xrealloc(o->refused, (o->nrefused + x->rcpts.n) * sizeof(*o->refused));
+		for (size_t k = 0; k < x->rcpts.n; k++)
+			o->refused[o->nrefused++] = (struct queue_refusal){
+				.rcpt = xstrdup(x->rcpts.v[k]), .code = x->r.smtp_code,
+				.reply = x->r.reply[0] ? xstrdup(x->r.reply) : NULL,
+				.reason = xstrdup(x->r.text),
+			};
+	}
+}
+
+void
+queue_outcomes_free(struct queue_outcomes *o)
+{
+	for (size_t i = 0; i < o->nrefused; i++) {
+		free(o->refused[i].rcpt);
+		free(o->refused[i].reply);
+		free(o->refused[i].reason);
+	}
+	free(o->refused);
+	addr_list_free(&o->delivered);
+	memset(o, 0, sizeof(*o));
+}
+
+static int
+refused(const struct queue_outcomes *o, const char *rcpt)
+{
+	for (size_t i = 0; i < o->nrefused; i++)
+		if (!strcmp(o->refused[i].rcpt, rcpt))
+			return 1;
+	return 0;
+}
+
+size_t
+queue_notice_rcpts(const struct queue_outcomes *o, const struct queue_env *e,
+		   enum dsn_kind kind, int refused_only, const struct result *why,
+		   const char *last_error, int expired, struct dsn_rcpt *v)
+{
+	int reply = why && why->smtp_code >= 400 && why->reply[0] && !expired;
+	size_t n = 0;
+
+	for (size_t i = 0; kind == DSN_FAILED && i < o->nrefused; i++)
+		v[n++] = (struct dsn_rcpt){
+			.rcpt = o->refused[i].rcpt, .smtp_code = o->refused[i].code,
+			.reply = o->refused[i].reply, .reason = o->refused[i].reason,
+		};
+	for (size_t i = 0; !refused_only && i < e->rcpts.n; i++) {
+		const char *a = e->rcpts.v[i];
+
+		if (refused(o, a) || addr_list_contains(&o->delivered, a))
+			continue;
+		v[n++] = (struct dsn_rcpt){
+			.rcpt = a, .smtp_code = reply ? why->smtp_code : 0,
+			.reply = reply ? why->reply : NULL,
+			.reason = last_error && *last_error ? last_error : NULL,
+			.expired = expired && kind == DSN_FAILED,
+		};
+	}
+	return n;
+}
 
 /* addr as aliases(5) sees it: the local part alone when this host
  * delivers it ("root@this.host" is "root"). */
@@ -74,13 +147,19 @@ out:
 }
 
 /* The relay settings of the original (an account, or --host's), or the
- * account chosen for its sender when it had none. */
+ * account chosen for its sender when it had none; none when every
+ * recipient is local (a relay that is down must not hold up a mailbox). */
 static void
 notice_route(const struct config *c, const struct queue_env *orig, struct queue_env *e)
 {
 	struct result ignored;
 	const struct account *a;
+	int remote = 0;
 
+	for (size_t i = 0; i < e->rcpts.n; i++)
+		remote |= !addr_is_local(e->rcpts.v[i]);
+	if (!remote)
+		return;
 	e->account = orig->account;
 	e->host = orig->host;
 	e->port = orig->port;

@@ -265,13 +265,6 @@ struct run {
 	struct queue_remover rm;
 };
 
-/* A recipient refused for good in an attempt, for its notification. */
-struct item_refusal {
-	char *rcpt;
-	int code;                    /* the relay's reply code, 0: none */
-	char *reply, *reason;        /* the relay's reply (or NULL), mailout's words */
-};
-
 /* One message of a run, from its opening to its closing. */
 struct item {
 	const char *id;
@@ -284,10 +277,7 @@ struct item {
 	int expired;
 	struct session *sess;        /* NULL: no relay to try (r says why) */
 	struct addr_list pending;    /* recipients that failed temporarily */
-	struct item_refusal *refused; /* recipients refused for good in this attempt */
-	size_t nrefused;
-	struct addr_list delivered;  /* recipients that got it in this attempt */
-	int remote;                  /* the relay answered for some recipient */
+	struct queue_outcomes out;   /* the attempt's, for a notification */
 	const struct result *why;    /* the attempt's failure, or NULL */
 };
 
@@ -401,46 +391,6 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 	conf_account_free(&adhoc);
 }
 
-static int
-item_refused(const struct item *it, const char *rcpt)
-{
-	for (size_t i = 0; i < it->nrefused; i++)
-		if (!strcmp(it->refused[i].rcpt, rcpt))
-			return 1;
-	return 0;
-}
-
-/* The recipients a notification is about: those refused in this attempt
- * (DSN_FAILED), and unless refused_only every other recipient still to
- * deliver, with the attempt's reply or the last error (an expired one:
- * Status 4.4.7, RFC 3463).  Returns how many were put in v. */
-static size_t
-notice_rcpts(const struct item *it, enum dsn_kind kind, int refused_only, struct dsn_rcpt *v)
-{
-	const struct result *w = it->why;
-	int reply = w && w->smtp_code >= 400 && w->reply[0] && !it->expired;
-	size_t n = 0;
-
-	for (size_t i = 0; kind == DSN_FAILED && i < it->nrefused; i++)
-		v[n++] = (struct dsn_rcpt){
-			.rcpt = it->refused[i].rcpt, .smtp_code = it->refused[i].code,
-			.reply = it->refused[i].reply, .reason = it->refused[i].reason,
-		};
-	for (size_t i = 0; !refused_only && i < it->e.rcpts.n; i++) {
-		const char *a = it->e.rcpts.v[i];
-
-		if (item_refused(it, a) || addr_list_contains(&it->delivered, a))
-			continue;
-		v[n++] = (struct dsn_rcpt){
-			.rcpt = a, .smtp_code = reply ? w->smtp_code : 0,
-			.reply = reply ? w->reply : NULL,
-			.reason = it->st.last_error[0] ? it->st.last_error : NULL,
-			.expired = it->expired && kind == DSN_FAILED,
-		};
-	}
-	return n;
-}
-
 /*
  * SPEC 12: tell the sender (and bounce_notice_to) what became of the
  * message: a notification queued from the null sender and delivered in
@@ -450,13 +400,15 @@ notice_rcpts(const struct item *it, enum dsn_kind kind, int refused_only, struct
 static void
 notify(struct run *run, struct item *it, enum dsn_kind kind, int refused_only)
 {
-	struct dsn_rcpt *v = xcalloc(it->nrefused + it->e.rcpts.n + 1, sizeof(*v));
+	struct dsn_rcpt *v = xcalloc(it->out.nrefused + it->e.rcpts.n + 1, sizeof(*v));
 	struct queue_notice qn = {
 		.kind = kind, .id = it->id, .e = &it->e, .fd = it->fd, .off = it->off,
 		.arrival = it->created ? it->created : it->e.created,
 		.last_attempt = it->st.last_try,
-		.remote_mta = it->remote && it->sess ? it->sess->acct.host : NULL,
-		.rcpts = v, .nrcpts = notice_rcpts(it, kind, refused_only, v),
+		.remote_mta = it->out.remote && it->sess ? it->sess->acct.host : NULL,
+		.rcpts = v,
+		.nrcpts = queue_notice_rcpts(&it->out, &it->e, kind, refused_only, it->why,
+					     it->st.last_error, it->expired, v),
 	};
 	struct result r;
 	char nid[64];
@@ -466,6 +418,7 @@ notify(struct run *run, struct item *it, enum dsn_kind kind, int refused_only)
 		log_info("%s: %s notification to %s queued as %s", it->id,
 			 kind == DSN_DELAYED ? "delay" : "delivery status", it->e.sender, nid);
 		process(run, nid);
+		it->sess = NULL;        /* run->sess may have moved meanwhile */
 		break;
 	case -1:
 		log_err("%s: cannot send its delivery status notification: %s", it->id, r.text);
@@ -598,30 +551,6 @@ item_due(struct run *run, struct item *it, struct result *r)
 	return 1;
 }
 
-/* What a notification needs of the attempt's report. */
-static void
-item_note(struct item *it, const struct deliver_report *rep)
-{
-	for (size_t i = 0; i < rep->n; i++) {
-		const struct deliver_outcome *o = &rep->v[i];
-
-		it->remote |= o->remote && o->r.smtp_code > 0;
-		if (o->state == DELIVER_DELIVERED)
-			for (size_t k = 0; k < o->rcpts.n; k++)
-				addr_list_add(&it->delivered, o->rcpts.v[k]);
-		if (o->state != DELIVER_REFUSED)
-			continue;
-		it->refused = xrealloc(it->refused,
-				       (it->nrefused + o->rcpts.n) * sizeof(*it->refused));
-		for (size_t k = 0; k < o->rcpts.n; k++)
-			it->refused[it->nrefused++] = (struct item_refusal){
-				.rcpt = xstrdup(o->rcpts.v[k]), .code = o->r.smtp_code,
-				.reply = o->r.reply[0] ? xstrdup(o->r.reply) : NULL,
-				.reason = xstrdup(o->r.text),
-			};
-	}
-}
-
 /* One attempt: the only call of the delivery pipeline in a run.  Returns
  * 0 when every recipient got the message; otherwise r says why, and
  * it->pending holds the recipients that failed temporarily. */
@@ -644,7 +573,7 @@ item_try(struct run *run, struct item *it, struct result *r)
 	deliver_run(&d, &it->e.rcpts, &it->sess->s, &rep, r);
 	deliver_log(&d, &rep, NULL);
 	deliver_recipients(&rep, DELIVER_DEFERRED, &it->pending);
-	item_note(it, &rep);
+	queue_outcomes_note(&it->out, &rep);
 	deliver_report_free(&rep);
 	return r->cls == RES_OK ? 0 : -1;
 }
@@ -738,7 +667,7 @@ item_failed(struct run *run, struct item *it, const struct result *r)
 		it->sess->down = 1;
 	if (it->pending.n)
 		item_keep_pending(run, it);
-	if (it->pending.n && it->nrefused && !it->expired)
+	if (it->pending.n && it->out.nrefused && !it->expired)
 		notify(run, it, DSN_FAILED, 1);     /* the others stay queued */
 	it->st.last_try = it->now;
 	it->st.next_try = it->now + queue_backoff(it->st.attempts);
@@ -760,13 +689,7 @@ item_close(struct item *it)
 		close(it->fd);                  /* releases the lock */
 	queue_env_free(&it->e);
 	addr_list_free(&it->pending);
-	addr_list_free(&it->delivered);
-	for (size_t i = 0; i < it->nrefused; i++) {
-		free(it->refused[i].rcpt);
-		free(it->refused[i].reply);
-		free(it->refused[i].reason);
-	}
-	free(it->refused);
+	queue_outcomes_free(&it->out);
 	free(it->path);
 	free(it->spath);
 }
