@@ -194,6 +194,8 @@ do_show(const struct config *c, const char *id, FILE *out, struct result *r)
 	if (e.host)
 		fprintf(out, "Host: %s\n", e.host);
 	fprintf(out, "Sender: <%s>\n", e.sender);
+	if (e.uid)
+		fprintf(out, "Submitter-UID: %s\n", e.uid);
 	for (size_t i = 0; i < e.rcpts.n; i++)
 		fprintf(out, "Recipient: <%s>\n", e.rcpts.v[i]);
 	show_time(out, "Created", e.created);

@@ -667,11 +667,11 @@ item_failed(struct run *run, struct item *it, const struct result *r)
 		it->sess->down = 1;
 	if (it->pending.n)
 		item_keep_pending(run, it);
-	if (it->pending.n && it->out.nrefused && !it->expired)
-		notify(run, it, DSN_FAILED, 1);     /* the others stay queued */
 	it->st.last_try = it->now;
 	it->st.next_try = it->now + queue_backoff(it->st.attempts);
 	str_copy(it->st.last_error, sizeof(it->st.last_error), r->text);
+	if (it->pending.n && it->out.nrefused && !it->expired)
+		notify(run, it, DSN_FAILED, 1);     /* the others stay queued */
 	if (it->expired) {
 		expire(run, it);
 		return;
