@@ -24,9 +24,9 @@ enum arg { A_NONE, A_REQ, A_GLUED };   /* A_GLUED: optional, glued only */
 #define P_MX  2u   /* mail, mailx */
 
 enum opt_id {
-	O_ACCOUNT = 1, O_ATTACH, O_BCC, O_CC, O_DRY_RUN, O_DUE, O_FLUSH, O_FROM, O_HELP,
+	O_ACCOUNT = 1, O_ATTACH, O_BCC, O_CC, O_DELETE, O_DRY_RUN, O_DUE, O_FLUSH, O_FROM, O_HELP,
 	O_HOST, O_LIST_QUEUE, O_PASSWORDEVAL, O_PORT, O_QUEUE, O_READ_ENV_FROM,
-	O_SERVERINFO, O_SHOW_CONFIG, O_SUBJECT, O_TLS, O_USER, O_VERSION,
+	O_REQUEUE, O_SERVERINFO, O_SHOW, O_SHOW_CONFIG, O_SUBJECT, O_TLS, O_USER, O_VERSION,
 	/* sendmail short options */
 	O_t, O_i, O_f, O_F, O_N, O_R, O_V, O_v, O_C, O_X, O_b, O_I, O_q, O_o,
 	O_IGNORED,
@@ -50,6 +50,7 @@ static const struct optdef opts[] = {
 	{ "attach",            'a', A_REQ,  O_ATTACH,        P_SM | P_MX, "FILE", "attach a file (repeatable)" },
 	{ "bcc",                0,  A_REQ,  O_BCC,           P_SM,        "ADDR", "compose: blind copy (repeatable)" },
 	{ "cc",                 0,  A_REQ,  O_CC,            P_SM,        "ADDR", "compose: copy (repeatable)" },
+	{ "delete",             0,  A_NONE, O_DELETE,        P_SM,        NULL,   "remove the queued or failed messages whose ids are given" },
 	{ "dry-run",            0,  A_NONE, O_DRY_RUN,       P_SM | P_MX, NULL,   "print envelope and message; send nothing" },
 	{ "due",                0,  A_NONE, O_DUE,           P_SM,        NULL,   "with -q: only messages whose retry time has come" },
 	{ "flush",              0,  A_NONE, O_FLUSH,         P_SM,        NULL,   "run the queue now (same as -q)" },
@@ -61,7 +62,9 @@ static const struct optdef opts[] = {
 	{ "port",               0,  A_REQ,  O_PORT,          P_SM | P_MX, "N",    "relay port" },
 	{ "queue",              0,  A_REQ,  O_QUEUE,         P_SM | P_MX, "MODE", "never | onfail | always, for this run" },
 	{ "read-envelope-from", 0,  A_NONE, O_READ_ENV_FROM, P_SM,        NULL,   "envelope sender from the From header" },
+	{ "requeue",            0,  A_NONE, O_REQUEUE,       P_SM,        NULL,   "move the failed messages whose ids are given back to the queue" },
 	{ "serverinfo",         0,  A_NONE, O_SERVERINFO,    P_SM,        NULL,   "print the relay's capabilities and certificate" },
+	{ "show",               0,  A_NONE, O_SHOW,          P_SM,        NULL,   "print the queued messages whose ids are given, with their envelope" },
 	{ "show-config",        0,  A_NONE, O_SHOW_CONFIG,   P_SM | P_MX, NULL,   "print the chosen account's settings" },
 	{ "subject",           's', A_REQ,  O_SUBJECT,       P_SM | P_MX, "TEXT", "compose mode: subject; stdin is the body" },
 	{ "tls",                0,  A_REQ,  O_TLS,           P_SM | P_MX, "MODE", "starttls | smtps | off" },
@@ -163,6 +166,7 @@ apply(struct options *o, const struct optdef *d, char *val, const char *name,
 	case O_ATTACH:        sl_add(&o->attach, val); break;
 	case O_BCC:           sl_add(&o->bcc, val); o->compose = 1; break;
 	case O_CC:            sl_add(&o->cc, val); o->compose = 1; break;
+	case O_DELETE:        o->mode = MODE_DELETE; break;
 	case O_DRY_RUN:       o->dry_run = 1; break;
 	case O_DUE:           o->queue_due_only = 1; break;
 	case O_FLUSH:         o->mode = MODE_RUN_QUEUE; break;
@@ -174,7 +178,9 @@ apply(struct options *o, const struct optdef *d, char *val, const char *name,
 	case O_PORT:          o->port = val; break;
 	case O_QUEUE:         o->queue = val; break;
 	case O_READ_ENV_FROM: o->read_envelope_from = 1; break;
+	case O_REQUEUE:       o->mode = MODE_REQUEUE; break;
 	case O_SERVERINFO:    o->mode = MODE_SERVERINFO; break;
+	case O_SHOW:          o->mode = MODE_SHOW; break;
 	case O_SHOW_CONFIG:   o->mode = MODE_SHOW_CONFIG; break;
 	case O_SUBJECT:       o->subject = val; o->compose = 1; break;
 	case O_TLS:           o->tls = val; break;

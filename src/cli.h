@@ -28,6 +28,9 @@ enum mode {
 	MODE_NOOP,        /* -bi, -I, newaliases */
 	MODE_SHOW_CONFIG, /* --show-config */
 	MODE_SERVERINFO,  /* --serverinfo */
+	MODE_DELETE,      /* --delete ID... */
+	MODE_REQUEUE,     /* --requeue ID... */
+	MODE_SHOW,        /* --show ID... */
 	MODE_VERSION,
 	MODE_HELP
 };
@@ -62,7 +65,8 @@ struct options {
 	int skip_empty_body;    /* mailx -E: nothing sent for an empty body */
 	struct strlist cc, bcc; /* --cc/--bcc, mailx -c/-b */
 	struct strlist attach;  /* -a */
-	struct strlist recipients; /* operands */
+	struct strlist recipients; /* operands (queue ids for --delete, --requeue,
+	                              --show) */
 };
 
 /*

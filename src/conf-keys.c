@@ -267,6 +267,8 @@ static const struct conf_key top_keys[] = {
 	  "never, onfail, always", NULL },
 	{ "queue_dir", KT_STR, 0, 0, KF_PATH, v_dir, 0, 0, NULL, NULL, NULL },
 	{ "queue_lifetime", KT_DURATION, 0, 0, 0, NULL, 5 * 86400, 0, NULL, NULL, NULL },
+	{ "bounce_notice_to", KT_STR, 0, 0, 0, v_from, 0, 0, NULL, NULL, NULL },
+	{ "delay_warning", KT_DURATION, 0, 0, 0, NULL, 0, 0, NULL, NULL, NULL },
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 

@@ -338,6 +338,9 @@ read_globals(struct build *b, struct result *r)
 	v = top_str(b, "queue_dir", NULL);
 	c->queue_dir = v ? path_expand(v) : default_queue_dir();
 	c->queue_lifetime = top_int(b, "queue_lifetime", 5 * 86400);
+	v = top_str(b, "bounce_notice_to", NULL);
+	c->bounce_notice_to = v && *v ? xstrdup(v) : NULL;
+	c->delay_warning = top_int(b, "delay_warning", 0);
 	if (c->default_account && !conf_find(c, c->default_account))
 		return res_fail(r, RES_CONFIG, "%s:%d: default_account \"%s\" is not defined "
 				"(see mailout.conf(5), ACCOUNT SELECTION)", c->files[dfile],
@@ -475,6 +478,7 @@ conf_free(struct config *c)
 	free(c->logfile);
 	free(c->syslog);
 	free(c->queue_dir);
+	free(c->bounce_notice_to);
 	for (size_t i = 0; i < c->naccounts; i++)
 		account_free(&c->accounts[i]);
 	free(c->accounts);
@@ -563,6 +567,11 @@ conf_show(FILE *out, const struct config *c, const struct account *a)
 	fprintf(out, "  %-16s = %s\n", "queue", conf_queue_name(c->queue));
 	show_str(out, "queue_dir", c->queue_dir);
 	fprintf(out, "  %-16s = %lds\n", "queue_lifetime", c->queue_lifetime);
+	show_str(out, "bounce_notice_to", c->bounce_notice_to);
+	if (c->delay_warning)
+		fprintf(out, "  %-16s = %lds\n", "delay_warning", c->delay_warning);
+	else
+		fprintf(out, "  %-16s = off\n", "delay_warning");
 	if (!a) {
 		fprintf(out, "account: none (local delivery only)\n");
 		return;

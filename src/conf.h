@@ -29,6 +29,8 @@ struct config {
 	enum queue_mode queue;
 	char *queue_dir;       /* expanded path */
 	long queue_lifetime;   /* seconds */
+	char *bounce_notice_to; /* also gets every notification (SPEC 12), or NULL */
+	long delay_warning;    /* seconds before a "delayed" notification; 0: none */
 	struct account defaults; /* the `defaults` sections alone (for --host) */
 	struct account *accounts; /* in file order */
 	size_t naccounts;

@@ -193,6 +193,12 @@ run_mode(const struct options *o)
 	case MODE_LIST_QUEUE:
 		queue_list(&cfg, stdout, &r);
 		break;
+	case MODE_DELETE:
+	case MODE_REQUEUE:
+	case MODE_SHOW:
+		queue_manage(&cfg, o->mode == MODE_DELETE ? QUEUE_DELETE : o->mode == MODE_REQUEUE ?
+			     QUEUE_REQUEUE : QUEUE_SHOW, o->recipients.v, o->recipients.n, stdout, &r);
+		break;
 	case MODE_RUN_QUEUE:
 		queue_run(&cfg, o->queue_due_only, NULL, &r);
 		queue_run_status(&r);

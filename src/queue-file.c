@@ -43,7 +43,8 @@
  *
  * A state file holds the lines "attempts N", "last_try EPOCH",
  * "next_try EPOCH", "created EPOCH" (only when the envelope's lies in the
- * future) and "last_error TEXT" (control characters as spaces).  It is
+ * future), "delay_warned 1" (once the delay_warning notification was
+ * sent) and "last_error TEXT" (control characters as spaces).  It is
  * written only by a process holding the message's lock, while q/ID is
  * still the file locked, and replaced atomically (write ID.state.new,
  * fsync, rename, fsync of q/).  It only advises: a missing one is a
@@ -266,6 +267,10 @@ state_line(struct queue_state *s, const char *line)
 	};
 	long long v;
 
+	if (!strncmp(line, "delay_warned ", 13)) {
+		s->warned = parse_number(line + 13, 1, &v) == 0 && v == 1;
+		return;
+	}
 	if (!strncmp(line, "attempts ", 9)) {
 		if (parse_number(line + 9, 7, &v) == 0 && v <= QUEUE_ATTEMPTS_MAX)
 			s->attempts = (int)v;
@@ -311,6 +316,8 @@ queue_state_format(struct dynbuf *out, const struct queue_state *s)
 		  (long long)s->last_try, (long long)s->next_try);
 	if (s->created)
 		db_printf(out, "created %lld\n", (long long)s->created);
+	if (s->warned)
+		db_adds(out, "delay_warned 1\n");
 	db_adds(out, "last_error ");
 	for (const char *p = s->last_error; *p; p++)
 		db_addc(out, (unsigned char)*p < 0x20 ? ' ' : *p);

@@ -4,7 +4,9 @@
  *  - queue-file.c: state files, queue ids, directories (the on-disk format
  *    is described at its top);
  *  - queue-remove.c: the thread that unlinks delivered messages;
- *  - queue-list.c: -bp, and the age shown there and in expiry messages.
+ *  - queue-list.c: -bp, and the age shown there and in expiry messages;
+ *  - queue-notify.c: delivery status notifications (SPEC 12);
+ *  - queue-manage.c: --delete, --requeue, --show (SPEC 10).
  */
 #ifndef MAILOUT_QUEUE_INTERNAL_H
 #define MAILOUT_QUEUE_INTERNAL_H
@@ -14,6 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "dsn.h"
+#include "queue.h"
 #include "result.h"
 #include "util.h"
 
@@ -23,6 +27,7 @@ struct queue_state {
 	int attempts;            /* 0 .. QUEUE_ATTEMPTS_MAX */
 	time_t last_try, next_try;
 	time_t created;          /* set when the envelope's lies in the future */
+	int warned;              /* the delay_warning notification was sent */
 	char last_error[512];    /* no control characters */
 };
 
@@ -101,6 +106,66 @@ int queue_remover_take(struct queue_remover *rm, const char *path);
 
 /* Wait until every file taken is unlinked, and release rm. */
 void queue_remover_finish(struct queue_remover *rm);
+
+/* ---- notifications (queue-notify.c) ---- */
+
+struct deliver_report;
+
+/* A recipient refused for good in an attempt. */
+struct queue_refusal {
+	char *rcpt;
+	int code;                    /* the relay's reply code, 0: none */
+	char *reply, *reason;        /* the relay's reply (or NULL), mailout's words */
+};
+
+/* What a notification needs of a queue run's attempt. */
+struct queue_outcomes {
+	struct queue_refusal *refused;   /* refused for good */
+	size_t nrefused;
+	struct addr_list delivered;      /* got the message */
+	int remote;                      /* the relay answered for some recipient */
+};
+
+/* Add what rep says to o (zeroed at first); free with queue_outcomes_free(). */
+void queue_outcomes_note(struct queue_outcomes *o, const struct deliver_report *rep);
+void queue_outcomes_free(struct queue_outcomes *o);
+
+/*
+ * The recipients a notification of kind is about, into v (room for
+ * o->nrefused + e->rcpts.n): for DSN_FAILED those o says were refused,
+ * and unless refused_only every other recipient of e that o does not say
+ * got it, with the attempt's reply (why, when a 4xx or 5xx reply decided
+ * and the message did not expire) and last_error as the reason; expired:
+ * given up for queue_lifetime (Status 4.4.7).  The entries point into o,
+ * e, why and last_error.  Returns how many.
+ */
+size_t queue_notice_rcpts(const struct queue_outcomes *o, const struct queue_env *e,
+			  enum dsn_kind kind, int refused_only, const struct result *why,
+			  const char *last_error, int expired, struct dsn_rcpt *v);
+
+/* A notification about one queued message, as a queue run knows it. */
+struct queue_notice {
+	enum dsn_kind kind;
+	const char *id;                  /* the message's queue id */
+	const struct queue_env *e;       /* its envelope */
+	int fd;                          /* open on it: its header section is quoted */
+	off_t off;                       /* where the message starts in fd */
+	time_t arrival, last_attempt;
+	const char *remote_mta;          /* the relay that answered, or NULL */
+	const struct dsn_rcpt *rcpts;    /* the recipients it is about */
+	size_t nrcpts;
+};
+
+/*
+ * Keep the notification n in the queue of c as a message of its own, from
+ * the null sender to n->e's sender and c->bounce_notice_to (after
+ * aliases), through the original's relay settings (or the account
+ * conf_choose() gives its sender when it had none); its id goes to nid.
+ * Returns 1 when it was queued, 0 when none is due (the original's sender
+ * is null, or no recipient given), -1 with *r.
+ */
+int queue_notice_keep(const struct config *c, const struct queue_notice *n, char *nid,
+		      size_t nidlen, struct result *r);
 
 /* ---- listing (queue-list.c) ---- */
 

@@ -32,8 +32,9 @@ queue_age_str(char *buf, size_t len, long secs)
 }
 
 /* The entry of dir/id.  A file that cannot be read is shown all the same,
- * with the reason: a message nobody sees is lost. */
-static void
+ * with the reason: a message nobody sees is lost.  Returns the size of the
+ * message (0 when it cannot be read). */
+static long long
 list_one(const char *dir, const char *id, int failed, FILE *out)
 {
 	char *path = xasprintf("%s/%s", dir, id);
@@ -44,6 +45,7 @@ list_one(const char *dir, const char *id, int failed, FILE *out)
 	struct result r;
 	struct stat sb;
 	off_t off;
+	long long size = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), ok;
 
 	res_clear(&r);
@@ -54,9 +56,10 @@ list_one(const char *dir, const char *id, int failed, FILE *out)
 	if (ok) {
 		long secs = (long)(time(NULL) - e.created);
 
+		size = (long long)(sb.st_size - off);
 		queue_age_str(age, sizeof(age), secs < 0 ? 0 : secs);
-		fprintf(out, "%-28s %10lld %7s %5d  %s%s\n", id, (long long)(sb.st_size - off),
-			age, st.attempts, *e.sender ? e.sender : "<>", mark);
+		fprintf(out, "%-28s %10lld %7s %5d  %s%s\n", id, size, age, st.attempts,
+			*e.sender ? e.sender : "<>", mark);
 	} else {
 		fprintf(out, "%-28s %10s %7s %5d  %s%s\n", id, "?", "?", st.attempts,
 			"(unreadable)", mark);
@@ -73,10 +76,11 @@ list_one(const char *dir, const char *id, int failed, FILE *out)
 		close(fd);
 	free(path);
 	free(spath);
+	return size;
 }
 
 static int
-list_dir(const char *dir, int failed, FILE *out, int *count)
+list_dir(const char *dir, int failed, FILE *out, int *count, long long *bytes)
 {
 	char **ids;
 	size_t n;
@@ -87,7 +91,7 @@ list_dir(const char *dir, int failed, FILE *out, int *count)
 		if (*count == 0)
 			fprintf(out, "%-28s %10s %7s %5s  %s\n", "Queue ID", "Size", "Age",
 				"Tries", "Sender/Recipients");
-		list_one(dir, ids[i], failed, out);
+		*bytes += list_one(dir, ids[i], failed, out);
 		(*count)++;
 	}
 	queue_free_ids(ids, n);
@@ -99,16 +103,17 @@ queue_list(const struct config *c, FILE *out, struct result *r)
 {
 	char *q = xasprintf("%s/q", c->queue_dir);
 	char *f = xasprintf("%s/failed", c->queue_dir);
+	long long bytes = 0;
 	int count = 0, rc = 0;
 
-	if (list_dir(q, 0, out, &count) < 0 || list_dir(f, 1, out, &count) < 0)
+	if (list_dir(q, 0, out, &count, &bytes) < 0 || list_dir(f, 1, out, &count, &bytes) < 0)
 		rc = res_fail(r, RES_IOERR, "cannot read the queue in %s: %s", c->queue_dir,
 			      strerror(errno));
 	else if (count == 0)
 		fprintf(out, "Mail queue is empty\n");
-	else
-		fprintf(out, "-- %d message%s in %s\n", count, count == 1 ? "" : "s",
-			c->queue_dir);
+	else    /* Postfix's summary line, which monitoring (check_mailq) reads */
+		fprintf(out, "-- %lld Kbytes in %d Request%s.\n", (bytes + 1023) / 1024, count,
+			count == 1 ? "" : "s");
 	free(q);
 	free(f);
 	return rc;

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "dsn.h"
 #include "log.h"
 #include "queue-internal.h"
 #include "queue.h"
@@ -276,7 +277,11 @@ struct item {
 	int expired;
 	struct session *sess;        /* NULL: no relay to try (r says why) */
 	struct addr_list pending;    /* recipients that failed temporarily */
+	struct queue_outcomes out;   /* the attempt's, for a notification */
+	const struct result *why;    /* the attempt's failure, or NULL */
 };
+
+static void process(struct run *run, const char *id);
 
 /* The --port, --tls, --user and --passwordeval the message was given (checked
  * when it was accepted; a value changed since is ignored). */
@@ -387,7 +392,44 @@ log_queue_event(const struct config *c, const char *id, const struct queue_env *
 	account_free(&adhoc);
 }
 
-/* Move q/ID (and its state) to failed/, with the reason in the state. */
+/*
+ * SPEC 12: tell the sender (and bounce_notice_to) what became of the
+ * message: a notification queued from the null sender and delivered in
+ * this run (queue-notify.c).  A message from the null sender never causes
+ * one, so a notification that fails ends in failed/ and goes no further.
+ */
+static void
+notify(struct run *run, struct item *it, enum dsn_kind kind, int refused_only)
+{
+	struct dsn_rcpt *v = xcalloc(it->out.nrefused + it->e.rcpts.n + 1, sizeof(*v));
+	struct queue_notice qn = {
+		.kind = kind, .id = it->id, .e = &it->e, .fd = it->fd, .off = it->off,
+		.arrival = it->created ? it->created : it->e.created,
+		.last_attempt = it->st.last_try,
+		.remote_mta = it->out.remote && it->sess ? it->sess->acct.host : NULL,
+		.rcpts = v,
+		.nrcpts = queue_notice_rcpts(&it->out, &it->e, kind, refused_only, it->why,
+					     it->st.last_error, it->expired, v),
+	};
+	struct result r;
+	char nid[64];
+
+	switch (queue_notice_keep(run->c, &qn, nid, sizeof(nid), &r)) {
+	case 1:
+		log_info("%s: %s notification to %s queued as %s", it->id,
+			 kind == DSN_DELAYED ? "delay" : "delivery status", it->e.sender, nid);
+		process(run, nid);
+		it->sess = NULL;        /* run->sess may have moved meanwhile */
+		break;
+	case -1:
+		log_err("%s: cannot send its delivery status notification: %s", it->id, r.text);
+		break;
+	}
+	free(v);
+}
+
+/* Move q/ID (and its state) to failed/, with the reason in the state, and
+ * notify its sender. */
 static void
 give_up(struct run *run, struct item *it, const char *reason)
 {
@@ -407,6 +449,8 @@ give_up(struct run *run, struct item *it, const char *reason)
 	run->failed_n++;
 	free(dst);
 	free(sdst);
+	if (it->e.sender)
+		notify(run, it, DSN_FAILED, 0);
 }
 
 /* queue_lifetime is over, and the message was not delivered in this run. */
@@ -530,6 +574,7 @@ item_try(struct run *run, struct item *it, struct result *r)
 	deliver_run(&d, &it->e.rcpts, &it->sess->s, &rep, r);
 	deliver_log(&d, &rep, NULL);
 	deliver_recipients(&rep, DELIVER_DEFERRED, &it->pending);
+	queue_outcomes_note(&it->out, &rep);
 	deliver_report_free(&rep);
 	return r->cls == RES_OK ? 0 : -1;
 }
@@ -586,12 +631,30 @@ item_keep_pending(struct run *run, struct item *it)
 		log_err("%s: %s; the recipients it reached will get it again", it->id, wr.text);
 }
 
+/* delay_warning (SPEC 12): one "delayed" notification per message, once
+ * it has waited that long (the state records it). */
+static void
+delay_warning(struct run *run, struct item *it)
+{
+	if (!run->c->delay_warning || it->st.warned ||
+	    it->now - it->created < run->c->delay_warning)
+		return;
+	it->st.warned = 1;
+	notify(run, it, DSN_DELAYED, 0);
+}
+
 /* Not delivered: set aside, or kept for the next run (or expired). */
 static void
 item_failed(struct run *run, struct item *it, const struct result *r)
 {
 	res_merge(&run->worst, r);
-	log_err("%s: %s", it->id, r->text);
+	it->why = r;
+	/* Deferred: in the log, and on stderr only with -v (a queue run from
+	 * cron mails whatever it prints). */
+	if (res_is_temporary(r))
+		log_info("%s: %s", it->id, r->text);
+	else
+		log_err("%s: %s", it->id, r->text);
 	if (it->st.attempts < QUEUE_ATTEMPTS_MAX)
 		it->st.attempts++;
 	if (res_is_message_refusal(r) && it->pending.n == 0) {
@@ -608,10 +671,13 @@ item_failed(struct run *run, struct item *it, const struct result *r)
 	it->st.last_try = it->now;
 	it->st.next_try = it->now + queue_backoff(it->st.attempts);
 	str_copy(it->st.last_error, sizeof(it->st.last_error), r->text);
+	if (it->pending.n && it->out.nrefused && !it->expired)
+		notify(run, it, DSN_FAILED, 1);     /* the others stay queued */
 	if (it->expired) {
 		expire(run, it);
 		return;
 	}
+	delay_warning(run, it);
 	if (queue_state_save(it->fd, it->path, &it->st) != 0)
 		log_err("warning: cannot write %s: %s", it->spath, strerror(errno));
 	run->deferred++;
@@ -624,6 +690,7 @@ item_close(struct item *it)
 		close(it->fd);                  /* releases the lock */
 	queue_env_free(&it->e);
 	addr_list_free(&it->pending);
+	queue_outcomes_free(&it->out);
 	free(it->path);
 	free(it->spath);
 }

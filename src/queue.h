@@ -107,9 +107,30 @@ int queue_drop(const char *helper, int fd, off_t data_offset, const struct queue
 /* 1 when q/ holds at least one message (a cheap look: no state read). */
 int queue_waiting(const char *qdir);
 
-/* Print the queue (-bp, mailq): q/ then failed/, unreadable files too.
- * Returns 0, or -1 with RES_IOERR when a directory cannot be read. */
+/* Print the queue (-bp, mailq): q/ then failed/, unreadable files too,
+ * then Postfix's summary line "-- N Kbytes in M Requests." (both counted),
+ * or "Mail queue is empty".  Returns 0, or -1 with RES_IOERR when a directory cannot be read. */
 int queue_list(const struct config *c, FILE *out, struct result *r);
+
+/* What queue_manage() does with each message. */
+enum queue_op {
+	QUEUE_DELETE,      /* --delete: out of q/ or failed/ */
+	QUEUE_REQUEUE,     /* --requeue: from failed/ back to q/, fresh back-off */
+	QUEUE_SHOW         /* --show: envelope, state and message on out */
+};
+
+/*
+ * --delete, --requeue or --show (SPEC 10) for each of ids[n] (each once,
+ * however often given) in c's queue, which must be the caller's own
+ * (root: the system queue).  A message a queue run holds at that moment
+ * is left alone.  Done messages are named on out ("ID: deleted").
+ * Returns 0, or -1 with the first failure in *r (the others are printed):
+ * RES_USAGE (no id, or a name that is no queue id), RES_NOINPUT (no such
+ * message; for --requeue, none in failed/), RES_TEMPFAIL (being delivered
+ * now), RES_CONFIG (the queue is not the caller's) or RES_IOERR.
+ */
+int queue_manage(const struct config *c, enum queue_op op, char *const *ids, size_t n,
+		 FILE *out, struct result *r);
 
 /* Seconds to wait before attempt number attempts+1 (exponential backoff
  * from 5 minutes, capped at 4 hours, with +-20% jitter). */

@@ -129,7 +129,7 @@ def test_unloadable_libcurl_queues_the_message(mailout, smtpd):
     bp = mailout.run(["-C", str(conf), "-bp"])
     assert "cannot load " + curl_soname() in bp.stdout, bp
     # Still broken: the queue run keeps it.
-    q = mailout.run(["-C", str(conf), "-q"], env=env)
+    q = mailout.run(["-C", str(conf), "-q", "-v"], env=env)    # deferred: said with -v
     assert "cannot load " + curl_soname() in q.stderr, q
     assert srv.messages == []
     assert len(queued(mailout)) == 1

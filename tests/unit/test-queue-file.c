@@ -129,6 +129,14 @@ test_state_round_trip(void)
 	ok(back.last_try == s.last_try && back.next_try == s.next_try &&
 	   back.created == s.created, "times");
 	is_str(back.last_error, "451 4.3.0 try  later", "control characters are spaces");
+	ok(!back.warned && !strstr(d.s, "delay_warned"), "no delay warning: no line");
+	db_reset(&d);
+	s.warned = 1;
+	queue_state_format(&d, &s);
+	queue_state_parse(d.s, d.len, &back);
+	ok(back.warned == 1, "delay_warned is kept");
+	queue_state_parse("delay_warned 2\n", 15, &back);
+	ok(back.warned == 0, "delay_warned other than 1 reads as not sent");
 	db_free(&d);
 }
 
