@@ -17,6 +17,7 @@
 # debhelper, po-debconf, lintian, debootstrap (.ci/run installs them).
 # MAILOUT_DEB_CACHE=DIR keeps debootstrap's downloaded packages there.
 # Run from the configured build tree (make deb is run there).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 if [ "${MAILOUT_DEB_TEST:-0}" != 1 ]; then
 	echo "1..0 # SKIP debootstrap and a package build: set MAILOUT_DEB_TEST=1"
