@@ -61,6 +61,11 @@ check() {   # check DESCRIPTION COMMAND...
 skipped() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 	DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+installed() {   # installed PACKAGE...: each fully installed
+	for p in "$@"; do
+		[ "$(in_root dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || return 1
+	done
+}
 bail() { echo "Bail out! $*"; exit 1; }
 
 # 1. The packages, and lintian on them.
@@ -107,9 +112,8 @@ in_root apt-get update -q >"$work/apt.log" 2>&1
 in_root debconf-set-selections /tmp/preseed
 in_root sh -c 'dpkg -i /tmp/mailout_*.deb /tmp/mailout-mta_*.deb || apt-get -f install -y -q' \
 	>>"$work/apt.log" 2>&1
-check "mailout-mta installs (dpkg -i, apt-get -f install)" \
-	in_root dpkg-query -W -f='${Status}' mailout-mta
-in_root dpkg-query -W -f='${Status}\n' mailout-mta | grep -q 'install ok installed' ||
+check "mailout-mta installs (dpkg -i, apt-get -f install)" installed mailout mailout-mta
+installed mailout-mta ||
 	{ tail -n 30 "$work/apt.log" | sed 's/^/# /'; bail "mailout-mta is not installed"; }
 
 # 3. What mailout-mta installed.
@@ -133,6 +137,7 @@ check "the queue's path unit and timer are enabled" \
 	-a -L "$root/etc/systemd/system/paths.target.wants/mailout-queue.path"
 check "/usr/share/doc/mailout: README, NEWS, examples" test -f "$root/usr/share/doc/mailout/README.gz" \
 	-a -f "$root/usr/share/doc/mailout/NEWS.gz" -a -d "$root/usr/share/doc/mailout/examples"
+check "the cron line for hosts without systemd" test -f "$root/etc/cron.d/mailout-mta"
 check "/etc/mailout.conf is 0600 root and names the relay" sh -c \
 	"[ \"\$(stat -c '%a %U' '$root/etc/mailout.conf')\" = '600 root' ] && grep -q 'port = $port' '$root/etc/mailout.conf'"
 check "the password is only in /etc/mailout.secret (0600 root)" sh -c \
@@ -144,9 +149,11 @@ check "the configuration parses (mailout --show-config as root)" \
 
 # 4. Packages that want an MTA take mailout-mta's.
 in_root apt-get install -y -q bsd-mailx mdadm >"$work/apt2.log" 2>&1
-check "bsd-mailx and mdadm install" in_root dpkg-query -W bsd-mailx mdadm
+check "bsd-mailx and mdadm install" installed bsd-mailx mdadm
+# Any state but absent or purged-but-configured counts (unpacked, half-installed...).
 others=$(in_root dpkg-query -W -f='${Package} ${Status}\n' 2>/dev/null |
-	grep -E '^(exim4|postfix|nullmailer|dma|msmtp-mta|ssmtp|sendmail-bin|opensmtpd)[^ ]* .*installed')
+	grep -E '^(exim4|postfix|nullmailer|dma|msmtp-mta|ssmtp|sendmail-bin|opensmtpd|courier-mta|citadel-mta)[^ ]* ' |
+	grep -Ev ' (not-installed|config-files)$')
 check "no other MTA came with them" test -z "$others"
 echo "$others" | sed '/^$/d; s/^/# /'
 check "/usr/sbin/sendmail is still mailout's" links_ok
