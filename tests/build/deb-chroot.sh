@@ -144,6 +144,15 @@ check "the password is only in /etc/mailout.secret (0600 root)" sh -c \
 	"[ \"\$(stat -c '%a %U' '$root/etc/mailout.secret')\" = '600 root' ] &&
 	 grep -qx 's3cret-pw' '$root/etc/mailout.secret' &&
 	 ! grep -rqs 's3cret-pw' '$root/etc/mailout.conf' '$root/var/cache/debconf'"
+# The libraries mailout dlopen()s (its .note.dlopen names their sonames;
+# dpkg-shlibdeps does not see them): the Depends must have brought them.
+sonames=$(readelf -p .note.dlopen "$root/usr/bin/mailout" 2>/dev/null |
+	grep -o '"soname":\[[^]]*\]' | grep -o 'lib[^"]*')
+dlopen_ok() {
+	[ -n "$sonames" ] || return 1
+	for s in $sonames; do in_root ldconfig -p | grep -q "^[[:space:]]*$s " || return 1; done
+}
+check "the dlopen()ed libraries are installed ($(echo $sonames))" dlopen_ok
 check "the configuration parses (mailout --show-config as root)" \
 	in_root sh -c 'mailout --show-config >/dev/null'
 
