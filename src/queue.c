@@ -861,6 +861,7 @@ static int
 run_system(struct run *run, const char *only_id, struct result *r)
 {
 	run->phase = RUN_SYSTEM_LOCAL;
+	log_hold_file();        /* root's log file, written later without root */
 	if (queue_system_user(&run->sys, r) < 0 ||
 	    !(run->q = queue_subdir(run->qdir, "q", r)) ||
 	    !(run->failed = queue_subdir(run->qdir, "failed", r)) ||

@@ -67,7 +67,8 @@ def prepared(*rcpts, sender="www-data@host.example"):
 
 
 def system_run(mailout, srv, qdir, **settings):
-    conf = relay_config(srv, globals_={"queue": "onfail", "queue_dir": str(qdir)}, **settings)
+    g = {"queue": "onfail", "queue_dir": str(qdir), "logfile": str(mailout.tmp / "mail.log")}
+    conf = relay_config(srv, globals_=g, **settings)
     return mailout.run(["-q", "-v"], config=conf, env={"MAILOUT_SYSTEM_USER": SYSUSER})
 
 
@@ -93,6 +94,10 @@ def test_the_relay_dialogue_runs_as_the_system_user_with_the_secret_got_as_root(
     assert uids == [sysuser.pw_uid]
     assert evaluated.read_text() == "0\n"       # root's, before the drop
     assert os.listdir(sysq.root / "q") == []
+    # Root's log file (in a directory of root's alone) has the relay's line.
+    log = (mailout.tmp / "mail.log").read_text()
+    assert "recipients=alerts@example.org" in log and "smtpstatus=250" in log, log
+    assert os.stat(mailout.tmp / "mail.log").st_uid == 0
 
 
 def test_what_the_run_leaves_in_the_spool_is_the_system_users(mailout, smtpd, sysq, sysuser):
