@@ -161,3 +161,19 @@ def test_a_root_owned_queue_is_run_as_before(mailout, smtpd, spool, drop_group):
     r = system_run(mailout, srv, d.root)
     assert r.rc == EX_OK, r
     assert uids == [0] and len(srv.messages) == 1
+
+
+def test_hostile_entries_are_set_aside_by_the_system_user(mailout, smtpd, sysq, sysuser):
+    srv = smtpd("plain")
+    nobody = pwd.getpwnam("nobody")
+    link = sysq.dir / "evil"
+    os.symlink("/etc/shadow", link)
+    os.lchown(link, nobody.pw_uid, nobody.pw_gid)
+    assert sysq.run(prepared("alerts@example.org"), user="nobody").returncode == EX_OK
+    r = system_run(mailout, srv, sysq.root)
+    assert r.rc == EX_OK, r
+    assert len(srv.messages) == 1 and sysq.files() == []
+    corrupt = sysq.root / "corrupt"
+    assert os.lstat(corrupt).st_uid == sysuser.pw_uid
+    assert os.path.islink(corrupt / "evil")
+    assert b"set aside" in r.err
