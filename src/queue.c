@@ -367,9 +367,19 @@ static struct session *
 session_for(struct run *run, const struct queue_env *e, struct result *r)
 {
 	const struct account *named = NULL;
+	const struct queue_env own = { .account = e->account, .sender = e->sender };
 	struct session *s;
 	struct account a;
 	char *key;
+
+	/* The system user writes the system queue's files, and the pickup
+	 * never keeps relay settings in them: any there are forged, and are
+	 * not obeyed (a passwordeval would run as root). */
+	if (run->phase != RUN_PLAIN) {
+		if (e->host || e->port || e->tls || e->user || e->passwordeval)
+			log_err("warning: relay settings in a system queue file ignored");
+		e = &own;
+	}
 
 	if (e->account && !(named = conf_find(run->c, e->account))) {
 		res_fail(r, RES_TEMPFAIL, "account \"%s\" is no longer configured", e->account);

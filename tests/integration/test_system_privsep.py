@@ -177,3 +177,27 @@ def test_hostile_entries_are_set_aside_by_the_system_user(mailout, smtpd, sysq, 
     assert os.lstat(corrupt).st_uid == sysuser.pw_uid
     assert os.path.islink(corrupt / "evil")
     assert b"set aside" in r.err
+
+
+def test_relay_settings_forged_into_a_system_queue_file_are_not_obeyed(
+        mailout, smtpd, sysq, sysuser):
+    """Whoever is the system user writes q/: a passwordeval there must not
+    run as root, nor the account's secret go where such a file says."""
+    srv = smtpd("plain", auth=True, user="relayuser", password=SECRET)
+    ran = sysq.root.parent / "forged-ran"
+    sysq.run(prepared("alerts@example.org"), user="nobody")     # makes q/ and tmp/
+    r = system_run(mailout, srv, sysq.root, user="relayuser", password=SECRET)
+    assert r.rc == EX_OK, r
+    forged = sysq.root / "q" / "20240101T000000000000-forged"
+    forged.write_bytes(b"mailout-envelope 1\naccount test\nport 1\ntls off\n"
+                       b"passwordeval touch %s; echo x\nsender a@example.org\n"
+                       b"rcpt alerts@example.org\ncreated 1704067200\n\n"
+                       b"Subject: forged\r\n\r\nbody\r\n" % str(ran).encode())
+    os.chown(forged, sysuser.pw_uid, sysuser.pw_gid)
+    os.chmod(forged, 0o600)
+    r = system_run(mailout, srv, sysq.root, user="relayuser", password=SECRET)
+    assert r.rc == EX_OK, r
+    assert not ran.exists()
+    assert b"relay settings in a system queue file ignored" in r.err
+    assert [m.auth.password for m in srv.messages] == [SECRET, SECRET]
+    assert b"Subject: forged" in srv.messages[1].data
