@@ -280,8 +280,13 @@ deliver_run(const struct delivery *d, const struct addr_list *rcpts,
 
 	res_clear(r);
 	memset(rep, 0, sizeof(*rep));
-	for (size_t i = 0; i < rcpts->n; i++)
-		addr_list_add(addr_is_local(rcpts->v[i]) ? &local : &remote, rcpts->v[i]);
+	for (size_t i = 0; i < rcpts->n; i++) {
+		int is_local = addr_is_local(rcpts->v[i]);
+
+		if (d->only == (is_local ? DELIVER_RELAY_ONLY : DELIVER_LOCAL_ONLY))
+			continue;
+		addr_list_add(is_local ? &local : &remote, rcpts->v[i]);
+	}
 	if (local.n)
 		deliver_local(d, &local, rep, r);
 	if (remote.n)

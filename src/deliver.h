@@ -20,6 +20,15 @@
 
 struct submit;
 
+/* Which recipients deliver_run() serves (root's system queue run delivers
+ * the local ones as root, then the relay's without root: queue-system.h).
+ * The others are left out of the report and of *r altogether. */
+enum deliver_only {
+	DELIVER_ALL = 0,
+	DELIVER_LOCAL_ONLY,
+	DELIVER_RELAY_ONLY
+};
+
 struct delivery {
 	const struct account *acct;  /* relay account; NULL or no host: no relay */
 	const char *sender;          /* "" for the null sender */
@@ -28,6 +37,7 @@ struct delivery {
 	const char *queue_id;        /* the queue file it was read from, or NULL */
 	const char *uid;             /* who submitted it to the system queue, or NULL */
 	const char *dsn_notify, *dsn_ret, *dsn_envid;
+	enum deliver_only only;      /* DELIVER_ALL unless set */
 };
 
 enum deliver_state {

@@ -32,6 +32,7 @@
 int log_verbose_level;
 
 static const char *log_file;
+static int log_held = -1;      /* log_hold_file()'s descriptor */
 static int log_facility = -1;
 
 static void
@@ -168,7 +169,8 @@ write_line(const char *fields, int failed)
 
 		localtime_r(&now, &tm);
 		strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S ", &tm);
-		fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		fd = log_held >= 0 ? dup(log_held) :
+		     open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			log_err("warning: cannot open log file %s: %s", log_file, strerror(errno));
 		} else {
@@ -194,6 +196,13 @@ write_line(const char *fields, int failed)
 		syslog(failed ? LOG_ERR : LOG_INFO, "%s", fields);
 		closelog();
 	}
+}
+
+void
+log_hold_file(void)
+{
+	if (log_file && log_held < 0)
+		log_held = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 }
 
 char *

@@ -19,6 +19,12 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * facility name "on", "LOG_MAIL", "LOG_USER", "LOG_LOCAL0".."LOG_LOCAL7").
  * Returns 0, or -1 when the facility name is unknown. */
 int log_setup(const char *logfile, const char *syslog_facility);
+
+/* Open the log file now and keep it open for every later line (root's
+ * system queue run, before it gives up the rights to open it).  Nothing
+ * when there is no log file or it cannot be opened (each line then tries
+ * again, as without this call). */
+void log_hold_file(void);
 /* 1 when a facility name is valid ("off" included). */
 int log_facility_valid(const char *name);
 

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "message.h"
 #include "queue.h"
+#include "queue-system.h"
 #include "received.h"
 #include "util.h"
 
@@ -119,8 +120,10 @@ open_dropped(struct pickup *p, struct dropped *d)
 		return aside_reason(d, "a symbolic link");
 	if (!S_ISREG(l.st_mode))
 		return aside_reason(d, "not a regular file");
-	d->fd = openat(p->dirfd, d->name,
-		       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/* Root's rights for this open alone in a system run: the copy is
+	 * written with the system user's (queue-system.c). */
+	d->fd = queue_system_openat(p->dirfd, d->name,
+				    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (d->fd < 0) {
 		if (errno == ELOOP)
 			return aside_reason(d, "a symbolic link");
@@ -375,7 +378,7 @@ queue_pickup(const struct config *c, struct result *r)
 			res_fail(r, RES_IOERR, "cannot open %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (geteuid() != 0) {
+	if (geteuid() != 0 && !queue_system_privileged()) {
 		log_info("%s: only root picks up dropped messages", dir);
 		goto out;
 	}

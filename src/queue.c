@@ -41,11 +41,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr-local.h"
 #include "deliver.h"
 #include "dsn.h"
 #include "log.h"
 #include "queue-internal.h"
 #include "queue.h"
+#include "queue-system.h"
 #include "submit.h"
 #include "util.h"
 
@@ -252,12 +254,24 @@ struct session {
 	struct account acct;     /* a copy: outlives the session */
 	struct submit *s;
 	int down;                /* unreachable in this run: skip its messages */
+	int no_secret;           /* system run: none could be had (secret_err) */
+	struct result secret_err;
+};
+
+/* Root's run of the system queue (queue-system.h) is in two phases. */
+enum run_phase {
+	RUN_PLAIN,               /* one user's own queue, as that user */
+	RUN_SYSTEM_LOCAL,        /* pickup, secrets and local mailboxes; root
+	                            can be had back */
+	RUN_SYSTEM_RELAY         /* the relay's recipients, root given up */
 };
 
 struct run {
 	const struct config *c;
 	char *qdir, *q, *failed;
 	int due_only;
+	enum run_phase phase;
+	struct queue_system sys;
 	struct session *sess;
 	size_t nsess;
 	int tried, delivered, deferred, failed_n;
@@ -319,13 +333,58 @@ session_find(struct run *run, const char *key)
 	return NULL;
 }
 
+/*
+ * A system run: the session's secret into its account as the password,
+ * fetched as root in the first phase (passwordeval runs as root, there
+ * and then); after the drop, passwordeval is never run.  Returns 0, or -1
+ * with s->no_secret and s->secret_err set.
+ */
+static int
+session_secret(struct run *run, struct session *s)
+{
+	struct account *a = &s->acct;
+	char *secret;
+
+	res_clear(&s->secret_err);
+	if (!a->host || !account_auth_enabled(a) || a->auth == AUTH_EXTERNAL || a->password ||
+	    !a->passwordeval)
+		return 0;
+	if (run->phase == RUN_SYSTEM_RELAY) {
+		res_fail(&s->secret_err, RES_TEMPFAIL, "passwordeval is run only as root, before "
+			 "the system queue's run gives root up; this message waits for the next "
+			 "run");
+	} else if (queue_system_root(&run->sys, &s->secret_err) == 0) {
+		secret = account_secret(a, &s->secret_err);
+		if (queue_system_user(&run->sys, &s->secret_err) < 0)
+			abort();        /* no relay dialogue with root's rights */
+		if (secret) {
+			a->password = secret;
+			free(a->passwordeval);
+			a->passwordeval = NULL;
+			return 0;
+		}
+	}
+	s->no_secret = 1;
+	return -1;
+}
+
 static struct session *
 session_for(struct run *run, const struct queue_env *e, struct result *r)
 {
 	const struct account *named = NULL;
+	const struct queue_env own = { .account = e->account, .sender = e->sender };
 	struct session *s;
 	struct account a;
 	char *key;
+
+	/* The system user writes the system queue's files, and the pickup
+	 * never keeps relay settings in them: any there are forged, and are
+	 * not obeyed (a passwordeval would run as root). */
+	if (run->phase != RUN_PLAIN) {
+		if (e->host || e->port || e->tls || e->user || e->passwordeval)
+			log_err("warning: relay settings in a system queue file ignored");
+		e = &own;
+	}
 
 	if (e->account && !(named = conf_find(run->c, e->account))) {
 		res_fail(r, RES_TEMPFAIL, "account \"%s\" is no longer configured", e->account);
@@ -337,6 +396,10 @@ session_for(struct run *run, const struct queue_env *e, struct result *r)
 			e->passwordeval ? e->passwordeval : "");
 	if ((s = session_find(run, key))) {
 		free(key);
+		if (s->no_secret) {
+			*r = s->secret_err;
+			return NULL;
+		}
 		return s;
 	}
 	if (named) {
@@ -347,7 +410,12 @@ session_for(struct run *run, const struct queue_env *e, struct result *r)
 	}
 	run->sess = xrealloc(run->sess, (run->nsess + 1) * sizeof(*run->sess));
 	run->sess[run->nsess] = (struct session){ .key = key, .acct = a };
-	return &run->sess[run->nsess++];
+	s = &run->sess[run->nsess++];
+	if (run->phase != RUN_PLAIN && session_secret(run, s) < 0) {
+		*r = s->secret_err;
+		return NULL;
+	}
+	return s;
 }
 
 static void
@@ -568,6 +636,7 @@ item_try(struct run *run, struct item *it, struct result *r)
 	struct delivery d = {
 		.acct = &it->sess->acct, .sender = it->e.sender, .fd = it->fd,
 		.start = it->off, .size = it->size, .queue_id = it->id, .uid = it->e.uid,
+		.only = run->phase == RUN_SYSTEM_RELAY ? DELIVER_RELAY_ONLY : DELIVER_ALL,
 	};
 	struct deliver_report rep;
 
@@ -695,6 +764,62 @@ item_close(struct item *it)
 	free(it->spath);
 }
 
+static int
+has_local(const struct addr_list *rcpts)
+{
+	for (size_t i = 0; i < rcpts->n; i++)
+		if (addr_is_local(rcpts->v[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The first phase of a system run: the message's local recipients, as
+ * root.  A message with none is left alone (no attempt, no back-off).
+ * When they are done and relay recipients remain, the message is kept for
+ * those only, as it was (no attempt counted): the second phase sends it.
+ * A local failure is one as in any run (its back-off holds the relay
+ * recipients too).
+ */
+static void
+item_local(struct run *run, struct item *it)
+{
+	struct delivery d = {
+		.sender = it->e.sender, .fd = it->fd, .start = it->off, .size = it->size,
+		.queue_id = it->id, .only = DELIVER_LOCAL_ONLY,
+	};
+	struct deliver_report rep;
+	struct result r;
+	int nrelay = 0;
+
+	if (!has_local(&it->e.rcpts))
+		return;
+	run->tried++;
+	res_clear(&r);
+	if (queue_system_root(&run->sys, &r) < 0) {
+		item_failed(run, it, &r);
+		return;
+	}
+	deliver_run(&d, &it->e.rcpts, NULL, &rep, &r);
+	if (queue_system_user(&run->sys, &r) < 0)
+		abort();                /* nothing more is done as root */
+	deliver_log(&d, &rep, NULL);
+	deliver_recipients(&rep, DELIVER_DEFERRED, &it->pending);
+	deliver_report_free(&rep);
+	for (size_t i = 0; i < it->e.rcpts.n; i++)
+		if (!addr_is_local(it->e.rcpts.v[i])) {
+			addr_list_add(&it->pending, it->e.rcpts.v[i]);
+			nrelay++;
+		}
+	it->sess = NULL;            /* a mailbox's failure says nothing of the relay */
+	if (r.cls != RES_OK)
+		item_failed(run, it, &r);
+	else if (nrelay)
+		item_keep_pending(run, it);
+	else
+		item_delivered(run, it);
+}
+
 static void
 process(struct run *run, const char *id)
 {
@@ -702,8 +827,14 @@ process(struct run *run, const char *id)
 	struct result r;
 
 	res_clear(&r);
-	if (item_open(run, id, &it) && item_due(run, &it, &r)) {
-		if (item_try(run, &it, &r) == 0)
+	if (!item_open(run, id, &it)) {
+		;       /* gone, another run's, or set aside */
+	} else if (run->phase == RUN_SYSTEM_RELAY && has_local(&it.e.rcpts)) {
+		;       /* root's next run delivers to its mailboxes first */
+	} else if (item_due(run, &it, &r)) {
+		if (run->phase == RUN_SYSTEM_LOCAL)
+			item_local(run, &it);
+		else if (item_try(run, &it, &r) == 0)
 			item_delivered(run, &it);
 		else
 			item_failed(run, &it, &r);
@@ -759,48 +890,88 @@ run_free(struct run *run)
 	free(run->failed);
 }
 
-int
-queue_run(const struct config *c, int due_only, const char *only_id, struct result *r)
+/* One pass over the queue (with the pickup and the sweeps first unless
+ * only_id).  Returns 0, or -1 with r set when q/ cannot be read. */
+static int
+run_pass(struct run *run, const char *only_id, struct result *r)
 {
-	struct run run = { .c = c, .due_only = due_only };
 	char **ids = NULL;
 	size_t n = 0;
 
-	res_clear(r);
-	res_clear(&run.worst);
-	run.qdir = xstrdup(c->queue_dir);
-	if (!(run.q = queue_subdir(c->queue_dir, "q", r)) ||
-	    !(run.failed = queue_subdir(c->queue_dir, "failed", r)))
-		goto out;
 	if (only_id) {
 		ids = xmalloc(sizeof(char *));
 		ids[0] = xstrdup(only_id);
 		n = 1;
 	} else {
-		char *tmp = xasprintf("%s/tmp", c->queue_dir);
-		struct result pr;
+		if (run->phase != RUN_SYSTEM_RELAY) {
+			char *tmp = xasprintf("%s/tmp", run->qdir);
+			struct result pr;
 
-		if (queue_pickup(c, &pr) < 0)
-			log_err("%s", pr.text);
-		queue_sweep_dir(tmp, drop_stale_spool, NULL);
-		queue_sweep_dir(run.q, drop_orphan_state, run.q);
-		free(tmp);
-		if (queue_list_ids(run.q, &ids, &n) < 0) {
-			res_fail(r, RES_IOERR, "cannot read %s: %s", run.q, strerror(errno));
-			goto out;
+			if (queue_pickup(run->c, &pr) < 0)
+				log_err("%s", pr.text);
+			queue_sweep_dir(tmp, drop_stale_spool, NULL);
+			queue_sweep_dir(run->q, drop_orphan_state, run->q);
+			free(tmp);
 		}
+		if (queue_list_ids(run->q, &ids, &n) < 0)
+			return res_fail(r, RES_IOERR, "cannot read %s: %s", run->q, strerror(errno));
 	}
-	queue_remover_start(&run.rm, run.qdir);
+	queue_remover_start(&run->rm, run->qdir);
 	for (size_t i = 0; i < n; i++)
-		process(&run, ids[i]);
-	queue_remover_finish(&run.rm);
-	if (run.delivered)
-		(void)fsync_dir_of(run.q, 1);   /* the removals (see the top) */
-	log_info("queue run: %d tried, %d delivered, %d deferred, %d failed", run.tried,
-		 run.delivered, run.deferred, run.failed_n);
-	*r = run.worst;
-out:
+		process(run, ids[i]);
+	queue_remover_finish(&run->rm);
+	if (run->delivered)
+		(void)fsync_dir_of(run->q, 1);   /* the removals (see the top) */
 	queue_free_ids(ids, n);
+	return 0;
+}
+
+/*
+ * Root's run of the system queue (SPEC 11), in two passes.  The first
+ * works in the spool with the system user's effective ids (so every file
+ * it makes is that user's), takes root's back only to open dropped files,
+ * to get each account's secret (passwordeval runs then, as root) and to
+ * deliver to local mailboxes; a message's relay recipients wait.  Then
+ * root is given up for good (queue_system_drop()), and the second pass
+ * sends to the relays with the secrets already in memory.
+ */
+static int
+run_system(struct run *run, const char *only_id, struct result *r)
+{
+	run->phase = RUN_SYSTEM_LOCAL;
+	log_hold_file();        /* root's log file, written later without root */
+	if (queue_system_user(&run->sys, r) < 0 ||
+	    !(run->q = queue_subdir(run->qdir, "q", r)) ||
+	    !(run->failed = queue_subdir(run->qdir, "failed", r)) ||
+	    run_pass(run, only_id, r) < 0)
+		return -1;
+	if (queue_system_drop(&run->sys, r) < 0)
+		return -1;
+	run->phase = RUN_SYSTEM_RELAY;
+	return run_pass(run, only_id, r);
+}
+
+int
+queue_run(const struct config *c, int due_only, const char *only_id, struct result *r)
+{
+	struct run run = { .c = c, .due_only = due_only };
+	int rc;
+
+	res_clear(r);
+	res_clear(&run.worst);
+	run.qdir = xstrdup(c->queue_dir);
+	if (queue_system_detect(c->queue_dir, &run.sys))
+		rc = run_system(&run, only_id, r);
+	else
+		rc = !(run.q = queue_subdir(c->queue_dir, "q", r)) ||
+		     !(run.failed = queue_subdir(c->queue_dir, "failed", r)) ||
+		     run_pass(&run, only_id, r) < 0 ? -1 : 0;
+	if (rc == 0) {
+		log_info("queue run: %d tried, %d delivered, %d deferred, %d failed", run.tried,
+			 run.delivered, run.deferred, run.failed_n);
+		*r = run.worst;
+	}
+	queue_system_free(&run.sys);
 	run_free(&run);
 	return r->cls == RES_OK ? 0 : -1;
 }

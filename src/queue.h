@@ -69,6 +69,8 @@ int queue_keep(const char *qdir, const char *spool_path, int fd, off_t data_offs
  * retry time has come.  only_id: just that message.  Returns 0 when every
  * message tried was delivered (or there was none), -1 with the most
  * important failure otherwise; failures are logged per message.
+ * Run by root on a queue directory of the system user's, it gives root up
+ * on the way (queue-system.h): the process is the system user's afterwards.
  */
 int queue_run(const struct config *c, int due_only, const char *only_id,
 	      struct result *r);

@@ -101,8 +101,7 @@ dropped() {
 }
 
 # root's queue run picks nobody's message up into the system user's queue
-# (the relay is down: it stays queued).  Needs the runtime's part of SPEC 11
-# (root's run works on a spool of the system user's), hence TODO until then.
+# (the relay is down: it stays queued, as a file of the system user's).
 picked_up() {
 	printf 'queue_dir = "%s"\ndefault_account = "t"\naccount "t" {\n  host = "127.0.0.1"\n  port = 1\n  tls = "off"\n  from = "t@example.org"\n}\n' \
 		"$spool" >"$b/root.conf"
@@ -114,8 +113,7 @@ picked_up() {
 	ok=ok
 	[ "$queued" = 1 ] && [ "$left" = 0 ] || ok="not ok"
 	n=$((n + 1))
-	echo "$ok $n - root's mailout -q moves the drop into q/, owned by $user # TODO" \
-		"root's run on a spool of the system user's (the runtime's part of SPEC 11)"
+	echo "$ok $n - root's mailout -q moves the drop into q/, owned by $user"
 }
 
 cannot_write() {

@@ -27,7 +27,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
@@ -262,6 +262,7 @@ class Faults:
     drop_during_data: Optional[int] = None  # drop the connection after this many DATA bytes
     offer_auth: bool = True                 # False: no AUTH in the EHLO reply
     auth_reply: Optional[str] = None        # reply to AUTH instead of authenticating
+    on_rcpt: Optional[Callable] = None      # called with the Connection at each RCPT
 
 
 # --------------------------------------------------------------------------
@@ -375,6 +376,8 @@ class RecordingHandler:
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         f = self.srv.faults
+        if f.on_rcpt:
+            f.on_rcpt(server.conn)
         reply = f.rcpt_for.get(address) or f.rcpt_for.get(address.lower()) or f.rcpt
         if reply:
             return reply
