@@ -378,3 +378,11 @@ res_smtp_relay_code(int relay_code)
 {
 	return relay_code == 421 ? 451 : relay_code;
 }
+
+int
+res_try_next_relay(enum smtp_stage st, const struct result *r)
+{
+	if (st >= SMTP_MAIL || r->about_message)
+		return 0;
+	return r->cls == RES_TEMPFAIL || r->cls == RES_NOHOST;
+}

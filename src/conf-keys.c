@@ -184,6 +184,25 @@ show_port(FILE *out, const struct account *a, const struct conf_key *k)
 	fprintf(out, "%ld", account_port(a));
 }
 
+/* One relay as a string, several as a list (SPEC 13). */
+static void
+show_host(FILE *out, const struct account *a, const struct conf_key *k)
+{
+	const char *h = a->host;
+
+	(void)k;
+	if (!h) {
+		fprintf(out, "(not set)");
+	} else if (!strchr(h, ',')) {
+		fprintf(out, "\"%s\"", h);
+	} else {
+		fprintf(out, "{ \"");
+		for (; *h; h++)
+			fprintf(out, *h == ',' ? "\", \"" : "%c", *h);
+		fprintf(out, "\" }");
+	}
+}
+
 static void
 show_tls(FILE *out, const struct account *a, const struct conf_key *k)
 {
@@ -235,7 +254,7 @@ show_proxy(FILE *out, const struct account *a, const struct conf_key *k)
 #define AUTH_NAMES "on, off, plain, login, cram-md5, xoauth2, oauthbearer, external"
 
 const struct conf_key conf_keys[CONF_NKEYS] = {
-	STR("host", host, 0, v_host),
+	STR_SHOW("host", host, KF_MULTI, v_host, show_host),
 	NUM("port", port, 0, 65535, show_port),
 	ENUM("tls", tls, TLS_STARTTLS, conf_parse_tls, TLS_NAMES, show_tls),
 	STR_SHOW("tls_trust_file", tls_trust_file, KF_PATH, v_path, show_trust),
@@ -376,6 +395,8 @@ opt_of(const struct conf_key *k)
 		return (cfg_opt_t)CFG_BOOL(k->name, k->def ? cfg_true : cfg_false, CFGF_NONE);
 	case KT_STR:
 	default:
+		if (k->flags & KF_MULTI)
+			return (cfg_opt_t)CFG_STR_LIST(k->name, NULL, CFGF_NODEFAULT);
 		/* Unset unless the file sets it: conf.c reads set keys only. */
 		return (cfg_opt_t)CFG_STR(k->name, NULL, CFGF_NODEFAULT);
 	}

@@ -47,7 +47,14 @@ enum abort_reason { AB_NONE, AB_NO_AUTH, AB_READ };
 
 struct submit {
 	CURL *h;
-	const struct account *a;
+	const struct account *a; /* &cur */
+	/* The relays of the account's host (SPEC 13), tried in order; cur is
+	 * the account with host = the relay in use, relays[relay].  A
+	 * session stays on the first relay that works. */
+	struct account cur;
+	char **relays;
+	size_t nrelays, relay;
+	char *tried;            /* "relay: why; ..." for the relays given up */
 	char *secret;
 	int need_auth;
 	char *url;
@@ -406,12 +413,61 @@ auth_setopts(struct submit *s, struct result *r)
 	return 0;
 }
 
+/* Split the account's host into its relays; cur starts on the first. */
+static void
+relays_init(struct submit *s, const struct account *a)
+{
+	const char *h = a->host ? a->host : "";
+
+	s->cur = *a;
+	s->a = &s->cur;
+	do {
+		size_t n = strcspn(h, ",");
+
+		s->relays = xrealloc(s->relays, (s->nrelays + 1) * sizeof(char *));
+		s->relays[s->nrelays++] = xstrndup(h, n);
+		h += n + (h[n] == ',');
+	} while (*h);
+	s->cur.host = s->relays[0];
+}
+
+/*
+ * After a failure r of the session (before MAIL FROM) on relays[relay]:
+ * move to the next relay, if there is one and res_try_next_relay() says
+ * the failure is the relay's.  Returns 1 when moved (the URL set, the
+ * trace reset), else 0.
+ */
+static int
+next_relay(struct submit *s, const struct result *failure, struct result *r)
+{
+	if (s->relay + 1 >= s->nrelays)
+		return 0;
+	log_info("%s: %s; trying the next relay, %s", s->cur.host, failure->text,
+		 s->relays[s->relay + 1]);
+	s->tried = xasprintf("%s%s%s", s->tried ? s->tried : "", s->tried ? ", " : "",
+			     s->cur.host);
+	s->cur.host = s->relays[++s->relay];
+	free(s->url);
+	s->url = NULL;
+	smtp_trace_reset(&s->tr);
+	s->tr.auth_ok = s->tr.auth_offered = 0;
+	s->errbuf[0] = '\0';
+	s->sock = CURL_SOCKET_BAD;
+	return url_setopts(s, r) == 0;
+}
+
+const char *
+submit_relay(const struct submit *s)
+{
+	return s->cur.host;
+}
+
 struct submit *
 submit_new(const struct account *a, struct result *r)
 {
 	struct submit *s = xcalloc(1, sizeof(*s));
 
-	s->a = a;
+	relays_init(s, a);
 	s->fd = -1;
 	s->sock = CURL_SOCKET_BAD;
 	smtp_trace_init(&s->tr, a->partial_delivery);
@@ -541,6 +597,43 @@ classify(struct submit *s, CURLcode c, struct result *r)
 	return res_from_xfer(&x, r);
 }
 
+static void drop_connection(struct submit *s);
+
+/*
+ * A failed transfer on the session's relay: when the failure is the
+ * relay's (res_try_next_relay()) and another relay is left, the session
+ * moves to it and this returns 1 (try again); else 0.  A failure to set
+ * the next relay's URL is in *r (and 0).
+ */
+static int
+relay_failed(struct submit *s, CURLcode c, struct result *r)
+{
+	struct result failure;
+	enum smtp_stage st = smtp_trace_stage(&s->tr);
+
+	if (s->relay + 1 >= s->nrelays || st >= SMTP_MAIL)
+		return 0;
+	res_clear(&failure);
+	classify(s, c, &failure);
+	if (!res_try_next_relay(st, &failure))
+		return 0;
+	if (c == CURLE_OPERATION_TIMEDOUT)
+		drop_connection(s);
+	return next_relay(s, &failure, r);
+}
+
+/* A failure after other relays were given up says which. */
+static void
+tried_note(const struct submit *s, struct result *r)
+{
+	char text[sizeof(r->text)];
+
+	if (!s->tried)
+		return;
+	str_copy(text, sizeof(text), r->text);
+	res_fail(r, r->cls, "%s (given up before: %s)", text, s->tried);
+}
+
 const struct submit_refusal *
 submit_refusals(const struct submit *s, size_t *n)
 {
@@ -654,7 +747,7 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 {
 	struct smtp_trace *t = &s->tr;
 	struct curl_slist *rcpts = NULL;
-	off_t size;
+	off_t size, start;
 	CURLcode c;
 	int rc = -1;
 
@@ -675,7 +768,8 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 	s->abort = AB_NONE;
 	s->errbuf[0] = '\0';
 	s->read_total = 0;
-	if ((size = stuffed_size(fd, lseek(fd, 0, SEEK_CUR), &s->to_read)) < 0) {
+	if ((start = lseek(fd, 0, SEEK_CUR)) < 0 ||
+	    (size = stuffed_size(fd, start, &s->to_read)) < 0) {
 		res_fail(r, RES_IOERR, "cannot read the spool file: %s", strerror(errno));
 		goto out;
 	}
@@ -685,7 +779,17 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 	    setopt_off(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size,
 		       "CURLOPT_INFILESIZE_LARGE", r) < 0)
 		goto out;
-	c = sym_curl_easy_perform(s->h);
+	while ((c = sym_curl_easy_perform(s->h)) != CURLE_OK && relay_failed(s, c, r)) {
+		/* Nothing of the message went out (no MAIL FROM): from the
+		 * start again, on the next relay. */
+		s->read_eof = 0;
+		s->abort = AB_NONE;
+		s->read_total = 0;
+		if (lseek(fd, start, SEEK_SET) != start) {
+			res_fail(r, RES_IOERR, "cannot read the spool file: %s", strerror(errno));
+			goto done;
+		}
+	}
 	if (c == CURLE_OPERATION_TIMEDOUT)
 		drop_connection(s);
 	/* libcurl takes only 250 after the final dot.  Another 2xx is still
@@ -720,6 +824,7 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 		rc = 0;
 	} else {
 		classify(s, c, r);
+		tried_note(s, r);
 	}
 done:
 	sym_curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
@@ -825,6 +930,10 @@ submit_free(struct submit *s)
 		sym_curl_easy_cleanup(s->h);
 	free_secret(s->secret);
 	free(s->url);
+	for (size_t i = 0; i < s->nrelays; i++)
+		free(s->relays[i]);
+	free(s->relays);
+	free(s->tried);
 	smtp_trace_free(&s->tr);
 	free_missed(s);
 	free(s);
@@ -901,7 +1010,13 @@ submit_probe(const struct account *a, struct submit_probe *p, struct result *r)
 		goto out;
 	if (!(s = submit_new(&plain, r)))
 		goto out;
-	c = probe_once(s, p, 1);
+	/* The first relay that answers is the one shown (SPEC 13). */
+	while ((c = probe_once(s, p, 1)) != CURLE_OK && c != CURLE_PEER_FAILED_VERIFICATION &&
+	       relay_failed(s, c, r)) {
+		submit_probe_free(p);
+		s->tr.probe = p;
+	}
+	p->relay = xstrdup(submit_relay(s));
 	if (c == CURLE_PEER_FAILED_VERIFICATION) {
 		str_copy(p->verify_error, sizeof(p->verify_error),
 			 s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(c));
@@ -911,8 +1026,8 @@ submit_probe(const struct account *a, struct submit_probe *p, struct result *r)
 	}
 	if (c == CURLE_OK)
 		rc = 0;
-	else
-		classify(s, c, r);
+	else if (classify(s, c, r) < 0)
+		tried_note(s, r);
 	submit_free(s);
 out:
 	account_free(&plain);
@@ -930,6 +1045,7 @@ submit_probe_free(struct submit_probe *p)
 		free(p->ehlo_plain[i]);
 	free(p->ehlo_plain);
 	free(p->tls_desc);
+	free(p->relay);
 	for (size_t i = 0; i < p->ncerts; i++)
 		free(p->certs[i]);
 	free(p->certs);

@@ -92,7 +92,8 @@ def make_certs(d):
                  "-CAcreateserial", "-out", name + ".crt", "-days", "3",
                  "-extfile", name + ".ext", cwd=d)
 
-    signed("server", "DNS:localhost,IP:127.0.0.1")
+    # 127.0.0.2 and .3: the second and third relay of the failover tests.
+    signed("server", "DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3")
     signed("wrongname", "DNS:wrong.example.invalid")
     _openssl("req", "-x509", *ec, "-keyout", "untrusted.key", "-out", "untrusted.crt",
              "-days", "3", "-subj", "/CN=localhost",
@@ -476,14 +477,15 @@ class RecordingHandler:
 
 
 class _Controller(Controller):
-    """Controller on a kernel-chosen port of 127.0.0.1 with our SMTP class."""
+    """Controller on a kernel-chosen port of 127.0.0.1 (or on address) with
+    our SMTP class."""
 
-    def __init__(self, handler, srv, **kw):
+    def __init__(self, handler, srv, address=(HOST, 0), **kw):
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((HOST, 0))
+        self._sock.bind(address)
         self._srv = srv
-        super().__init__(handler, hostname=HOST, port=self._sock.getsockname()[1], **kw)
+        super().__init__(handler, hostname=address[0], port=self._sock.getsockname()[1], **kw)
 
     def _create_server(self):
         return self.loop.create_server(self._factory_invoker, sock=self._sock,
@@ -516,12 +518,14 @@ class SMTPServer:
     token) and EXTERNAL (succeeds when the client presented a certificate).
     require_client_cert: the TLS handshake needs a client certificate signed
     by the test CA (make_client_cert()).
+    address: (host, port) to listen on; default 127.0.0.1 and a free port
+    (relay failover tests put several relays on one port of 127.0.0.x).
     """
 
     def __init__(self, certs: Certs, mode="plain", *, auth=False, user="mailuser",
                  password="s3cret-Pa55", mechanisms=("PLAIN", "LOGIN"), cert="good",
                  auth_required=False, faults: Optional[Faults] = None,
-                 require_client_cert=False, old_tls=False):
+                 require_client_cert=False, old_tls=False, address=(HOST, 0)):
         assert mode in ("plain", "starttls", "smtps")
         self.certs, self.mode, self.old_tls = certs, mode, old_tls
         self.user, self.password = user, password
@@ -566,12 +570,12 @@ class SMTPServer:
             kw.update(auth_exclude_mechanism=["PLAIN", "LOGIN", "CRAM-MD5", *extra_mechs],
                       auth_require_tls=True)
         self.handler = RecordingHandler(self)
-        self._ctl = _Controller(self.handler, self,
+        self._ctl = _Controller(self.handler, self, address=address,
                                 ssl_context=ctx if mode == "smtps" else None, **kw)
         self._ctl.start()
         # Forget the controller's own start-up probe connection.
         self.connections.clear()
-        self.host, self.port = HOST, self._ctl.port
+        self.host, self.port = address[0], self._ctl.port
 
     def _authenticate(self, server, session, envelope, mechanism, data):
         login = data.login.decode("utf-8", "replace")
