@@ -142,6 +142,13 @@ res_from_reply(const char *relay, enum smtp_stage st, int code, const char *text
 		if (temp)
 			return res_fail(r, RES_TEMPFAIL, "%s: authentication failed for now: %s",
 					relay, text);
+		/* Exchange Online's answer once basic authentication is off
+		 * for SMTP AUTH: only OAuth2 tokens are taken. */
+		if (strstr(text, "5.7.30") || strcasestr(text, "basic authentication is not supported"))
+			return res_fail(r, k->perm, "%s refused the credentials: %s (the relay "
+					"takes no passwords: use OAuth2, auth = xoauth2 with "
+					"oauth2_token_url, oauth2_client_id and --authorize; see "
+					"mailout.conf(5), OAUTH2)", relay, text);
 		return res_fail(r, k->perm, "%s refused the credentials: %s", relay, text);
 	case W_MESSAGE:
 		break;

@@ -28,6 +28,7 @@ enum mode {
 	MODE_NOOP,        /* -bi, -I, newaliases */
 	MODE_SHOW_CONFIG, /* --show-config */
 	MODE_SERVERINFO,  /* --serverinfo */
+	MODE_AUTHORIZE,   /* --authorize ACCOUNT (OAuth2 device grant) */
 	MODE_VERSION,
 	MODE_HELP
 };

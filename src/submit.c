@@ -1,7 +1,8 @@
 /*
  * submit.c - messages to a relay through libcurl's SMTP transport.
  *
- * The only file that includes curl.h.  libcurl's own error codes are
+ * libcurl's SMTP transport is used here alone (oauth2-http.c uses it for
+ * HTTPS; both through curlsym.h).  libcurl's own error codes are
  * coarse (LIBRARY-NOTES trap 6), so every line of the dialogue goes to an
  * SMTP trace (smtp-trace.c), and a failure is classified (classify.c) from
  * the trace and a transport error translated from libcurl's code here.
@@ -18,10 +19,10 @@
  *  - CURLOPT_LOGIN_OPTIONS is always set (trap 5).
  *  - The EHLO name, the proxy (even "none") and every timeout are set
  *    explicitly (traps 9, 10, 11).
- *  - Options are set through typed helpers (setopt_long() and the rest):
- *    through the dlsym() pointer libcurl's own argument checks do not
- *    apply, so each helper takes the one C type its option kind wants and
- *    a static assertion checks the option is of that kind.
+ *  - Options are set through typed helpers (curlsym.h): through the
+ *    dlsym() pointer libcurl's own argument checks do not apply, so each
+ *    helper takes the one C type its option kind wants and a static
+ *    assertion checks the option is of that kind.
  */
 #include "config.h"
 
@@ -35,9 +36,11 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "curlsym.h"
 #include "lazylib.h"
 #include "log.h"
 #include "netcheck.h"
+#include "oauth2.h"
 #include "smtp-trace.h"
 #include "submit.h"
 #include "tls-files.h"
@@ -56,6 +59,8 @@ struct submit {
 	size_t nrelays, relay;
 	char *tried;            /* "relay: why; ..." for the relays given up */
 	char *secret;
+	int token_cached;       /* secret is an OAuth2 access token from the
+				 * cache, not yet accepted by the relay */
 	int need_auth;
 	char *url;
 	char errbuf[CURL_ERROR_SIZE];
@@ -79,88 +84,14 @@ struct submit {
 	enum abort_reason abort;
 };
 
-/* ---- libcurl, loaded on first use (lazylib.h) ---- */
-
-static __typeof__(curl_global_init) *sym_curl_global_init;
-static __typeof__(curl_easy_init) *sym_curl_easy_init;
-static __typeof__(curl_easy_setopt) *sym_curl_easy_setopt;
-static __typeof__(curl_easy_perform) *sym_curl_easy_perform;
-static __typeof__(curl_easy_getinfo) *sym_curl_easy_getinfo;
-static __typeof__(curl_easy_strerror) *sym_curl_easy_strerror;
-static __typeof__(curl_easy_cleanup) *sym_curl_easy_cleanup;
-static __typeof__(curl_slist_append) *sym_curl_slist_append;
-static __typeof__(curl_slist_free_all) *sym_curl_slist_free_all;
-static __typeof__(curl_version_info) *sym_curl_version_info;
-
-/* Declared for packagers (lazylib.h): a relay needs libcurl. */
-LAZY_ELF_NOTE_DLOPEN(mo_note_libcurl, "smtp-relay",
-		     "Sending mail through an SMTP relay", MO_LIBCURL_SONAME);
-
 int
 submit_global_init(struct result *r)
 {
-#define SYM(f) { #f, (void **)&sym_##f }
-	static const struct lazy_sym syms[] = {
-		SYM(curl_global_init), SYM(curl_easy_init), SYM(curl_easy_setopt),
-		SYM(curl_easy_perform), SYM(curl_easy_getinfo), SYM(curl_easy_strerror),
-		SYM(curl_easy_cleanup), SYM(curl_slist_append), SYM(curl_slist_free_all),
-		SYM(curl_version_info),
-	};
-#undef SYM
-	static int done;
-
-	if (done)
-		return 0;
-	if (!lazy_open(MO_LIBCURL_SONAME, syms, sizeof(syms) / sizeof(syms[0]), r) ||
-	    lazy_gnutls(r) < 0)
-		return -1;
-	if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
-	done = 1;
-	return 0;
+	return curlsym_init(r);
 }
 
-/* ---- typed options ---- */
-
-typedef int (*prereq_callback)(void *, char *, char *, int, int);
-
-#define TYPED_SETOPT(name, type) \
-	static int \
-	name(CURL *h, CURLoption opt, type v, const char *optname, struct result *r) \
-	{ \
-		if (sym_curl_easy_setopt(h, opt, v) != CURLE_OK) \
-			return res_fail(r, RES_SOFTWARE, "libcurl refused option %s", optname); \
-		return 0; \
-	}
-TYPED_SETOPT(setopt_long, long)
-TYPED_SETOPT(setopt_str, const char *)
-TYPED_SETOPT(setopt_ptr, void *)
-TYPED_SETOPT(setopt_off, curl_off_t)
-TYPED_SETOPT(setopt_debug, curl_debug_callback)
-TYPED_SETOPT(setopt_read, curl_read_callback)
-TYPED_SETOPT(setopt_write, curl_write_callback)
-TYPED_SETOPT(setopt_sockopt, curl_sockopt_callback)
-TYPED_SETOPT(setopt_prereq, prereq_callback)
-#undef TYPED_SETOPT
-
-/* SET(kind, OPTION, value): the option must be of libcurl's kind for that
- * helper (CURLOPTTYPE_*), checked at compile time; on failure the calling
- * function returns -1 with *r set. */
-#define OPTKIND_long    CURLOPTTYPE_LONG
-#define OPTKIND_str     CURLOPTTYPE_STRINGPOINT
-#define OPTKIND_ptr     CURLOPTTYPE_OBJECTPOINT
-#define OPTKIND_off     CURLOPTTYPE_OFF_T
-#define OPTKIND_debug   CURLOPTTYPE_FUNCTIONPOINT
-#define OPTKIND_read    CURLOPTTYPE_FUNCTIONPOINT
-#define OPTKIND_write   CURLOPTTYPE_FUNCTIONPOINT
-#define OPTKIND_sockopt CURLOPTTYPE_FUNCTIONPOINT
-#define OPTKIND_prereq  CURLOPTTYPE_FUNCTIONPOINT
-#define SET(kind, opt, val) do { \
-		_Static_assert((opt) / 10000 * 10000 == OPTKIND_##kind, \
-			       #opt " is not set with setopt_" #kind); \
-		if (setopt_##kind(s->h, opt, val, #opt, r) < 0) \
-			return -1; \
-	} while (0)
+/* SET(kind, OPTION, value) on the session's handle (curlsym.h). */
+#define SET(kind, opt, val) CURLSYM_SET(s->h, kind, opt, val)
 
 /* --serverinfo: describe the TLS session while the connection is up. */
 static void
@@ -317,7 +248,7 @@ url_setopts(struct submit *s, struct result *r)
 	SET(str, CURLOPT_PROXY, a->proxy ? a->proxy : "");
 	if (a->source_ip) {
 		char *iface = xasprintf("host!%s", a->source_ip);
-		int rc = setopt_str(s->h, CURLOPT_INTERFACE, iface, "CURLOPT_INTERFACE", r);
+		int rc = curlsym_setopt_str(s->h, CURLOPT_INTERFACE, iface, "CURLOPT_INTERFACE", r);
 
 		free(iface);
 		if (rc < 0)
@@ -477,7 +408,9 @@ submit_new(const struct account *a, struct result *r)
 	 * (temporary), nor a missing user like a refused login. */
 	if (account_check(a, 1, r) < 0 || tls_files_check(a, r) < 0)
 		goto fail;
-	if (s->need_auth && a->auth != AUTH_EXTERNAL && !(s->secret = account_secret(a, r)))
+	if (s->need_auth && a->auth != AUTH_EXTERNAL &&
+	    !(s->secret = account_uses_oauth2(a) ? oauth2_access_token(a, 0, &s->token_cached, r)
+			  : account_secret(a, r)))
 		goto fail;
 	if (!(s->h = sym_curl_easy_init())) {
 		res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
@@ -598,6 +531,36 @@ classify(struct submit *s, CURLcode c, struct result *r)
 }
 
 static void drop_connection(struct submit *s);
+
+/*
+ * The relay refused the cached OAuth2 access token (a 5xx to AUTH; with
+ * RFC 7628 section 3.2.2's error challenge, the final reply after it):
+ * it may have been revoked before it expired.  A new one is fetched, once
+ * per session.  1: try again with it; 0: not such a refusal; -1: no new
+ * token (*r set: invalid_grant, the endpoint down...).
+ */
+static int
+token_refused(struct submit *s, struct result *r)
+{
+	const struct smtp_trace *t = &s->tr;
+	int code = t->fail_code ? t->fail_code : t->code, cached;
+	char *fresh;
+
+	if (!s->token_cached || smtp_trace_stage(t) != SMTP_AUTH || code / 100 != 5)
+		return 0;
+	s->token_cached = 0;
+	log_info("%s refused the cached OAuth2 access token: getting a new one", s->cur.host);
+	if (!(fresh = oauth2_access_token(s->a, 1, &cached, r)))
+		return -1;
+	free_secret(s->secret);
+	s->secret = fresh;
+	if (curlsym_setopt_str(s->h, CURLOPT_XOAUTH2_BEARER, s->secret, "CURLOPT_XOAUTH2_BEARER",
+			       r) < 0)
+		return -1;
+	smtp_trace_reset(&s->tr);
+	s->errbuf[0] = '\0';
+	return 1;
+}
 
 /*
  * A failed transfer on the session's relay: when the failure is the
@@ -774,12 +737,18 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 		goto out;
 	}
 	/* libcurl strips one pair of <> itself; "" gives MAIL FROM:<>. */
-	if (setopt_str(s->h, CURLOPT_MAIL_FROM, env->sender, "CURLOPT_MAIL_FROM", r) < 0 ||
-	    setopt_ptr(s->h, CURLOPT_MAIL_RCPT, rcpts, "CURLOPT_MAIL_RCPT", r) < 0 ||
-	    setopt_off(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size,
+	if (curlsym_setopt_str(s->h, CURLOPT_MAIL_FROM, env->sender, "CURLOPT_MAIL_FROM", r) < 0 ||
+	    curlsym_setopt_ptr(s->h, CURLOPT_MAIL_RCPT, rcpts, "CURLOPT_MAIL_RCPT", r) < 0 ||
+	    curlsym_setopt_off(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size,
 		       "CURLOPT_INFILESIZE_LARGE", r) < 0)
 		goto out;
-	while ((c = sym_curl_easy_perform(s->h)) != CURLE_OK && relay_failed(s, c, r)) {
+	while ((c = sym_curl_easy_perform(s->h)) != CURLE_OK) {
+		int again = relay_failed(s, c, r);
+
+		if (!again && (again = token_refused(s, r)) < 0)
+			goto done;      /* no new token: *r says why */
+		if (!again)
+			break;
 		/* Nothing of the message went out (no MAIL FROM): from the
 		 * start again, on the next relay. */
 		s->read_eof = 0;

@@ -303,6 +303,24 @@ test_relay_down(void)
 	ok(!res_relay_down(&r), "a permanent refusal is not a relay that is down");
 }
 
+/* Exchange Online with basic authentication off: the message says what to use. */
+static void
+test_basic_auth_off(void)
+{
+	struct result r;
+
+	res_clear(&r);
+	res_from_reply("relay.test", SMTP_AUTH, 535, "5.7.139 Authentication unsuccessful, "
+		       "basic authentication is disabled", NULL, &r);
+	ok(r.cls == RES_NOPERM && !strstr(r.text, "oauth2_token_url"),
+	   "another refusal of the password: no OAuth2 hint");
+	res_clear(&r);
+	res_from_reply("relay.test", SMTP_AUTH, 550, "5.7.30 Basic authentication is not "
+		       "supported for Client Submission", NULL, &r);
+	ok(r.cls == RES_NOPERM && strstr(r.text, "oauth2_token_url") &&
+	   strstr(r.text, "5.7.30 Basic authentication"), "5.7.30 points at the OAuth2 settings");
+}
+
 /* SPEC 13: which failures move a message to the account's next relay. */
 static void
 test_next_relay(void)
@@ -364,5 +382,6 @@ main(void)
 	test_bs_replies();
 	test_relay_down();
 	test_next_relay();
+	test_basic_auth_off();
 	return done_testing();
 }
