@@ -1,8 +1,12 @@
 /*
  * submit.c - messages to a relay through libcurl's SMTP transport.
  *
- * libcurl's SMTP transport is used here alone (oauth2-http.c uses it for
- * HTTPS; both through curlsym.h).  libcurl's own error codes are
+ * libcurl's SMTP transport is used here alone (submit-probe.c runs the
+ * same session for --serverinfo; oauth2-http.c uses libcurl for HTTPS; all
+ * through curlsym.h).  An account's host may list several relays (SPEC
+ * 13): a failure of the session before MAIL FROM that is the relay's
+ * (res_try_next_relay()) moves the session to the next, where it stays.
+ * libcurl's own error codes are
  * coarse (LIBRARY-NOTES trap 6), so every line of the dialogue goes to an
  * SMTP trace (smtp-trace.c), and a failure is classified (classify.c) from
  * the trace and a transport error translated from libcurl's code here.
@@ -43,55 +47,15 @@
 #include "oauth2.h"
 #include "smtp-trace.h"
 #include "submit.h"
+#include "submit-internal.h"
 #include "tls-files.h"
 #include "util.h"
-
-enum abort_reason { AB_NONE, AB_NO_AUTH, AB_READ };
-
-struct submit {
-	CURL *h;
-	const struct account *a; /* &cur */
-	/* The relays of the account's host (SPEC 13), tried in order; cur is
-	 * the account with host = the relay in use, relays[relay].  A
-	 * session stays on the first relay that works. */
-	struct account cur;
-	char **relays;
-	size_t nrelays, relay;
-	char *tried;            /* "relay: why; ..." for the relays given up */
-	char *secret;
-	int token_cached;       /* secret is an OAuth2 access token from the
-				 * cache, not yet accepted by the relay */
-	int need_auth;
-	char *url;
-	char errbuf[CURL_ERROR_SIZE];
-	struct smtp_trace tr;   /* the dialogue, per connection and message */
-	curl_socket_t sock;     /* the connection's socket, CURL_SOCKET_BAD if none */
-
-	/* An envelope split into transactions (SUBMIT_RCPT_MAX): the
-	 * recipients that did not get the message, and the results they
-	 * point to. */
-	int split;
-	struct submit_refusal *missed;
-	size_t nmissed;
-	struct result **results;
-	size_t nresults;
-
-	/* The message being sent. */
-	int fd;
-	off_t to_read, read_total; /* the message's bytes, and those read so far */
-	int read_eof;
-	int read_errno;
-	enum abort_reason abort;
-};
 
 int
 submit_global_init(struct result *r)
 {
 	return curlsym_init(r);
 }
-
-/* SET(kind, OPTION, value) on the session's handle (curlsym.h). */
-#define SET(kind, opt, val) CURLSYM_SET(s->h, kind, opt, val)
 
 /* --serverinfo: describe the TLS session while the connection is up. */
 static void
@@ -500,8 +464,8 @@ received_alert(const char *err)
 
 /* The result of a failed transfer: the names are looked up again here,
  * before classifying, as classify.c does no I/O. */
-static int
-classify(struct submit *s, CURLcode c, struct result *r)
+int
+submit_classify(struct submit *s, CURLcode c, struct result *r)
 {
 	const struct smtp_trace *t = &s->tr;
 	const struct account *a = s->a;
@@ -568,8 +532,8 @@ token_refused(struct submit *s, struct result *r)
  * moves to it and this returns 1 (try again); else 0.  A failure to set
  * the next relay's URL is in *r (and 0).
  */
-static int
-relay_failed(struct submit *s, CURLcode c, struct result *r)
+int
+submit_relay_failed(struct submit *s, CURLcode c, struct result *r)
 {
 	struct result failure;
 	enum smtp_stage st = smtp_trace_stage(&s->tr);
@@ -577,7 +541,7 @@ relay_failed(struct submit *s, CURLcode c, struct result *r)
 	if (s->relay + 1 >= s->nrelays || st >= SMTP_MAIL)
 		return 0;
 	res_clear(&failure);
-	classify(s, c, &failure);
+	submit_classify(s, c, &failure);
 	if (!res_try_next_relay(st, &failure))
 		return 0;
 	if (c == CURLE_OPERATION_TIMEDOUT)
@@ -586,8 +550,8 @@ relay_failed(struct submit *s, CURLcode c, struct result *r)
 }
 
 /* A failure after other relays were given up says which. */
-static void
-tried_note(const struct submit *s, struct result *r)
+void
+submit_tried_note(const struct submit *s, struct result *r)
 {
 	char text[sizeof(r->text)];
 
@@ -743,7 +707,7 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 		       "CURLOPT_INFILESIZE_LARGE", r) < 0)
 		goto out;
 	while ((c = sym_curl_easy_perform(s->h)) != CURLE_OK) {
-		int again = relay_failed(s, c, r);
+		int again = submit_relay_failed(s, c, r);
 
 		if (!again && (again = token_refused(s, r)) < 0)
 			goto done;      /* no new token: *r says why */
@@ -792,8 +756,8 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 		snprintf(r->reply, sizeof(r->reply), "%s", db_str(&t->reply));
 		rc = 0;
 	} else {
-		classify(s, c, r);
-		tried_note(s, r);
+		submit_classify(s, c, r);
+		submit_tried_note(s, r);
 	}
 done:
 	sym_curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
@@ -906,117 +870,4 @@ submit_free(struct submit *s)
 	smtp_trace_free(&s->tr);
 	free_missed(s);
 	free(s);
-}
-
-/* ---- --serverinfo ---- */
-
-static size_t
-discard(char *p, size_t size, size_t n, void *u)
-{
-	(void)p;
-	(void)u;
-	return size * n;
-}
-
-/* A NOOP instead of a message, certificates kept; the trust store alone
- * decides "verified" (serverinfo.c compares the key with tls_pin itself). */
-static int
-probe_setopts(struct submit *s, int verify, struct result *r)
-{
-	SET(long, CURLOPT_UPLOAD, 0L);
-	SET(str, CURLOPT_CUSTOMREQUEST, "NOOP");
-	SET(long, CURLOPT_NOBODY, 0L);
-	SET(write, CURLOPT_WRITEFUNCTION, discard);
-	SET(long, CURLOPT_CERTINFO, 1L);
-	SET(str, CURLOPT_PINNEDPUBLICKEY, NULL);
-	SET(long, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-	SET(long, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-	return 0;
-}
-
-/* One NOOP transaction; records into p.  Returns the libcurl code. */
-static CURLcode
-probe_once(struct submit *s, struct submit_probe *p, int verify)
-{
-	struct curl_certinfo *ci = NULL;
-	struct result ignored;
-	CURLcode c;
-
-	s->tr.probe = p;
-	smtp_trace_reset(&s->tr);
-	s->errbuf[0] = '\0';
-	res_clear(&ignored);
-	(void)probe_setopts(s, verify, &ignored);   /* as a message would go */
-	c = sym_curl_easy_perform(s->h);
-	if (s->a->tls != TLS_OFF && sym_curl_easy_getinfo(s->h, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
-	    ci && ci->num_of_certs > 0) {
-		for (size_t i = 0; i < p->ncerts; i++)
-			free(p->certs[i]);
-		free(p->certs);
-		p->certs = xcalloc((size_t)ci->num_of_certs, sizeof(char *));
-		p->ncerts = 0;
-		for (int i = 0; i < ci->num_of_certs; i++)
-			for (struct curl_slist *l = ci->certinfo[i]; l; l = l->next)
-				if (!strncmp(l->data, "Cert:", 5))
-					p->certs[p->ncerts++] = xstrdup(l->data + 5);
-	}
-	return c;
-}
-
-int
-submit_probe(const struct account *a, struct submit_probe *p, struct result *r)
-{
-	struct account plain;
-	struct submit *s;
-	CURLcode c;
-	int rc = -1;
-
-	memset(p, 0, sizeof(*p));
-	/* Inspect only: no credentials are fetched or sent. */
-	account_copy(&plain, a);
-	plain.auth = AUTH_OFF;
-	if (submit_global_init(r) < 0)
-		goto out;
-	if (!(s = submit_new(&plain, r)))
-		goto out;
-	/* The first relay that answers is the one shown (SPEC 13). */
-	while ((c = probe_once(s, p, 1)) != CURLE_OK && c != CURLE_PEER_FAILED_VERIFICATION &&
-	       relay_failed(s, c, r)) {
-		submit_probe_free(p);
-		s->tr.probe = p;
-	}
-	p->relay = xstrdup(submit_relay(s));
-	if (c == CURLE_PEER_FAILED_VERIFICATION) {
-		str_copy(p->verify_error, sizeof(p->verify_error),
-			 s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(c));
-		c = probe_once(s, p, 0);
-	} else if (c == CURLE_OK && a->tls != TLS_OFF) {
-		p->verified = 1;
-	}
-	if (c == CURLE_OK)
-		rc = 0;
-	else if (classify(s, c, r) < 0)
-		tried_note(s, r);
-	submit_free(s);
-out:
-	account_free(&plain);
-	return rc;
-}
-
-void
-submit_probe_free(struct submit_probe *p)
-{
-	free(p->greeting);
-	for (size_t i = 0; i < p->nehlo; i++)
-		free(p->ehlo[i]);
-	free(p->ehlo);
-	for (size_t i = 0; i < p->nehlo_plain; i++)
-		free(p->ehlo_plain[i]);
-	free(p->ehlo_plain);
-	free(p->tls_desc);
-	free(p->relay);
-	for (size_t i = 0; i < p->ncerts; i++)
-		free(p->certs[i]);
-	free(p->certs);
-	memset(p, 0, sizeof(*p));
 }

@@ -1,7 +1,8 @@
 /*
  * submit.h - hand messages to a relay through libcurl's SMTP transport.
  *
- * This is the only module that includes curl.h.  One struct submit holds
+ * With submit-probe.c, oauth2-http.c and curlsym.c, the only files that
+ * include curl.h.  One struct submit holds
  * one libcurl handle, so several messages to the same account reuse one
  * connection.  Failures are classified (SPEC 8) from libcurl's code, the
  * relay's last reply code and the SMTP stage it answered.
