@@ -667,6 +667,33 @@ stuffed_size(int fd, off_t start, off_t *raw)
 	return n < 0 ? -1 : total;
 }
 
+/*
+ * curl_easy_perform(), again on the next relay (submit_relay_failed()) or
+ * with a new OAuth2 token (token_refused()) while the failure allows:
+ * nothing of the message went out then (no MAIL FROM), so it is read from
+ * start again.  *c gets the last libcurl code.  Returns 0, or -1 with *r
+ * set when no retry could be made that should have been.
+ */
+static int
+perform(struct submit *s, int fd, off_t start, CURLcode *c, struct result *r)
+{
+	while ((*c = sym_curl_easy_perform(s->h)) != CURLE_OK) {
+		int again = submit_relay_failed(s, *c, r);
+
+		if (!again && (again = token_refused(s, r)) < 0)
+			return -1;      /* no new token */
+		if (!again)
+			break;
+		s->read_eof = 0;
+		s->abort = AB_NONE;
+		s->read_total = 0;
+		if (lseek(fd, start, SEEK_SET) != start)
+			return res_fail(r, RES_IOERR, "cannot read the spool file: %s",
+					strerror(errno));
+	}
+	return 0;
+}
+
 /* One SMTP transaction for recipients v[0..n). */
 static int
 one_transaction(struct submit *s, const struct submit_envelope *env, char *const *v,
@@ -706,23 +733,8 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 	    curlsym_setopt_off(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size,
 		       "CURLOPT_INFILESIZE_LARGE", r) < 0)
 		goto out;
-	while ((c = sym_curl_easy_perform(s->h)) != CURLE_OK) {
-		int again = submit_relay_failed(s, c, r);
-
-		if (!again && (again = token_refused(s, r)) < 0)
-			goto done;      /* no new token: *r says why */
-		if (!again)
-			break;
-		/* Nothing of the message went out (no MAIL FROM): from the
-		 * start again, on the next relay. */
-		s->read_eof = 0;
-		s->abort = AB_NONE;
-		s->read_total = 0;
-		if (lseek(fd, start, SEEK_SET) != start) {
-			res_fail(r, RES_IOERR, "cannot read the spool file: %s", strerror(errno));
-			goto done;
-		}
-	}
+	if (perform(s, fd, start, &c, r) < 0)
+		goto done;      /* *r says why */
 	if (c == CURLE_OPERATION_TIMEDOUT)
 		drop_connection(s);
 	/* libcurl takes only 250 after the final dot.  Another 2xx is still
