@@ -497,8 +497,9 @@ submit_classify(struct submit *s, CURLcode c, struct result *r)
 static void drop_connection(struct submit *s);
 
 /*
- * The relay refused the cached OAuth2 access token (a 5xx to AUTH; with
- * RFC 7628 section 3.2.2's error challenge, the final reply after it):
+ * The relay refused the cached OAuth2 access token: a 5xx to AUTH, or
+ * RFC 7628 section 3.2.2's error challenge (a 334 with a JSON status),
+ * where libcurl 7.88 gives up on XOAUTH2 before the final reply:
  * it may have been revoked before it expired.  A new one is fetched, once
  * per session.  1: try again with it; 0: not such a refusal; -1: no new
  * token (*r set: invalid_grant, the endpoint down...).
@@ -510,7 +511,8 @@ token_refused(struct submit *s, struct result *r)
 	int code = t->fail_code ? t->fail_code : t->code, cached;
 	char *fresh;
 
-	if (!s->token_cached || smtp_trace_stage(t) != SMTP_AUTH || code / 100 != 5)
+	if (!s->token_cached || smtp_trace_stage(t) != SMTP_AUTH ||
+	    (code / 100 != 5 && code != 334))
 		return 0;
 	s->token_cached = 0;
 	log_info("%s refused the cached OAuth2 access token: getting a new one", s->cur.host);

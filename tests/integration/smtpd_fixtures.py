@@ -263,6 +263,8 @@ class Faults:
     drop_during_data: Optional[int] = None  # drop the connection after this many DATA bytes
     offer_auth: bool = True                 # False: no AUTH in the EHLO reply
     auth_reply: Optional[str] = None        # reply to AUTH instead of authenticating
+    bearer_error: bool = False              # a refused XOAUTH2/OAUTHBEARER token gets
+                                            # RFC 7628's 334 error challenge before 535
 
 
 # --------------------------------------------------------------------------
@@ -442,6 +444,11 @@ class RecordingHandler:
         token = auth[7:] if auth.startswith("Bearer ") else ""
         ok = login == self.srv.user and token == self.srv.password
         server.conn.auth.append(AuthAttempt(mechanism, login, token, ok))
+        if not ok and self.srv.faults.bearer_error:
+            err = b'{"status":"401","schemes":"bearer","scope":"https://mail.example/"}'
+            self.srv.bearer_errors += 1
+            await server.push("334 " + base64.b64encode(err).decode())
+            await server._reader.readline()     # the client's end of the exchange
         return AuthResult(success=ok, handled=False,
                           auth_data=LoginPassword(login.encode(), b"") if ok else None)
 
@@ -536,6 +543,7 @@ class SMTPServer:
         self.hung: List[Message] = []       # DATA received, no reply sent
         self.connections: List[Connection] = []
         self.sasl_responses: List[bytes] = []   # decoded XOAUTH2/OAUTHBEARER responses
+        self.bearer_errors = 0                  # error challenges sent (faults.bearer_error)
 
         ctx = None
         if mode != "plain":

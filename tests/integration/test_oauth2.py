@@ -136,6 +136,21 @@ def test_refused_cached_token_is_refreshed_once(mailout, relay, provider, certs,
     assert "refused the cached OAuth2 access token" in res.stderr
 
 
+@pytest.mark.parametrize("auth", ["xoauth2", "oauthbearer"])
+def test_error_challenge_for_a_cached_token(mailout, relay, provider, certs, tmp_path, auth):
+    """RFC 7628 section 3.2.2: the relay answers a bad token with a 334 error
+    challenge, the client ends the exchange, then 535: refreshed and retried."""
+    relay.faults.bearer_error = True
+    conf = oauth_conf(mailout, relay, certs, provider.token_url, tmp_path, auth=auth)
+    assert send(mailout, conf).rc == EX_OK
+    relay.password = "revoked"
+    res = send(mailout, conf)
+    assert res.rc == EX_OK, res.stderr
+    assert len(provider.token_requests()) == 2
+    assert relay.bearer_errors == 1
+    assert len(relay.messages) == 2
+
+
 def test_fresh_token_refused_is_not_retried(mailout, relay, provider, certs, tmp_path):
     """A token just fetched and refused: the credentials are wrong (77), no loop."""
     provider.smtp = None                # the relay never learns the token
