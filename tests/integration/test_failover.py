@@ -146,6 +146,15 @@ def test_4xx_to_the_session_fails_over(mailout, relays, tmp_path, fault):
     assert "host=127.0.0.2 " in line, line
 
 
+def test_silent_first_relay_times_out_and_fails_over(mailout, smtpd, silent_server, tmp_path):
+    """No greeting within timeout (5 s in these tests): the next relay."""
+    up = smtpd(address=("127.0.0.2", silent_server.port))
+    res = send(mailout, conf(mailout, [silent_server, up], tmp_path))
+    assert res.rc == EX_OK, res
+    assert silent_server.accepted and len(up.messages) == 1
+    assert "trying the next relay, 127.0.0.2" in res.stderr
+
+
 def test_5xx_greeting_is_final(mailout, relays, tmp_path):
     first, second = relays({"greeting": "554 5.3.2 no service"}, "ok")
     res = send(mailout, conf(mailout, [first, second], tmp_path))
