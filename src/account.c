@@ -67,6 +67,46 @@ account_key_fail(const struct account *a, const char *key, struct result *r, con
 	return res_fail(r, RES_CONFIG, "%s%s", at, msg);
 }
 
+/* The OAuth2 keys that only work together (SPEC 13). */
+static int
+check_oauth2(const struct account *a, struct result *r)
+{
+	static const char *const evals[] = { "oauth2_client_secret_eval",
+					     "oauth2_refresh_token_eval" };
+
+	if ((a->oauth2_token_url || a->oauth2_device_url) && !a->oauth2_client_id)
+		return account_key_fail(a, a->oauth2_token_url ? "oauth2_token_url"
+					: "oauth2_device_url", r, "OAuth2 needs oauth2_client_id "
+					"(the application's id at the provider; see mailout.conf(5), "
+					"OAUTH2)");
+	if (a->oauth2_device_url && !a->oauth2_token_url)
+		return account_key_fail(a, "oauth2_device_url", r, "oauth2_device_url needs "
+					"oauth2_token_url (see mailout.conf(5), OAUTH2)");
+	if (a->oauth2_client_secret && a->oauth2_client_secret_eval)
+		return account_key_fail(a, "oauth2_client_secret_eval", r, "set "
+					"oauth2_client_secret or oauth2_client_secret_eval, "
+					"not both (see mailout.conf(5), OAUTH2)");
+	if (a->oauth2_client_secret && !*a->oauth2_client_secret)
+		return account_key_fail(a, "oauth2_client_secret", r, "oauth2_client_secret "
+					"is empty (an unset environment variable in ${VAR}?)");
+	for (size_t i = 0; i < 2; i++) {
+		int k = conf_key_index(evals[i]);
+		const char *v = *(char *const *)((const char *)a + conf_keys[k].off);
+
+		if (v && !*v)
+			return account_key_fail(a, evals[i], r, "%s is empty (an unset "
+						"environment variable in ${VAR}?)", evals[i]);
+	}
+	return 0;
+}
+
+int
+account_uses_oauth2(const struct account *a)
+{
+	return (a->auth == AUTH_XOAUTH2 || a->auth == AUTH_OAUTHBEARER) &&
+	       a->oauth2_token_url && !a->password && !a->passwordeval;
+}
+
 int
 account_check(const struct account *a, int check_auth, struct result *r)
 {
@@ -99,16 +139,21 @@ account_check(const struct account *a, int check_auth, struct result *r)
 			return account_key_fail(a, "auth", r, "auth = %s but no user is set: add "
 					"user = \"NAME\" to the account, or set auth = off "
 					"(see mailout.conf(5), DEFAULTS AND ACCOUNTS)", mech);
-		} else if (!a->password && !a->passwordeval) {
+		} else if (!a->password && !a->passwordeval &&
+			   !(a->oauth2_token_url && (a->auth == AUTH_XOAUTH2 ||
+						     a->auth == AUTH_OAUTHBEARER))) {
 			return account_key_fail(a, a->auth == AUTH_UNSET ? "user" : "auth", r,
 					"%s%s, but neither password nor passwordeval is set%s "
 					"(see mailout.conf(5), SECRETS)",
 					a->auth == AUTH_UNSET ? "user is set, so the account "
 					"authenticates" : "auth = ", a->auth == AUTH_UNSET ? "" : mech,
 					a->auth == AUTH_UNSET ? " (auth = off to send without "
-					"authentication)" : "");
+					"authentication)" : a->auth == AUTH_XOAUTH2 ||
+					a->auth == AUTH_OAUTHBEARER ? " (nor oauth2_token_url)" : "");
 		}
 	}
+	if (check_oauth2(a, r) < 0)
+		return -1;
 	if (a->tls == TLS_OFF)
 		return 0;       /* the TLS files are not used */
 	if (a->tls_key_file && !a->tls_cert_file)
@@ -135,12 +180,7 @@ account_secret_line(const char *out, size_t len)
 char *
 account_secret(const struct account *a, struct result *r)
 {
-	struct dynbuf out = { 0 };
-	char buf[4096];
-	int pipefd[2], status, devnull;
-	pid_t pid;
-	ssize_t n;
-	char *secret, at[1200];
+	char at[1200];
 
 	if (a->password)
 		return xstrdup(a->password);
@@ -150,7 +190,26 @@ account_secret(const struct account *a, struct result *r)
 			 "passwordeval (see mailout.conf(5), SECRETS)", at);
 		return NULL;
 	}
-	where_text(a, conf_key_index("passwordeval"), at, sizeof(at));
+	return account_eval(a, "passwordeval", r);
+}
+
+char *
+account_eval(const struct account *a, const char *key, struct result *r)
+{
+	struct dynbuf out = { 0 };
+	char buf[4096];
+	int pipefd[2], status, devnull;
+	pid_t pid;
+	ssize_t n;
+	char *secret, at[1200];
+	int k = conf_key_index(key);
+	const char *command = k >= 0 ? *(char *const *)((const char *)a + conf_keys[k].off) : NULL;
+
+	where_text(a, k, at, sizeof(at));
+	if (!command) {
+		res_fail(r, RES_CONFIG, "%s%s is not set", at, key);
+		return NULL;
+	}
 	if (pipe2(pipefd, O_CLOEXEC) != 0) {
 		res_fail(r, RES_OSERR, "pipe: %s", strerror(errno));
 		return NULL;
@@ -167,7 +226,7 @@ account_secret(const struct account *a, struct result *r)
 		if (devnull >= 0)
 			dup2(devnull, 0);
 		dup2(pipefd[1], 1);
-		execl("/bin/sh", "sh", "-c", a->passwordeval, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -181,17 +240,17 @@ account_secret(const struct account *a, struct result *r)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		db_free(&out);
-		res_fail(r, RES_CONFIG, "%spasswordeval command failed (%s %d; see "
-			 "passwordeval in mailout.conf(5), DEFAULTS AND ACCOUNTS)", at,
+		res_fail(r, RES_CONFIG, "%s%s command failed (%s %d; see "
+			 "%s in mailout.conf(5), DEFAULTS AND ACCOUNTS)", at, key,
 			 WIFEXITED(status) ? "exit status" : "signal",
-			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), key);
 		return NULL;
 	}
 	out.len = account_secret_line(db_str(&out), out.len);
 	if (out.len == 0) {
 		db_free(&out);
-		res_fail(r, RES_CONFIG, "%spasswordeval printed nothing (see passwordeval in "
-			 "mailout.conf(5), DEFAULTS AND ACCOUNTS)", at);
+		res_fail(r, RES_CONFIG, "%s%s printed nothing (see %s in "
+			 "mailout.conf(5), DEFAULTS AND ACCOUNTS)", at, key, key);
 		return NULL;
 	}
 	secret = xstrndup(out.s, out.len);

@@ -39,7 +39,7 @@ struct conf_where {
 };
 extern const char CONF_COMMAND_LINE[];
 
-#define CONF_NKEYS 20          /* account keys (conf-keys.c), inherit excluded */
+#define CONF_NKEYS 28          /* account keys (conf-keys.c), inherit excluded */
 
 /* One account, with defaults and inherit already applied.  Strings are
  * NULL when not set.  The keys are listed in conf-keys.c, in this order. */
@@ -69,6 +69,17 @@ struct account {
 	char *proxy;           /* NULL or "": no proxy (environment ignored) */
 	char *source_ip;
 	int partial_delivery;
+	/* OAuth2 (SPEC 13, oauth2.h): the access token for auth = xoauth2 or
+	 * oauthbearer comes from the token endpoint when oauth2_token_url is
+	 * set and neither password nor passwordeval is. */
+	char *oauth2_token_url;         /* https:// */
+	char *oauth2_device_url;        /* https://, for --authorize */
+	char *oauth2_client_id;
+	char *oauth2_client_secret;     /* secret: never printed */
+	char *oauth2_client_secret_eval; /* command whose first output line is it */
+	char *oauth2_scope;
+	char *oauth2_trust_file;        /* CA bundle; NULL: the system trust store */
+	char *oauth2_refresh_token_eval; /* seeds the token store when it is empty */
 };
 
 /* An account with every key at its built-in value and no name. */
@@ -133,6 +144,20 @@ int account_auth_enabled(const struct account *a);
  * RES_CONFIG (no secret configured, command failed) in *r.
  */
 char *account_secret(const struct account *a, struct result *r);
+
+/*
+ * The first line of the output of the command in the account's key (a
+ * string key such as "passwordeval" or "oauth2_client_secret_eval"), run
+ * as for passwordeval.  Returns a malloc'd string to release with
+ * free_secret(), or NULL with RES_CONFIG (key not set, command failed,
+ * nothing printed) in *r naming the key and where it was set.
+ */
+char *account_eval(const struct account *a, const char *key, struct result *r);
+
+/* 1 when the account gets its access token from oauth2_token_url: auth =
+ * xoauth2 or oauthbearer, the URL set, and no password or passwordeval
+ * (which would be the token itself). */
+int account_uses_oauth2(const struct account *a);
 
 /*
  * The secret in passwordeval's output out (len bytes, need not end in

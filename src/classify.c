@@ -45,6 +45,20 @@ static const struct stage_rule {
 	[SMTP_OTHER]    = { "a command",              0, RES_UNAVAILABLE, W_MESSAGE },
 };
 
+/* Exchange Online's refusal once basic authentication is off for SMTP
+ * AUTH ("5.7.30 Basic authentication is not supported for Client
+ * Submission"): only OAuth2 tokens are taken.  What to add to the
+ * message, or "". */
+static const char *
+basic_auth_hint(const char *text)
+{
+	if (strstr(text, "5.7.30") || strcasestr(text, "basic authentication is not supported"))
+		return " (the relay takes no passwords: use OAuth2, auth = xoauth2 with "
+		       "oauth2_token_url, oauth2_client_id and mailout --authorize; see "
+		       "mailout.conf(5), OAUTH2)";
+	return "";
+}
+
 static const struct stage_rule *
 rule(enum smtp_stage st)
 {
@@ -142,7 +156,8 @@ res_from_reply(const char *relay, enum smtp_stage st, int code, const char *text
 		if (temp)
 			return res_fail(r, RES_TEMPFAIL, "%s: authentication failed for now: %s",
 					relay, text);
-		return res_fail(r, k->perm, "%s refused the credentials: %s", relay, text);
+		return res_fail(r, k->perm, "%s refused the credentials: %s%s", relay, text,
+				basic_auth_hint(text));
 	case W_MESSAGE:
 		break;
 	}
@@ -199,8 +214,9 @@ login_fail(const struct xfer_outcome *x, struct result *r)
 				where, x->reply);
 	if (code == 235 || !x->auth_offered || code < 200 || code >= 600)
 		return 0;
-	return res_fail(r, RES_NOPERM, "%s refused the credentials of account \"%s\"%s%s",
-			where, x->acct->name, code > 0 ? ": " : "", code > 0 ? x->reply : "");
+	return res_fail(r, RES_NOPERM, "%s refused the credentials of account \"%s\"%s%s%s",
+			where, x->acct->name, code > 0 ? ": " : "", code > 0 ? x->reply : "",
+			code > 0 ? basic_auth_hint(x->reply) : "");
 }
 
 /* The failures where what libcurl knows decides.  Returns -1 when *r is
@@ -377,4 +393,12 @@ int
 res_smtp_relay_code(int relay_code)
 {
 	return relay_code == 421 ? 451 : relay_code;
+}
+
+int
+res_try_next_relay(enum smtp_stage st, const struct result *r)
+{
+	if (st >= SMTP_MAIL || r->about_message)
+		return 0;
+	return r->cls == RES_TEMPFAIL || r->cls == RES_NOHOST;
 }

@@ -108,6 +108,17 @@ struct xfer_outcome {
 int res_from_xfer(const struct xfer_outcome *x, struct result *r);
 
 /*
+ * Relay failover (SPEC 13): 1 when the failure r of a session that had not
+ * sent MAIL FROM yet (st, the stage it reached, before SMTP_MAIL) is the
+ * relay's, so the next relay of the account's host may take the message:
+ * the relay could not be reached (a connection failure, a timeout, a name
+ * that does not exist) or answered the greeting, EHLO, STARTTLS or AUTH
+ * with a 4xx.  A permanent refusal of the session (5xx, 535), a TLS
+ * verification failure, and anything at or after MAIL FROM are final.
+ */
+int res_try_next_relay(enum smtp_stage st, const struct result *r);
+
+/*
  * The reply -bs gives to the final dot for a failed message, without the
  * relay's own reply (smtpd.c passes a relay's 4xx/5xx on as it came, with
  * res_smtp_relay_code()): 451 4.3.0 for local and temporary trouble, 550

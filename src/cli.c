@@ -24,7 +24,8 @@ enum arg { A_NONE, A_REQ, A_GLUED };   /* A_GLUED: optional, glued only */
 #define P_MX  2u   /* mail, mailx */
 
 enum opt_id {
-	O_ACCOUNT = 1, O_ATTACH, O_BCC, O_CC, O_DELETE, O_DRY_RUN, O_DUE, O_FLUSH, O_FROM, O_HELP,
+	O_ACCOUNT = 1, O_ATTACH, O_AUTHORIZE, O_BCC, O_CC, O_DELETE, O_DRY_RUN, O_DUE, O_FLUSH,
+	O_FROM, O_HELP,
 	O_HOST, O_LIST_QUEUE, O_PASSWORDEVAL, O_PORT, O_QUEUE, O_READ_ENV_FROM,
 	O_REQUEUE, O_SERVERINFO, O_SHOW, O_SHOW_CONFIG, O_SUBJECT, O_TLS, O_USER, O_VERSION,
 	/* sendmail short options */
@@ -48,6 +49,7 @@ struct optdef {
 static const struct optdef opts[] = {
 	{ "account",            0,  A_REQ,  O_ACCOUNT,       P_SM | P_MX, "NAME", "use this account" },
 	{ "attach",            'a', A_REQ,  O_ATTACH,        P_SM | P_MX, "FILE", "attach a file (repeatable)" },
+	{ "authorize",          0,  A_REQ,  O_AUTHORIZE,     P_SM,        "NAME", "OAuth2: authorize account NAME at its provider" },
 	{ "bcc",                0,  A_REQ,  O_BCC,           P_SM,        "ADDR", "compose: blind copy (repeatable)" },
 	{ "cc",                 0,  A_REQ,  O_CC,            P_SM,        "ADDR", "compose: copy (repeatable)" },
 	{ "delete",             0,  A_NONE, O_DELETE,        P_SM,        NULL,   "remove the queued or failed messages whose ids are given" },
@@ -164,6 +166,7 @@ apply(struct options *o, const struct optdef *d, char *val, const char *name,
 	switch (d->id) {
 	case O_ACCOUNT:       o->account = val; break;
 	case O_ATTACH:        sl_add(&o->attach, val); break;
+	case O_AUTHORIZE:     o->mode = MODE_AUTHORIZE; o->account = val; break;
 	case O_BCC:           sl_add(&o->bcc, val); o->compose = 1; break;
 	case O_CC:            sl_add(&o->cc, val); o->compose = 1; break;
 	case O_DELETE:        o->mode = MODE_DELETE; break;

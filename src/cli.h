@@ -31,6 +31,7 @@ enum mode {
 	MODE_DELETE,      /* --delete ID... */
 	MODE_REQUEUE,     /* --requeue ID... */
 	MODE_SHOW,        /* --show ID... */
+	MODE_AUTHORIZE,   /* --authorize ACCOUNT (OAuth2 device grant) */
 	MODE_VERSION,
 	MODE_HELP
 };

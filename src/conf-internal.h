@@ -34,6 +34,8 @@ enum conf_ktype {
 
 #define KF_PATH   0x1       /* a file or directory: absolute or ~/, expanded */
 #define KF_SECRET 0x2       /* never shown, wiped when freed */
+#define KF_MULTI  0x4       /* KT_STR that takes one value or a list: the
+                               values joined by ',' (host: relays in order) */
 
 struct conf_key {
 	const char *name;

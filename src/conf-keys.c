@@ -166,12 +166,25 @@ v_syslog(cfg_t *cfg, const char *key, const char *s)
 	return 0;
 }
 
-/* A password makes the file's mode matter (conf-file.c checks it). */
+/* A password (or an OAuth2 client secret) makes the file's mode matter
+ * (conf-file.c checks it). */
 static int
 v_password(cfg_t *cfg, const char *key, const char *s)
 {
 	(void)cfg, (void)key, (void)s;
 	conf_saw_password = 1;
+	return 0;
+}
+
+/* The OAuth2 endpoints: tokens go over verified TLS only (RFC 6749
+ * section 3.2: the token endpoint requires TLS). */
+static int
+v_https(cfg_t *cfg, const char *key, const char *s)
+{
+	if (strncmp(s, "https://", 8) != 0 || !s[8] || strpbrk(s, " \"\\")) {
+		cfg_error(cfg, "'%s' must be an https:// URL (tokens go over TLS only)", key);
+		return -1;
+	}
 	return 0;
 }
 
@@ -182,6 +195,25 @@ show_port(FILE *out, const struct account *a, const struct conf_key *k)
 {
 	(void)k;
 	fprintf(out, "%ld", account_port(a));
+}
+
+/* One relay as a string, several as a list (SPEC 13). */
+static void
+show_host(FILE *out, const struct account *a, const struct conf_key *k)
+{
+	const char *h = a->host;
+
+	(void)k;
+	if (!h) {
+		fprintf(out, "(not set)");
+	} else if (!strchr(h, ',')) {
+		fprintf(out, "\"%s\"", h);
+	} else {
+		fprintf(out, "{ \"");
+		for (; *h; h++)
+			fprintf(out, *h == ',' ? "\", \"" : "%c", *h);
+		fprintf(out, "\" }");
+	}
 }
 
 static void
@@ -196,6 +228,14 @@ show_trust(FILE *out, const struct account *a, const struct conf_key *k)
 {
 	(void)k;
 	fprintf(out, "\"%s\"", a->tls_trust_file ? a->tls_trust_file : "(system trust store)");
+}
+
+static void
+show_oauth2_trust(FILE *out, const struct account *a, const struct conf_key *k)
+{
+	(void)k;
+	fprintf(out, "\"%s\"", a->oauth2_trust_file ? a->oauth2_trust_file
+		: "(system trust store)");
 }
 
 static void
@@ -235,7 +275,7 @@ show_proxy(FILE *out, const struct account *a, const struct conf_key *k)
 #define AUTH_NAMES "on, off, plain, login, cram-md5, xoauth2, oauthbearer, external"
 
 const struct conf_key conf_keys[CONF_NKEYS] = {
-	STR("host", host, 0, v_host),
+	STR_SHOW("host", host, KF_MULTI, v_host, show_host),
 	NUM("port", port, 0, 65535, show_port),
 	ENUM("tls", tls, TLS_STARTTLS, conf_parse_tls, TLS_NAMES, show_tls),
 	STR_SHOW("tls_trust_file", tls_trust_file, KF_PATH, v_path, show_trust),
@@ -255,6 +295,14 @@ const struct conf_key conf_keys[CONF_NKEYS] = {
 	STR_SHOW("proxy", proxy, 0, v_proxy, show_proxy),
 	STR("source_ip", source_ip, 0, v_ip),
 	BOOL("partial_delivery", partial_delivery),
+	STR("oauth2_token_url", oauth2_token_url, 0, v_https),
+	STR("oauth2_device_url", oauth2_device_url, 0, v_https),
+	STR("oauth2_client_id", oauth2_client_id, 0, NULL),
+	STR("oauth2_client_secret", oauth2_client_secret, KF_SECRET, v_password),
+	STR("oauth2_client_secret_eval", oauth2_client_secret_eval, 0, NULL),
+	STR("oauth2_scope", oauth2_scope, 0, NULL),
+	STR_SHOW("oauth2_trust_file", oauth2_trust_file, KF_PATH, v_path, show_oauth2_trust),
+	STR("oauth2_refresh_token_eval", oauth2_refresh_token_eval, 0, NULL),
 };
 
 /* The top-level keys (no field: conf.c reads them). */
@@ -378,6 +426,8 @@ opt_of(const struct conf_key *k)
 		return (cfg_opt_t)CFG_BOOL(k->name, k->def ? cfg_true : cfg_false, CFGF_NONE);
 	case KT_STR:
 	default:
+		if (k->flags & KF_MULTI)
+			return (cfg_opt_t)CFG_STR_LIST(k->name, NULL, CFGF_NODEFAULT);
 		/* Unset unless the file sets it: conf.c reads set keys only. */
 		return (cfg_opt_t)CFG_STR(k->name, NULL, CFGF_NODEFAULT);
 	}

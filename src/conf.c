@@ -31,6 +31,20 @@ const char CONF_COMMAND_LINE[] = "the command line";
 
 /* ---- building accounts ---- */
 
+/* The values of a KF_MULTI key joined by ',' (its values hold none). */
+static char *
+joined_values(cfg_opt_t *opt)
+{
+	struct dynbuf d = { 0 };
+
+	for (unsigned j = 0; j < cfg_opt_size(opt); j++) {
+		if (j)
+			db_addc(&d, ',');
+		db_adds(&d, cfg_opt_getnstr(opt, j));
+	}
+	return d.s ? d.s : xstrdup("");
+}
+
 /* Copy every key that sec sets onto a, and where each was set: file (a
  * string of the config), and the line from layout l of section number id. */
 static void
@@ -54,7 +68,8 @@ overlay(struct account *a, cfg_t *sec, const char *file, const struct layout *l,
 				free_secret(*dst);
 			else
 				free(*dst);
-			*dst = !v ? NULL : (k->flags & KF_PATH) ? path_expand(v) : xstrdup(v);
+			*dst = !v ? NULL : (k->flags & KF_PATH) ? path_expand(v)
+			     : (k->flags & KF_MULTI) ? joined_values(opt) : xstrdup(v);
 			break;
 		}
 		case KT_NUM:

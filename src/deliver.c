@@ -32,13 +32,13 @@ join(const struct addr_list *l)
  * as far as STARTTLS or AUTH. */
 static void
 log_line(const struct delivery *d, const struct addr_list *to, int remote,
-	 const struct result *r, const char *queue_id)
+	 const struct result *r, const char *queue_id, const char *relay)
 {
 	const struct account *a = remote ? d->acct : NULL;
 	int auth = a && account_auth_enabled(a);
 	char *rcpts = join(to);
 	struct log_entry e = {
-		.host = !remote ? NULL : a && a->host ? a->host : "unknown",
+		.host = !remote ? NULL : relay ? relay : a && a->host ? a->host : "unknown",
 		.tls = a && a->tls != TLS_OFF,
 		.auth = auth,
 		.user = auth ? a->user : NULL,
@@ -66,7 +66,7 @@ deliver_log_failure(const struct account *acct, const char *sender,
 	for (size_t i = 0; i < rcpts->n; i++)
 		if (!addr_is_local(rcpts->v[i]))
 			remote = 1;
-	log_line(&d, rcpts, remote, r, NULL);
+	log_line(&d, rcpts, remote, r, NULL, NULL);
 }
 
 void
@@ -76,7 +76,7 @@ deliver_log(const struct delivery *d, const struct deliver_report *rep, const ch
 		const struct deliver_outcome *o = &rep->v[i];
 
 		log_line(d, &o->rcpts, o->remote, &o->r, d->queue_id ? d->queue_id :
-			 o->state == DELIVER_DEFERRED ? kept_as : NULL);
+			 o->state == DELIVER_DEFERRED ? kept_as : NULL, rep->relay);
 	}
 }
 
@@ -115,6 +115,8 @@ deliver_report_free(struct deliver_report *rep)
 	for (size_t i = 0; i < rep->n; i++)
 		addr_list_free(&rep->v[i].rcpts);
 	free(rep->v);
+	free(rep->relay);
+	rep->relay = NULL;
 	rep->v = NULL;
 	rep->n = 0;
 }
@@ -147,7 +149,7 @@ deliver_local(const struct delivery *d, const struct addr_list *local,
  * so are the others when the transaction failed temporarily.
  */
 static void
-report_refusals(const struct delivery *d, const struct addr_list *remote,
+report_refusals(const struct addr_list *remote,
 		const struct submit_refusal *ref, size_t nref, const struct result *fail,
 		struct deliver_report *rep, struct result *total)
 {
@@ -168,7 +170,7 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		res_clear(&r);
 		r.smtp_code = 250;
 		outcome(rep, &ok, 1, &r, &worst);
-		log_info("delivered via %s to %zu of %zu recipients", d->acct->host, ok.n,
+		log_info("delivered via %s to %zu of %zu recipients", rep->relay, ok.n,
 			 remote->n);
 	}
 	for (size_t k = 0; k < nref; k++) {
@@ -179,7 +181,7 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		if (ref[k].result)
 			r = *ref[k].result;
 		else
-			res_from_reply(d->acct->host, SMTP_RCPT, code, ref[k].reply, ref[k].rcpt, &r);
+			res_from_reply(rep->relay, SMTP_RCPT, code, ref[k].reply, ref[k].rcpt, &r);
 		log_err("%s", r.text);
 		outcome(rep, &one, 1, &r, &worst);
 	}
@@ -200,7 +202,7 @@ report_refusals(const struct delivery *d, const struct addr_list *remote,
 		for (size_t k = 0; k < nref; k++)
 			db_printf(&each, "%s%s: %s", k ? "; " : "", ref[k].rcpt, ref[k].reply);
 		res_fail(&worst, worst.cls, "%zu of %zu recipients not accepted by %s (%s)",
-			 nref, remote->n, d->acct->host, db_str(&each));
+			 nref, remote->n, rep->relay, db_str(&each));
 		db_free(&each);
 	}
 	str_copy(why, sizeof(why), worst.text);
@@ -241,15 +243,17 @@ deliver_remote(const struct delivery *d, const struct addr_list *remote,
 		size_t nref;
 		const struct submit_refusal *ref = submit_refusals(*session, &nref);
 
+		free(rep->relay);
+		rep->relay = xstrdup(submit_relay(*session));
 		if (nref) {
 			/* partial_delivery: each refused recipient on its own,
 			 * the transaction's outcome for the others. */
-			report_refusals(d, remote, ref, nref, rc == 0 ? NULL : &r, rep, total);
+			report_refusals(remote, ref, nref, rc == 0 ? NULL : &r, rep, total);
 			return;
 		}
 		if (rc == 0)
 			log_info("delivered to %s via %s (%d)", remote->n == 1 ? remote->v[0]
-				 : "the recipients", d->acct->host, r.smtp_code);
+				 : "the recipients", rep->relay, r.smtp_code);
 	} else if (*session) {
 		res_fail(&r, RES_IOERR, "cannot read the message back: %s", strerror(errno));
 	}

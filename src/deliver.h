@@ -60,6 +60,8 @@ struct deliver_outcome {
 struct deliver_report {
 	struct deliver_outcome *v;   /* in the order of the dialogue */
 	size_t n;
+	char *relay;                 /* the relay the session used (of the
+	                                account's host list), NULL: none */
 };
 
 /*

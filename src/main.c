@@ -27,6 +27,7 @@
 #include "log.h"
 #include "queue.h"
 #include "result.h"
+#include "oauth2.h"
 #include "serverinfo.h"
 #include "smtpd.h"
 #include "tls-files.h"
@@ -96,6 +97,7 @@ sendmail_mode(const struct options *o)
 	}
 	if (conf_load(&cfg, o->config_file, &r) < 0)
 		goto done;
+	oauth2_set_system_dir(cfg.queue_dir);
 	log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
 	/* compose_build(): -1 with r set, or 1 for mailx -E and an empty body */
 	if ((o->compose || o->attach.n) && compose_build(o, &s, &from, &r) != 0)
@@ -145,6 +147,19 @@ out:
 	free(bare);
 }
 
+/* --authorize ACCOUNT: the OAuth2 device grant for that account. */
+static void
+authorize_mode(const struct options *o, const struct config *cfg, struct result *r)
+{
+	const struct account *a = conf_find(cfg, o->account);
+
+	if (!a)
+		res_fail(r, RES_CONFIG, "--authorize: no account \"%s\" in the configuration",
+			 o->account);
+	else if (account_check(a, 0, r) == 0)
+		oauth2_authorize(a, stdout, r);
+}
+
 /* The result of a queue run as the caller should see it. */
 static void
 queue_run_status(struct result *r)
@@ -178,8 +193,12 @@ run_mode(const struct options *o)
 	res_clear(&r);
 	if (conf_load(&cfg, o->config_file, &r) < 0)
 		goto done;
+	oauth2_set_system_dir(cfg.queue_dir);
 	log_setup(o->logfile ? o->logfile : cfg.logfile, cfg.syslog);
 	switch (o->mode) {
+	case MODE_AUTHORIZE:
+		authorize_mode(o, &cfg, &r);
+		break;
 	case MODE_SHOW_CONFIG:
 	case MODE_SERVERINFO:
 		account_mode(o, &cfg, &r);

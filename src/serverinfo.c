@@ -167,7 +167,8 @@ serverinfo_print(const struct account *a, FILE *out, struct result *r)
 
 	/* What was learnt is printed even when the probe failed half-way
 	 * (STARTTLS not offered, a refusal): it is what the user needs. */
-	fprintf(out, "relay %s port %ld, tls %s (account \"%s\")\n", a->host, account_port(a),
+	fprintf(out, "relay %s port %ld, tls %s (account \"%s\")\n",
+		p.relay ? p.relay : a->host, account_port(a),
 		conf_tls_name(a->tls), a->name);
 	fprintf(out, "greeting: %s\n", p.greeting ? p.greeting : "(none)");
 	if (p.nehlo_plain)

@@ -1,7 +1,12 @@
 /*
  * submit.c - messages to a relay through libcurl's SMTP transport.
  *
- * The only file that includes curl.h.  libcurl's own error codes are
+ * libcurl's SMTP transport is used here alone (submit-probe.c runs the
+ * same session for --serverinfo; oauth2-http.c uses libcurl for HTTPS; all
+ * through curlsym.h).  An account's host may list several relays (SPEC
+ * 13): a failure of the session before MAIL FROM that is the relay's
+ * (res_try_next_relay()) moves the session to the next, where it stays.
+ * libcurl's own error codes are
  * coarse (LIBRARY-NOTES trap 6), so every line of the dialogue goes to an
  * SMTP trace (smtp-trace.c), and a failure is classified (classify.c) from
  * the trace and a transport error translated from libcurl's code here.
@@ -18,10 +23,10 @@
  *  - CURLOPT_LOGIN_OPTIONS is always set (trap 5).
  *  - The EHLO name, the proxy (even "none") and every timeout are set
  *    explicitly (traps 9, 10, 11).
- *  - Options are set through typed helpers (setopt_long() and the rest):
- *    through the dlsym() pointer libcurl's own argument checks do not
- *    apply, so each helper takes the one C type its option kind wants and
- *    a static assertion checks the option is of that kind.
+ *  - Options are set through typed helpers (curlsym.h): through the
+ *    dlsym() pointer libcurl's own argument checks do not apply, so each
+ *    helper takes the one C type its option kind wants and a static
+ *    assertion checks the option is of that kind.
  */
 #include "config.h"
 
@@ -35,125 +40,22 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "curlsym.h"
 #include "lazylib.h"
 #include "log.h"
 #include "netcheck.h"
+#include "oauth2.h"
 #include "smtp-trace.h"
 #include "submit.h"
+#include "submit-internal.h"
 #include "tls-files.h"
 #include "util.h"
-
-enum abort_reason { AB_NONE, AB_NO_AUTH, AB_READ };
-
-struct submit {
-	CURL *h;
-	const struct account *a;
-	char *secret;
-	int need_auth;
-	char *url;
-	char errbuf[CURL_ERROR_SIZE];
-	struct smtp_trace tr;   /* the dialogue, per connection and message */
-	curl_socket_t sock;     /* the connection's socket, CURL_SOCKET_BAD if none */
-
-	/* An envelope split into transactions (SUBMIT_RCPT_MAX): the
-	 * recipients that did not get the message, and the results they
-	 * point to. */
-	int split;
-	struct submit_refusal *missed;
-	size_t nmissed;
-	struct result **results;
-	size_t nresults;
-
-	/* The message being sent. */
-	int fd;
-	off_t to_read, read_total; /* the message's bytes, and those read so far */
-	int read_eof;
-	int read_errno;
-	enum abort_reason abort;
-};
-
-/* ---- libcurl, loaded on first use (lazylib.h) ---- */
-
-static __typeof__(curl_global_init) *sym_curl_global_init;
-static __typeof__(curl_easy_init) *sym_curl_easy_init;
-static __typeof__(curl_easy_setopt) *sym_curl_easy_setopt;
-static __typeof__(curl_easy_perform) *sym_curl_easy_perform;
-static __typeof__(curl_easy_getinfo) *sym_curl_easy_getinfo;
-static __typeof__(curl_easy_strerror) *sym_curl_easy_strerror;
-static __typeof__(curl_easy_cleanup) *sym_curl_easy_cleanup;
-static __typeof__(curl_slist_append) *sym_curl_slist_append;
-static __typeof__(curl_slist_free_all) *sym_curl_slist_free_all;
-static __typeof__(curl_version_info) *sym_curl_version_info;
-
-/* Declared for packagers (lazylib.h): a relay needs libcurl. */
-LAZY_ELF_NOTE_DLOPEN(mo_note_libcurl, "smtp-relay",
-		     "Sending mail through an SMTP relay", MO_LIBCURL_SONAME);
 
 int
 submit_global_init(struct result *r)
 {
-#define SYM(f) { #f, (void **)&sym_##f }
-	static const struct lazy_sym syms[] = {
-		SYM(curl_global_init), SYM(curl_easy_init), SYM(curl_easy_setopt),
-		SYM(curl_easy_perform), SYM(curl_easy_getinfo), SYM(curl_easy_strerror),
-		SYM(curl_easy_cleanup), SYM(curl_slist_append), SYM(curl_slist_free_all),
-		SYM(curl_version_info),
-	};
-#undef SYM
-	static int done;
-
-	if (done)
-		return 0;
-	if (!lazy_open(MO_LIBCURL_SONAME, syms, sizeof(syms) / sizeof(syms[0]), r) ||
-	    lazy_gnutls(r) < 0)
-		return -1;
-	if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
-	done = 1;
-	return 0;
+	return curlsym_init(r);
 }
-
-/* ---- typed options ---- */
-
-typedef int (*prereq_callback)(void *, char *, char *, int, int);
-
-#define TYPED_SETOPT(name, type) \
-	static int \
-	name(CURL *h, CURLoption opt, type v, const char *optname, struct result *r) \
-	{ \
-		if (sym_curl_easy_setopt(h, opt, v) != CURLE_OK) \
-			return res_fail(r, RES_SOFTWARE, "libcurl refused option %s", optname); \
-		return 0; \
-	}
-TYPED_SETOPT(setopt_long, long)
-TYPED_SETOPT(setopt_str, const char *)
-TYPED_SETOPT(setopt_ptr, void *)
-TYPED_SETOPT(setopt_off, curl_off_t)
-TYPED_SETOPT(setopt_debug, curl_debug_callback)
-TYPED_SETOPT(setopt_read, curl_read_callback)
-TYPED_SETOPT(setopt_write, curl_write_callback)
-TYPED_SETOPT(setopt_sockopt, curl_sockopt_callback)
-TYPED_SETOPT(setopt_prereq, prereq_callback)
-#undef TYPED_SETOPT
-
-/* SET(kind, OPTION, value): the option must be of libcurl's kind for that
- * helper (CURLOPTTYPE_*), checked at compile time; on failure the calling
- * function returns -1 with *r set. */
-#define OPTKIND_long    CURLOPTTYPE_LONG
-#define OPTKIND_str     CURLOPTTYPE_STRINGPOINT
-#define OPTKIND_ptr     CURLOPTTYPE_OBJECTPOINT
-#define OPTKIND_off     CURLOPTTYPE_OFF_T
-#define OPTKIND_debug   CURLOPTTYPE_FUNCTIONPOINT
-#define OPTKIND_read    CURLOPTTYPE_FUNCTIONPOINT
-#define OPTKIND_write   CURLOPTTYPE_FUNCTIONPOINT
-#define OPTKIND_sockopt CURLOPTTYPE_FUNCTIONPOINT
-#define OPTKIND_prereq  CURLOPTTYPE_FUNCTIONPOINT
-#define SET(kind, opt, val) do { \
-		_Static_assert((opt) / 10000 * 10000 == OPTKIND_##kind, \
-			       #opt " is not set with setopt_" #kind); \
-		if (setopt_##kind(s->h, opt, val, #opt, r) < 0) \
-			return -1; \
-	} while (0)
 
 /* --serverinfo: describe the TLS session while the connection is up. */
 static void
@@ -310,7 +212,7 @@ url_setopts(struct submit *s, struct result *r)
 	SET(str, CURLOPT_PROXY, a->proxy ? a->proxy : "");
 	if (a->source_ip) {
 		char *iface = xasprintf("host!%s", a->source_ip);
-		int rc = setopt_str(s->h, CURLOPT_INTERFACE, iface, "CURLOPT_INTERFACE", r);
+		int rc = curlsym_setopt_str(s->h, CURLOPT_INTERFACE, iface, "CURLOPT_INTERFACE", r);
 
 		free(iface);
 		if (rc < 0)
@@ -406,12 +308,61 @@ auth_setopts(struct submit *s, struct result *r)
 	return 0;
 }
 
+/* Split the account's host into its relays; cur starts on the first. */
+static void
+relays_init(struct submit *s, const struct account *a)
+{
+	const char *h = a->host ? a->host : "";
+
+	s->cur = *a;
+	s->a = &s->cur;
+	do {
+		size_t n = strcspn(h, ",");
+
+		s->relays = xrealloc(s->relays, (s->nrelays + 1) * sizeof(char *));
+		s->relays[s->nrelays++] = xstrndup(h, n);
+		h += n + (h[n] == ',');
+	} while (*h);
+	s->cur.host = s->relays[0];
+}
+
+/*
+ * After a failure r of the session (before MAIL FROM) on relays[relay]:
+ * move to the next relay, if there is one and res_try_next_relay() says
+ * the failure is the relay's.  Returns 1 when moved (the URL set, the
+ * trace reset), else 0.
+ */
+static int
+next_relay(struct submit *s, const struct result *failure, struct result *r)
+{
+	if (s->relay + 1 >= s->nrelays)
+		return 0;
+	log_info("%s: %s; trying the next relay, %s", s->cur.host, failure->text,
+		 s->relays[s->relay + 1]);
+	s->tried = xasprintf("%s%s%s", s->tried ? s->tried : "", s->tried ? ", " : "",
+			     s->cur.host);
+	s->cur.host = s->relays[++s->relay];
+	free(s->url);
+	s->url = NULL;
+	smtp_trace_reset(&s->tr);
+	s->tr.auth_ok = s->tr.auth_offered = 0;
+	s->errbuf[0] = '\0';
+	s->sock = CURL_SOCKET_BAD;
+	return url_setopts(s, r) == 0;
+}
+
+const char *
+submit_relay(const struct submit *s)
+{
+	return s->cur.host;
+}
+
 struct submit *
 submit_new(const struct account *a, struct result *r)
 {
 	struct submit *s = xcalloc(1, sizeof(*s));
 
-	s->a = a;
+	relays_init(s, a);
 	s->fd = -1;
 	s->sock = CURL_SOCKET_BAD;
 	smtp_trace_init(&s->tr, a->partial_delivery);
@@ -421,7 +372,9 @@ submit_new(const struct account *a, struct result *r)
 	 * (temporary), nor a missing user like a refused login. */
 	if (account_check(a, 1, r) < 0 || tls_files_check(a, r) < 0)
 		goto fail;
-	if (s->need_auth && a->auth != AUTH_EXTERNAL && !(s->secret = account_secret(a, r)))
+	if (s->need_auth && a->auth != AUTH_EXTERNAL &&
+	    !(s->secret = account_uses_oauth2(a) ? oauth2_access_token(a, 0, &s->token_cached, r)
+			  : account_secret(a, r)))
 		goto fail;
 	if (!(s->h = sym_curl_easy_init())) {
 		res_fail(r, RES_SOFTWARE, "cannot initialise libcurl");
@@ -511,8 +464,8 @@ received_alert(const char *err)
 
 /* The result of a failed transfer: the names are looked up again here,
  * before classifying, as classify.c does no I/O. */
-static int
-classify(struct submit *s, CURLcode c, struct result *r)
+int
+submit_classify(struct submit *s, CURLcode c, struct result *r)
 {
 	const struct smtp_trace *t = &s->tr;
 	const struct account *a = s->a;
@@ -539,6 +492,75 @@ classify(struct submit *s, CURLcode c, struct result *r)
 		x.host_unknown = !x.proxy_unresolved && netcheck_name_unknown(a->host);
 	}
 	return res_from_xfer(&x, r);
+}
+
+static void drop_connection(struct submit *s);
+
+/*
+ * The relay refused the cached OAuth2 access token: a 5xx to AUTH, or
+ * RFC 7628 section 3.2.2's error challenge (a 334 with a JSON status),
+ * where libcurl 7.88 gives up on XOAUTH2 before the final reply:
+ * it may have been revoked before it expired.  A new one is fetched, once
+ * per session.  1: try again with it; 0: not such a refusal; -1: no new
+ * token (*r set: invalid_grant, the endpoint down...).
+ */
+static int
+token_refused(struct submit *s, struct result *r)
+{
+	const struct smtp_trace *t = &s->tr;
+	int code = t->fail_code ? t->fail_code : t->code, cached;
+	char *fresh;
+
+	if (!s->token_cached || smtp_trace_stage(t) != SMTP_AUTH ||
+	    (code / 100 != 5 && code != 334))
+		return 0;
+	s->token_cached = 0;
+	log_info("%s refused the cached OAuth2 access token: getting a new one", s->cur.host);
+	if (!(fresh = oauth2_access_token(s->a, 1, &cached, r)))
+		return -1;
+	free_secret(s->secret);
+	s->secret = fresh;
+	if (curlsym_setopt_str(s->h, CURLOPT_XOAUTH2_BEARER, s->secret, "CURLOPT_XOAUTH2_BEARER",
+			       r) < 0)
+		return -1;
+	smtp_trace_reset(&s->tr);
+	s->errbuf[0] = '\0';
+	return 1;
+}
+
+/*
+ * A failed transfer on the session's relay: when the failure is the
+ * relay's (res_try_next_relay()) and another relay is left, the session
+ * moves to it and this returns 1 (try again); else 0.  A failure to set
+ * the next relay's URL is in *r (and 0).
+ */
+int
+submit_relay_failed(struct submit *s, CURLcode c, struct result *r)
+{
+	struct result failure;
+	enum smtp_stage st = smtp_trace_stage(&s->tr);
+
+	if (s->relay + 1 >= s->nrelays || st >= SMTP_MAIL)
+		return 0;
+	res_clear(&failure);
+	submit_classify(s, c, &failure);
+	if (!res_try_next_relay(st, &failure))
+		return 0;
+	if (c == CURLE_OPERATION_TIMEDOUT)
+		drop_connection(s);
+	return next_relay(s, &failure, r);
+}
+
+/* A failure after other relays were given up says which. */
+void
+submit_tried_note(const struct submit *s, struct result *r)
+{
+	char text[sizeof(r->text)];
+
+	if (!s->tried)
+		return;
+	str_copy(text, sizeof(text), r->text);
+	res_fail(r, r->cls, "%s (given up before: %s)", text, s->tried);
 }
 
 const struct submit_refusal *
@@ -647,6 +669,33 @@ stuffed_size(int fd, off_t start, off_t *raw)
 	return n < 0 ? -1 : total;
 }
 
+/*
+ * curl_easy_perform(), again on the next relay (submit_relay_failed()) or
+ * with a new OAuth2 token (token_refused()) while the failure allows:
+ * nothing of the message went out then (no MAIL FROM), so it is read from
+ * start again.  *c gets the last libcurl code.  Returns 0, or -1 with *r
+ * set when no retry could be made that should have been.
+ */
+static int
+perform(struct submit *s, int fd, off_t start, CURLcode *c, struct result *r)
+{
+	while ((*c = sym_curl_easy_perform(s->h)) != CURLE_OK) {
+		int again = submit_relay_failed(s, *c, r);
+
+		if (!again && (again = token_refused(s, r)) < 0)
+			return -1;      /* no new token */
+		if (!again)
+			break;
+		s->read_eof = 0;
+		s->abort = AB_NONE;
+		s->read_total = 0;
+		if (lseek(fd, start, SEEK_SET) != start)
+			return res_fail(r, RES_IOERR, "cannot read the spool file: %s",
+					strerror(errno));
+	}
+	return 0;
+}
+
 /* One SMTP transaction for recipients v[0..n). */
 static int
 one_transaction(struct submit *s, const struct submit_envelope *env, char *const *v,
@@ -654,7 +703,7 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 {
 	struct smtp_trace *t = &s->tr;
 	struct curl_slist *rcpts = NULL;
-	off_t size;
+	off_t size, start;
 	CURLcode c;
 	int rc = -1;
 
@@ -675,17 +724,19 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 	s->abort = AB_NONE;
 	s->errbuf[0] = '\0';
 	s->read_total = 0;
-	if ((size = stuffed_size(fd, lseek(fd, 0, SEEK_CUR), &s->to_read)) < 0) {
+	if ((start = lseek(fd, 0, SEEK_CUR)) < 0 ||
+	    (size = stuffed_size(fd, start, &s->to_read)) < 0) {
 		res_fail(r, RES_IOERR, "cannot read the spool file: %s", strerror(errno));
 		goto out;
 	}
 	/* libcurl strips one pair of <> itself; "" gives MAIL FROM:<>. */
-	if (setopt_str(s->h, CURLOPT_MAIL_FROM, env->sender, "CURLOPT_MAIL_FROM", r) < 0 ||
-	    setopt_ptr(s->h, CURLOPT_MAIL_RCPT, rcpts, "CURLOPT_MAIL_RCPT", r) < 0 ||
-	    setopt_off(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size,
+	if (curlsym_setopt_str(s->h, CURLOPT_MAIL_FROM, env->sender, "CURLOPT_MAIL_FROM", r) < 0 ||
+	    curlsym_setopt_ptr(s->h, CURLOPT_MAIL_RCPT, rcpts, "CURLOPT_MAIL_RCPT", r) < 0 ||
+	    curlsym_setopt_off(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size,
 		       "CURLOPT_INFILESIZE_LARGE", r) < 0)
 		goto out;
-	c = sym_curl_easy_perform(s->h);
+	if (perform(s, fd, start, &c, r) < 0)
+		goto done;      /* *r says why */
 	if (c == CURLE_OPERATION_TIMEDOUT)
 		drop_connection(s);
 	/* libcurl takes only 250 after the final dot.  Another 2xx is still
@@ -719,7 +770,8 @@ one_transaction(struct submit *s, const struct submit_envelope *env, char *const
 		snprintf(r->reply, sizeof(r->reply), "%s", db_str(&t->reply));
 		rc = 0;
 	} else {
-		classify(s, c, r);
+		submit_classify(s, c, r);
+		submit_tried_note(s, r);
 	}
 done:
 	sym_curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
@@ -825,113 +877,11 @@ submit_free(struct submit *s)
 		sym_curl_easy_cleanup(s->h);
 	free_secret(s->secret);
 	free(s->url);
+	for (size_t i = 0; i < s->nrelays; i++)
+		free(s->relays[i]);
+	free(s->relays);
+	free(s->tried);
 	smtp_trace_free(&s->tr);
 	free_missed(s);
 	free(s);
-}
-
-/* ---- --serverinfo ---- */
-
-static size_t
-discard(char *p, size_t size, size_t n, void *u)
-{
-	(void)p;
-	(void)u;
-	return size * n;
-}
-
-/* A NOOP instead of a message, certificates kept; the trust store alone
- * decides "verified" (serverinfo.c compares the key with tls_pin itself). */
-static int
-probe_setopts(struct submit *s, int verify, struct result *r)
-{
-	SET(long, CURLOPT_UPLOAD, 0L);
-	SET(str, CURLOPT_CUSTOMREQUEST, "NOOP");
-	SET(long, CURLOPT_NOBODY, 0L);
-	SET(write, CURLOPT_WRITEFUNCTION, discard);
-	SET(long, CURLOPT_CERTINFO, 1L);
-	SET(str, CURLOPT_PINNEDPUBLICKEY, NULL);
-	SET(long, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-	SET(long, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-	return 0;
-}
-
-/* One NOOP transaction; records into p.  Returns the libcurl code. */
-static CURLcode
-probe_once(struct submit *s, struct submit_probe *p, int verify)
-{
-	struct curl_certinfo *ci = NULL;
-	struct result ignored;
-	CURLcode c;
-
-	s->tr.probe = p;
-	smtp_trace_reset(&s->tr);
-	s->errbuf[0] = '\0';
-	res_clear(&ignored);
-	(void)probe_setopts(s, verify, &ignored);   /* as a message would go */
-	c = sym_curl_easy_perform(s->h);
-	if (s->a->tls != TLS_OFF && sym_curl_easy_getinfo(s->h, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
-	    ci && ci->num_of_certs > 0) {
-		for (size_t i = 0; i < p->ncerts; i++)
-			free(p->certs[i]);
-		free(p->certs);
-		p->certs = xcalloc((size_t)ci->num_of_certs, sizeof(char *));
-		p->ncerts = 0;
-		for (int i = 0; i < ci->num_of_certs; i++)
-			for (struct curl_slist *l = ci->certinfo[i]; l; l = l->next)
-				if (!strncmp(l->data, "Cert:", 5))
-					p->certs[p->ncerts++] = xstrdup(l->data + 5);
-	}
-	return c;
-}
-
-int
-submit_probe(const struct account *a, struct submit_probe *p, struct result *r)
-{
-	struct account plain;
-	struct submit *s;
-	CURLcode c;
-	int rc = -1;
-
-	memset(p, 0, sizeof(*p));
-	/* Inspect only: no credentials are fetched or sent. */
-	account_copy(&plain, a);
-	plain.auth = AUTH_OFF;
-	if (submit_global_init(r) < 0)
-		goto out;
-	if (!(s = submit_new(&plain, r)))
-		goto out;
-	c = probe_once(s, p, 1);
-	if (c == CURLE_PEER_FAILED_VERIFICATION) {
-		str_copy(p->verify_error, sizeof(p->verify_error),
-			 s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(c));
-		c = probe_once(s, p, 0);
-	} else if (c == CURLE_OK && a->tls != TLS_OFF) {
-		p->verified = 1;
-	}
-	if (c == CURLE_OK)
-		rc = 0;
-	else
-		classify(s, c, r);
-	submit_free(s);
-out:
-	account_free(&plain);
-	return rc;
-}
-
-void
-submit_probe_free(struct submit_probe *p)
-{
-	free(p->greeting);
-	for (size_t i = 0; i < p->nehlo; i++)
-		free(p->ehlo[i]);
-	free(p->ehlo);
-	for (size_t i = 0; i < p->nehlo_plain; i++)
-		free(p->ehlo_plain[i]);
-	free(p->ehlo_plain);
-	free(p->tls_desc);
-	for (size_t i = 0; i < p->ncerts; i++)
-		free(p->certs[i]);
-	free(p->certs);
-	memset(p, 0, sizeof(*p));
 }

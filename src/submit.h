@@ -1,7 +1,8 @@
 /*
  * submit.h - hand messages to a relay through libcurl's SMTP transport.
  *
- * This is the only module that includes curl.h.  One struct submit holds
+ * With submit-probe.c, oauth2-http.c and curlsym.c, the only files that
+ * include curl.h.  One struct submit holds
  * one libcurl handle, so several messages to the same account reuse one
  * connection.  Failures are classified (SPEC 8) from libcurl's code, the
  * relay's last reply code and the SMTP stage it answered.
@@ -54,6 +55,15 @@ int submit_after_dot(const struct submit *s);
 
 void submit_free(struct submit *s);
 
+/*
+ * The relay the session is on: the account's host names one or more,
+ * separated by ',' (SPEC 13); a session starts on the first, moves on when
+ * one fails before MAIL FROM (res_try_next_relay()), and stays on the one
+ * that took a message, for the messages after it.  Valid until
+ * submit_free().
+ */
+const char *submit_relay(const struct submit *s);
+
 /* A recipient that did not get the message while others did: refused at
  * RCPT (partial_delivery = on), or in a transaction of its own that failed
  * (an envelope split, below). */
@@ -92,6 +102,7 @@ const struct submit_refusal *submit_refusals(const struct submit *s, size_t *n);
 
 /* What --serverinfo shows. */
 struct submit_probe {
+	char *relay;            /* the relay that answered (the last tried if none) */
 	char *greeting;         /* the relay's 220 reply */
 	char **ehlo;            /* EHLO reply lines (the last EHLO: after STARTTLS) */
 	size_t nehlo;
@@ -106,7 +117,8 @@ struct submit_probe {
 };
 
 /*
- * Connect with the account's settings (without authenticating), read the
+ * Connect with the account's settings (without authenticating) to the
+ * first of its relays that answers (SPEC 13, as a message would go), read the
  * greeting and capabilities, and for TLS the certificates; a relay whose
  * certificate does not verify against the trust store is inspected on a
  * second connection that skips verification.  Nothing is sent beyond EHLO,

@@ -92,7 +92,8 @@ def make_certs(d):
                  "-CAcreateserial", "-out", name + ".crt", "-days", "3",
                  "-extfile", name + ".ext", cwd=d)
 
-    signed("server", "DNS:localhost,IP:127.0.0.1")
+    # 127.0.0.2 and .3: the second and third relay of the failover tests.
+    signed("server", "DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3")
     signed("wrongname", "DNS:wrong.example.invalid")
     _openssl("req", "-x509", *ec, "-keyout", "untrusted.key", "-out", "untrusted.crt",
              "-days", "3", "-subj", "/CN=localhost",
@@ -263,6 +264,8 @@ class Faults:
     offer_auth: bool = True                 # False: no AUTH in the EHLO reply
     auth_reply: Optional[str] = None        # reply to AUTH instead of authenticating
     on_rcpt: Optional[Callable] = None      # called with the Connection at each RCPT
+    bearer_error: bool = False              # a refused XOAUTH2/OAUTHBEARER token gets
+                                            # RFC 7628's 334 error challenge before 535
 
 
 # --------------------------------------------------------------------------
@@ -444,6 +447,11 @@ class RecordingHandler:
         token = auth[7:] if auth.startswith("Bearer ") else ""
         ok = login == self.srv.user and token == self.srv.password
         server.conn.auth.append(AuthAttempt(mechanism, login, token, ok))
+        if not ok and self.srv.faults.bearer_error:
+            err = b'{"status":"401","schemes":"bearer","scope":"https://mail.example/"}'
+            self.srv.bearer_errors += 1
+            await server.push("334 " + base64.b64encode(err).decode())
+            await server._reader.readline()     # the client's end of the exchange
         return AuthResult(success=ok, handled=False,
                           auth_data=LoginPassword(login.encode(), b"") if ok else None)
 
@@ -479,14 +487,15 @@ class RecordingHandler:
 
 
 class _Controller(Controller):
-    """Controller on a kernel-chosen port of 127.0.0.1 with our SMTP class."""
+    """Controller on a kernel-chosen port of 127.0.0.1 (or on address) with
+    our SMTP class."""
 
-    def __init__(self, handler, srv, **kw):
+    def __init__(self, handler, srv, address=(HOST, 0), **kw):
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((HOST, 0))
+        self._sock.bind(address)
         self._srv = srv
-        super().__init__(handler, hostname=HOST, port=self._sock.getsockname()[1], **kw)
+        super().__init__(handler, hostname=address[0], port=self._sock.getsockname()[1], **kw)
 
     def _create_server(self):
         return self.loop.create_server(self._factory_invoker, sock=self._sock,
@@ -519,12 +528,14 @@ class SMTPServer:
     token) and EXTERNAL (succeeds when the client presented a certificate).
     require_client_cert: the TLS handshake needs a client certificate signed
     by the test CA (make_client_cert()).
+    address: (host, port) to listen on; default 127.0.0.1 and a free port
+    (relay failover tests put several relays on one port of 127.0.0.x).
     """
 
     def __init__(self, certs: Certs, mode="plain", *, auth=False, user="mailuser",
                  password="s3cret-Pa55", mechanisms=("PLAIN", "LOGIN"), cert="good",
                  auth_required=False, faults: Optional[Faults] = None,
-                 require_client_cert=False, old_tls=False):
+                 require_client_cert=False, old_tls=False, address=(HOST, 0)):
         assert mode in ("plain", "starttls", "smtps")
         self.certs, self.mode, self.old_tls = certs, mode, old_tls
         self.user, self.password = user, password
@@ -535,6 +546,7 @@ class SMTPServer:
         self.hung: List[Message] = []       # DATA received, no reply sent
         self.connections: List[Connection] = []
         self.sasl_responses: List[bytes] = []   # decoded XOAUTH2/OAUTHBEARER responses
+        self.bearer_errors = 0                  # error challenges sent (faults.bearer_error)
 
         ctx = None
         if mode != "plain":
@@ -569,12 +581,12 @@ class SMTPServer:
             kw.update(auth_exclude_mechanism=["PLAIN", "LOGIN", "CRAM-MD5", *extra_mechs],
                       auth_require_tls=True)
         self.handler = RecordingHandler(self)
-        self._ctl = _Controller(self.handler, self,
+        self._ctl = _Controller(self.handler, self, address=address,
                                 ssl_context=ctx if mode == "smtps" else None, **kw)
         self._ctl.start()
         # Forget the controller's own start-up probe connection.
         self.connections.clear()
-        self.host, self.port = HOST, self._ctl.port
+        self.host, self.port = address[0], self._ctl.port
 
     def _authenticate(self, server, session, envelope, mechanism, data):
         login = data.login.decode("utf-8", "replace")

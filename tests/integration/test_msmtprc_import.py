@@ -421,3 +421,22 @@ def test_backslashes_and_crlf_under_each_awk(tmp_path, awk, nl):
     assert other["passwordeval"] == '"pass show $HOME\\mail"', p.stdout
     # `account default : work` adds nothing: work is the default account.
     assert show(conf, tmp_path)["account"] == "work"
+
+
+def test_token_helper_account_keeps_passwordeval_and_names_oauth2(tmp_path):
+    """msmtp has no OAuth2 settings of its own (passwordeval runs a token
+    helper): the account is kept as it is, with a note on mailout's OAuth2."""
+    conf, text = convert(tmp_path, """account m365
+host smtp.office365.com
+port 587
+tls on
+auth xoauth2
+user you@example.com
+passwordeval oama access you@example.com
+from you@example.com
+""")
+    acct = show(conf, tmp_path, "m365")
+    assert acct["auth"] == "xoauth2" and acct["passwordeval"] == '"oama access you@example.com"'
+    assert "oauth2_token_url" in text and "OAUTH2 in mailout.conf(5)" in text
+    assert "oauth2_token_url =" not in text
+

@@ -41,6 +41,16 @@ static const struct example {
 	  "\"socks5h://proxy.example:1080\" (its user name and password not shown)" },
 	{ "source_ip", "\"192.0.2.1\"", "\"192.0.2.1\"" },
 	{ "partial_delivery", "on", "on" },
+	{ "host", "{ \"a.example\", \"b.example\" }", "{ \"a.example\", \"b.example\" }" },
+	{ "oauth2_token_url", "\"https://login.example/token\"", "\"https://login.example/token\"" },
+	{ "oauth2_device_url", "\"https://login.example/device\"",
+	  "\"https://login.example/device\"" },
+	{ "oauth2_client_id", "\"client-1\"", "\"client-1\"" },
+	{ "oauth2_client_secret", "\"cs3cret\"", "********" },
+	{ "oauth2_client_secret_eval", "\"pass show cs\"", "\"pass show cs\"" },
+	{ "oauth2_scope", "\"SMTP.Send offline_access\"", "\"SMTP.Send offline_access\"" },
+	{ "oauth2_trust_file", "\"/etc/ssl/oauth.pem\"", "\"/etc/ssl/oauth.pem\"" },
+	{ "oauth2_refresh_token_eval", "\"pass show rt\"", "\"pass show rt\"" },
 };
 #define NEXAMPLES (sizeof(examples) / sizeof(examples[0]))
 

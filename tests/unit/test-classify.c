@@ -303,6 +303,76 @@ test_relay_down(void)
 	ok(!res_relay_down(&r), "a permanent refusal is not a relay that is down");
 }
 
+/* Exchange Online with basic authentication off: the message says what to use. */
+static void
+test_basic_auth_off(void)
+{
+	struct result r;
+
+	res_clear(&r);
+	res_from_reply("relay.test", SMTP_AUTH, 535, "5.7.139 Authentication unsuccessful, "
+		       "basic authentication is disabled", NULL, &r);
+	ok(r.cls == RES_NOPERM && !strstr(r.text, "oauth2_token_url"),
+	   "another refusal of the password: no OAuth2 hint");
+	res_clear(&r);
+	res_from_reply("relay.test", SMTP_AUTH, 550, "5.7.30 Basic authentication is not "
+		       "supported for Client Submission", NULL, &r);
+	ok(r.cls == RES_NOPERM && strstr(r.text, "oauth2_token_url") &&
+	   strstr(r.text, "5.7.30 Basic authentication"), "5.7.30 points at the OAuth2 settings");
+}
+
+/* SPEC 13: which failures move a message to the account's next relay. */
+static void
+test_next_relay(void)
+{
+	static const struct {
+		enum smtp_stage st;
+		int code;
+		int next;
+		const char *what;
+	} rows[] = {
+		{ SMTP_CONNECT, 421, 1, "a 421 greeting" },
+		{ SMTP_CONNECT, 554, 0, "a 554 greeting" },
+		{ SMTP_EHLO, 451, 1, "a 4xx to EHLO" },
+		{ SMTP_STARTTLS, 454, 1, "a 4xx to STARTTLS" },
+		{ SMTP_AUTH, 454, 1, "a 4xx to AUTH" },
+		{ SMTP_AUTH, 535, 0, "refused credentials" },
+		{ SMTP_MAIL, 451, 0, "a 4xx to MAIL FROM" },
+		{ SMTP_RCPT, 450, 0, "a 4xx to RCPT TO" },
+		{ SMTP_DATA, 451, 0, "a 4xx to DATA" },
+		{ SMTP_BODY, 451, 0, "a 4xx to the final dot" },
+		{ SMTP_BODY, 554, 0, "a 5xx to the final dot" },
+	};
+	struct result r;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		res_clear(&r);
+		res_from_reply("relay.test", rows[i].st, rows[i].code, "text",
+			       rows[i].st == SMTP_RCPT ? "x@y" : NULL, &r);
+		ok(res_try_next_relay(rows[i].st, &r) == rows[i].next, "%s: %s", rows[i].what,
+		   rows[i].next ? "next relay" : "final");
+	}
+	static const struct {
+		enum xfer_error err;
+		enum smtp_stage st;
+		int next;
+		const char *what;
+	} xf[] = {
+		{ XFER_CONNECT, SMTP_CONNECT, 1, "connection refused" },
+		{ XFER_TIMEOUT, SMTP_EHLO, 1, "a timeout in the session" },
+		{ XFER_TIMEOUT, SMTP_MAIL, 0, "a timeout after MAIL FROM" },
+		{ XFER_TLS_UNTRUSTED, SMTP_STARTTLS, 0, "an untrusted certificate" },
+	};
+	for (size_t i = 0; i < sizeof(xf) / sizeof(xf[0]); i++) {
+		struct xfer_outcome x = outcome(xf[i].err, xf[i].st, 0);
+
+		res_clear(&r);
+		res_from_xfer(&x, &r);
+		ok(res_try_next_relay(xf[i].st, &r) == xf[i].next, "%s: %s", xf[i].what,
+		   xf[i].next ? "next relay" : "final");
+	}
+}
+
 int
 main(void)
 {
@@ -311,5 +381,7 @@ main(void)
 	test_sender_refused_at_rcpt();
 	test_bs_replies();
 	test_relay_down();
+	test_next_relay();
+	test_basic_auth_off();
 	return done_testing();
 }
