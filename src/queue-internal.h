@@ -172,4 +172,14 @@ int queue_notice_keep(const struct config *c, const struct queue_notice *n, char
 /* secs as "12m", "3h05m" or "2d04h". */
 void queue_age_str(char *buf, size_t len, long secs);
 
+/*
+ * The message of fd for the recipients in pending only: when they are not
+ * e's, e's recipients become pending and a copy of the message with that
+ * envelope is made in qdir/tmp, locked (*newpath, *newfd; *newpath stays
+ * NULL when nothing changed).  Returns 0, or -1 with r set.
+ */
+int queue_rewrite_rcpts(const char *qdir, int fd, off_t data_offset, struct queue_env *e,
+			const struct addr_list *pending, char **newpath, int *newfd,
+			struct result *r);
+
 #endif
