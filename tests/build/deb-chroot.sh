@@ -132,6 +132,8 @@ check "mailout-drop is 2755 root:mailout-drop" \
 	test "$(in_root stat -c '%a %U:%G' /usr/libexec/mailout-drop)" = "2755 root:mailout-drop"
 check "maildrop/ is 1770 mailout:mailout-drop" \
 	test "$(in_root stat -c '%a %U:%G' /var/spool/mailout/maildrop)" = "1770 mailout:mailout-drop"
+check "the spool and q/ are the system user's" \
+	test "$(in_root stat -c '%a %U' /var/spool/mailout /var/spool/mailout/q | tr '\n' ' ')" = "755 mailout 700 mailout "
 check "the queue's path unit and timer are enabled" \
 	test -L "$root/etc/systemd/system/timers.target.wants/mailout-queue.timer" \
 	-a -L "$root/etc/systemd/system/paths.target.wants/mailout-queue.path"
