@@ -37,7 +37,8 @@ mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
 [ -n "$mirror" ] || skip "no Debian mirror in /etc/apt/sources.list*"
 
 MAKE=${MAKE:-make}
-unset MAKEFLAGS MFLAGS
+CHECK_QUIET=1   # the commands' output would mix with TAP
+. "$(dirname "$0")/lib.sh"
 start=$(date +%s)
 work=$(mktemp -d /var/tmp/mailout-deb.XXXXXX) || exit 99
 root=$work/root
@@ -51,13 +52,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-check() {   # check DESCRIPTION COMMAND...
-	n=$((n + 1))
-	d=$1
-	shift
-	if "$@" >/dev/null; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
-}
 skipped() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 	DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }

@@ -8,16 +8,9 @@
 # Run by make check from the build tree ($MAKE as make passes it).
 MAKE=${MAKE:-make}
 # A make of its own, not a part of the one running the tests (-j's jobserver).
-unset MAKEFLAGS MFLAGS
+. "$(dirname "$0")/lib.sh"
 dest=$(mktemp -d) || exit 99
 trap 'rm -rf "$dest"' EXIT
-n=0
-check() {   # check DESCRIPTION COMMAND...
-	n=$((n + 1))
-	d=$1
-	shift
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
-}
 var() { $MAKE -s --no-print-directory print-var VAR="$1"; }
 user=$(var SYSTEM_USER)
 user_before=$(getent passwd "$user")

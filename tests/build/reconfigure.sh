@@ -11,17 +11,10 @@ if [ "${MAILOUT_BUILD_TESTS:-0}" != 1 ]; then
 fi
 MAKE=${MAKE:-make}
 # A make of its own, not a part of the one running the tests (-j's jobserver).
-unset MAKEFLAGS MFLAGS
+. "$(dirname "$0")/lib.sh"
 top=$(cd "${srcdir:-.}" && pwd)
 b=$(mktemp -d) || exit 99
 trap 'rm -rf "$b"' EXIT
-n=0
-check() {
-	n=$((n + 1))
-	d=$1
-	shift
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
-}
 build() {   # build SYSCONFDIR: configure (quietly) and make the program
 	(cd "$b" && ./configure -q --sysconfdir="$1" >/dev/null &&
 		$MAKE -s src/mailout >/dev/null 2>&1)

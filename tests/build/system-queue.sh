@@ -28,7 +28,7 @@ for p in useradd groupadd userdel groupdel setpriv getent; do
 done
 MAKE=${MAKE:-make}
 # A make of its own, not a part of the one running the tests (-j's jobserver).
-unset MAKEFLAGS MFLAGS
+. "$(dirname "$0")/lib.sh"
 user=motest-sys group=motest-drop
 top=$(cd "${srcdir:-.}" && pwd)
 b=$(mktemp -d) || exit 99
@@ -49,13 +49,6 @@ if getent passwd $user >/dev/null || getent group $group >/dev/null; then
 	exit 0
 fi
 trap cleanup EXIT
-n=0
-check() {
-	n=$((n + 1))
-	d=$1
-	shift
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
-}
 mk() { (cd "$b/src" && $MAKE -s "$@" >"$b/make.log" 2>&1) || sed 's/^/# /' "$b/make.log"; }
 owner() { stat -c '%a %U:%G' "$1" 2>/dev/null; }
 

@@ -12,17 +12,10 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 	exit 0
 fi
 MAKE=${MAKE:-make}
-unset MAKEFLAGS MFLAGS
+. "$(dirname "$0")/lib.sh"
 var() { $MAKE -s --no-print-directory print-var VAR="$1"; }
 u=$(mktemp -d) || exit 99
 trap 'rm -rf "$u"' EXIT
-n=0
-check() {
-	n=$((n + 1))
-	d=$1
-	shift
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
-}
 bindir=$(var bindir)
 build=$(pwd)
 $MAKE -s --no-print-directory contrib/mailout-queue.service contrib/mailout-queue.path \

@@ -15,6 +15,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
 
 static char base[] = "/tmp/test-deliver.XXXXXX";
@@ -95,21 +96,6 @@ add(struct deliver_report *rep, const char *rcpt, enum deliver_state st, enum re
 		res_fail(&o->r, cls, "failed");
 }
 
-static char *
-slurp(const char *path)
-{
-	struct dynbuf b = { 0 };
-	char buf[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-		db_add(&b, buf, (size_t)n);
-	if (fd >= 0)
-		close(fd);
-	return b.s ? b.s : xstrdup("");
-}
-
 static void
 test_log_lines_and_queue_ids(void)
 {
@@ -122,7 +108,7 @@ test_log_lines_and_queue_ids(void)
 	add(&rep, "never", DELIVER_REFUSED, RES_NOUSER);
 	log_setup(path, NULL);
 	deliver_log(&d, &rep, "KEPT");
-	text = slurp(path);
+	text = t_read_file_or_empty(path);
 	ok(strstr(text, " from=<> recipients=me mailsize=10 exitcode=EX_OK\n") != NULL,
 	   "a direct delivery: the delivered line has no queue id");
 	ok(strstr(text, " recipients=later mailsize=10 errormsg='failed' queue=KEPT "
@@ -135,7 +121,7 @@ test_log_lines_and_queue_ids(void)
 	unlink(path);
 	d.queue_id = "QID";
 	deliver_log(&d, &rep, NULL);
-	text = slurp(path);
+	text = t_read_file_or_empty(path);
 	ok(strstr(text, "recipients=me mailsize=10 queue=QID ") &&
 	   strstr(text, "recipients=later mailsize=10 errormsg='failed' queue=QID ") &&
 	   strstr(text, "recipients=never mailsize=10 errormsg='failed' queue=QID "),

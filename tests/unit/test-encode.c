@@ -8,24 +8,8 @@
 
 #include "encode.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
-
-/* The longest line of s (lines end in LF), the header starting at col. */
-static size_t
-longest_line(const char *s, size_t col)
-{
-	size_t max = 0, len = col;
-
-	for (; *s; s++) {
-		if (*s == '\n') {
-			len = 0;
-			continue;
-		}
-		if (*s != '\r' && ++len > max)
-			max = len;
-	}
-	return max;
-}
 
 /* s with its folding (CRLF before white space) removed. */
 static char *
@@ -83,7 +67,7 @@ test_header_text(void)
 	for (int i = 0; i < 300; i++)
 		db_adds(&words, "word ");
 	s = header_text(words.s, 9, 0, &end);
-	ok(longest_line(s, 9) <= 78, "1,500 characters of words: lines of at most 78");
+	ok(t_longest_line(s, 9) <= 78, "1,500 characters of words: lines of at most 78");
 	ok(strstr(s, "\r\n word") != NULL && strstr(s, "=?") == NULL,
 	   "folded before white space, not encoded");
 	u = unfold(s);
@@ -98,7 +82,7 @@ test_header_text(void)
 	for (int i = 0; i < 1200; i++)
 		db_addc(&words, 'x');
 	s = header_text(words.s, 9, 0, &end);
-	ok(longest_line(s, 9) <= 76, "a 1,200-character word: encoded-words on short lines");
+	ok(t_longest_line(s, 9) <= 76, "a 1,200-character word: encoded-words on short lines");
 	ok(!strncmp(s, "=?UTF-8?B?", 10), "... as encoded-words");
 	free(s);
 
@@ -113,7 +97,7 @@ test_header_text(void)
 
 	s = header_text("Department of Redundancy Department, Building 7, Floor 3, Room 12 (east)",
 			6, 1, &end);
-	ok(longest_line(s, 6) <= 78 && strchr(s, '\n'), "a long quoted name folds");
+	ok(t_longest_line(s, 6) <= 78 && strchr(s, '\n'), "a long quoted name folds");
 	u = unfold(s);
 	is_str(u, "\"Department of Redundancy Department, Building 7, Floor 3, Room 12 (east)\"",
 	       "... inside the quoted string, white space kept");
@@ -129,7 +113,7 @@ test_header_text(void)
 	for (int i = 0; i < 200; i++)
 		db_adds(&words, "\xf0\x9f\x98\x80");   /* U+1F600, 4 bytes */
 	s = header_text(words.s, 9, 0, &end);
-	ok(longest_line(s, 9) <= 76, "4-byte characters: lines of at most 76");
+	ok(t_longest_line(s, 9) <= 76, "4-byte characters: lines of at most 76");
 	ok(strstr(s, "?=\r\n =?UTF-8?B?") != NULL, "adjacent encoded-words on their own lines");
 	free(s);
 	db_free(&words);

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
 
 static void
@@ -80,23 +81,6 @@ test_escaping(void)
 	free(line);
 }
 
-/* The contents of path, or NULL. */
-static char *
-slurp(const char *path)
-{
-	struct dynbuf d = { 0 };
-	char buf[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return NULL;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		db_add(&d, buf, (size_t)n);
-	close(fd);
-	return d.s ? d.s : xstrdup("");
-}
-
 static void
 test_log_file(const char *dir)
 {
@@ -109,7 +93,7 @@ test_log_file(const char *dir)
 	log_delivery(&e);
 	e.exitcode = "EX_TEMPFAIL";
 	log_delivery(&e);
-	text = slurp(path);
+	text = t_read_file(path);
 	ok(text != NULL, "the log file was created");
 	/* "Mon DD HH:MM:SS " then the line */
 	ok(text && strlen(text) > 16 && text[3] == ' ' && text[6] == ' ' && text[9] == ':' &&
@@ -152,7 +136,7 @@ capture_stderr(const char *dir, void (*fn)(void))
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
-	text = slurp(path);
+	text = t_read_file(path);
 	unlink(path);
 	free(path);
 	return text;

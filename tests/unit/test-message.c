@@ -10,6 +10,7 @@
 #include "address.h"
 #include "message.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
 
 /* Convert in (length n) in pieces of step bytes (0: at once). */
@@ -43,33 +44,6 @@ conv_is(const char *in, int ignore_dots, const char *want, const char *name)
 	free(threes);
 }
 
-/* An fd that reads s. */
-static int
-fd_of(const char *s)
-{
-	char path[] = "/tmp/mailout-unit.XXXXXX";
-	int fd = mkstemp(path);
-
-	unlink(path);
-	if (write_all(fd, s, strlen(s)) < 0)
-		abort();
-	lseek(fd, 0, SEEK_SET);
-	return fd;
-}
-
-static char *
-slurp(int fd, off_t from)
-{
-	struct dynbuf d = { 0 };
-	char buf[4096];
-	ssize_t n;
-
-	lseek(fd, from, SEEK_SET);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		db_add(&d, buf, (size_t)n);
-	return d.s ? d.s : xstrdup("");
-}
-
 int
 main(void)
 {
@@ -95,7 +69,7 @@ main(void)
 	conv_is("", 0, "", "empty input");
 
 	/* headers */
-	fd = fd_of("From mbox line\nSubject: one\n two\nTo: \"Doe, J\" <j@x.org>, k@y.org\n"
+	fd = t_fd_of_str("From mbox line\nSubject: one\n two\nTo: \"Doe, J\" <j@x.org>, k@y.org\n"
 		   "Bcc: hidden@z.org\nX-Empty:\n\nbody\n");
 	msg_init(&m, fd, 0);
 	res_clear(&r);
@@ -114,7 +88,7 @@ main(void)
 
 		ok(msg_spool(&m, "/tmp", NULL, &fix, &r) == 0, "spooled");
 		ok(fstat(m.fd, &st) == 0 && (st.st_mode & 0777) == 0600, "spool file is 0600");
-		spooled = slurp(m.fd, m.data_offset);
+		spooled = t_read_fd(m.fd, m.data_offset);
 		ok(!strstr(spooled, "Bcc:") && !strstr(spooled, "hidden@z.org"), "Bcc removed");
 		ok(strstr(spooled, "From: =?UTF-8?B?") != NULL, "From added, name encoded");
 		ok(strstr(spooled, "\r\nDate: ") && strstr(spooled, "\r\nMessage-ID: <"),
@@ -126,7 +100,7 @@ main(void)
 	msg_free(&m, 0);
 	close(fd);
 
-	fd = fd_of("Resent-From: r@x.org\nTo: a@x.org\nResent-To: b@y.org\nResent-Bcc: c@z.org\n\nx\n");
+	fd = t_fd_of_str("Resent-From: r@x.org\nTo: a@x.org\nResent-To: b@y.org\nResent-Bcc: c@z.org\n\nx\n");
 	msg_init(&m, fd, 0);
 	msg_read_headers(&m, &r);
 	ok(msg_header_recipients(&m, &l, &r) == 0 && l.n == 2 && !strcmp(l.v[0], "b@y.org") &&
@@ -135,13 +109,13 @@ main(void)
 	msg_free(&m, 0);
 	close(fd);
 
-	fd = fd_of("hello world\nsecond\n");
+	fd = t_fd_of_str("hello world\nsecond\n");
 	msg_init(&m, fd, 0);
 	ok(msg_read_headers(&m, &r) == 0 && m.nh == 0, "a first line that is no header starts the body");
 	msg_free(&m, 0);
 	close(fd);
 
-	fd = fd_of("X: a\rb\n\nbody\n");
+	fd = t_fd_of_str("X: a\rb\n\nbody\n");
 	msg_init(&m, fd, 0);
 	ok(msg_read_headers(&m, &r) < 0 && r.cls == RES_DATAERR, "lone CR in a header refused");
 	msg_free(&m, 0);
@@ -176,7 +150,7 @@ main(void)
 		for (size_t i = 0; i < lines; i++)
 			db_adds(&in, " a\n");
 		db_adds(&in, "To: t@x.org\n\nbody\n");
-		fd = fd_of(in.s);
+		fd = t_fd_of(in.s, strlen(in.s));
 		msg_init(&m, fd, 0);
 		res_clear(&r);
 		ok(msg_read_headers(&m, &r) == 0 && m.nh == 2, "a header of %zu continuation lines",
@@ -202,7 +176,7 @@ main(void)
 		static const char *const bad[] = { "From: Joe <j@x.org\n\nx\n",
 						   "From: a@x.org, Joe <j@x.org\n\nx\n" };
 		for (int k = 0; k < 2; k++) {
-			fd = fd_of(bad[k]);
+			fd = t_fd_of(bad[k], strlen(bad[k]));
 			msg_init(&m, fd, 0);
 			res_clear(&r);
 			msg_read_headers(&m, &r);
@@ -213,7 +187,7 @@ main(void)
 			msg_free(&m, 0);
 			close(fd);
 		}
-		fd = fd_of("From: undisclosed:;\n\nx\n");
+		fd = t_fd_of_str("From: undisclosed:;\n\nx\n");
 		msg_init(&m, fd, 0);
 		res_clear(&r);
 		msg_read_headers(&m, &r);
@@ -223,7 +197,7 @@ main(void)
 		close(fd);
 	}
 
-	fd = fd_of("From: \"Me\" <me@x.org>\nFrom: other@y.org\n\nx\n");
+	fd = t_fd_of_str("From: \"Me\" <me@x.org>\nFrom: other@y.org\n\nx\n");
 	msg_init(&m, fd, 0);
 	msg_read_headers(&m, &r);
 	{
@@ -236,7 +210,7 @@ main(void)
 				       .id_domain = "x.org" };
 		char *spooled;
 		msg_spool(&m, "/tmp", "ENVELOPE\n\n", &fix, &r);
-		spooled = slurp(m.fd, 0);
+		spooled = t_read_fd(m.fd, 0);
 		ok(!strncmp(spooled, "ENVELOPE\n\n", 10), "envelope block written first");
 		ok(strstr(spooled, "From: robot@x.org\r\n") && !strstr(spooled, "me@x.org"),
 		   "rewrite_from replaces the From header");

@@ -15,55 +15,14 @@
 #include "mime.h"
 #include "result.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
-
-/* An fd that reads n bytes of s (a private temporary file). */
-static int
-fd_of(const char *s, size_t n)
-{
-	int fd = tmp_private(NULL);
-
-	if (fd < 0 || write_all(fd, s, n) < 0 || lseek(fd, 0, SEEK_SET) != 0)
-		abort();
-	return fd;
-}
-
-/* Everything written to fd, from its start. */
-static char *
-read_back(int fd)
-{
-	struct dynbuf d = { 0 };
-	char buf[4096];
-	ssize_t n;
-
-	lseek(fd, 0, SEEK_SET);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		db_add(&d, buf, (size_t)n);
-	return d.s ? d.s : xstrdup("");
-}
-
-/* The longest line of s (lines end in LF), the header starting at col. */
-static size_t
-longest_line(const char *s, size_t col)
-{
-	size_t max = 0, len = col;
-
-	for (; *s; s++) {
-		if (*s == '\n') {
-			len = 0;
-			continue;
-		}
-		if (*s != '\r' && ++len > max)
-			max = len;
-	}
-	return max;
-}
 
 /* The composed message for body (length n) and c, as a string. */
 static char *
 compose(const char *body, size_t n, struct mime_compose *c, struct result *r)
 {
-	int in = fd_of(body, n), out = tmp_private(NULL);
+	int in = t_fd_of(body, n), out = tmp_private(NULL);
 	char *s;
 
 	res_clear(r);
@@ -72,7 +31,7 @@ compose(const char *body, size_t n, struct mime_compose *c, struct result *r)
 		close(out);
 		return NULL;
 	}
-	s = read_back(out);
+	s = t_read_fd(out, 0);
 	close(in);
 	close(out);
 	return s;
@@ -261,7 +220,7 @@ test_file_names(void)
 	path = xasprintf("%s/%0100d.pdf", dir, 0);
 	close(open(path, O_WRONLY | O_CREAT, 0600));
 	s = attachment_headers(path);
-	ok(longest_line(s, 0) <= 78, "a 104-character ASCII name: lines of at most 78");
+	ok(t_longest_line(s, 0) <= 78, "a 104-character ASCII name: lines of at most 78");
 	ok(strstr(s, "\tfilename*0*=UTF-8''0000") && strstr(s, "\tfilename*1*=0000") &&
 	   !strstr(s, "\tfilename=\"0000"), "RFC 2231 continuations, no shortened stand-in");
 	unlink(path);
@@ -271,7 +230,7 @@ test_file_names(void)
 	path = xasprintf("%s/%s.docx", dir, "a");
 	close(open(path, O_WRONLY | O_CREAT, 0600));
 	s = attachment_headers(path);
-	ok(longest_line(s, 0) <= 78 && strstr(s, "Content-Type:\r\n application/vnd."),
+	ok(t_longest_line(s, 0) <= 78 && strstr(s, "Content-Type:\r\n application/vnd."),
 	   "a long media type starts on a continuation line");
 	unlink(path);
 	free(path);
@@ -290,13 +249,13 @@ attach(const char *message, const char *file)
 	struct mime_attachment a = { file, -1 };
 	struct result r;
 	struct msg m;
-	int in = fd_of(message, strlen(message)), out = tmp_private(NULL);
+	int in = t_fd_of(message, strlen(message)), out = tmp_private(NULL);
 	char *s = NULL;
 
 	msg_init(&m, in, 1);
 	if (mime_open_attachments(&a, 1, &r) == 0 && msg_read_headers(&m, &r) == 0 &&
 	    mime_attach(&m, &a, 1, NULL, out, &r) == 0)
-		s = read_back(out);
+		s = t_read_fd(out, 0);
 	msg_free(&m, 0);
 	mime_close_attachments(&a, 1);
 	close(in);

@@ -13,23 +13,11 @@
 #include "conf.h"
 #include "smtpd.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util.h"
 
 static char dir[] = "/tmp/test-smtpd.XXXXXX";
 static struct config cfg;
-
-static char *
-slurp(int fd)
-{
-	struct dynbuf d = { 0 };
-	char buf[4096];
-	ssize_t n;
-
-	lseek(fd, 0, SEEK_SET);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		db_add(&d, buf, (size_t)n);
-	return d.s ? d.s : xstrdup("");
-}
 
 static int
 tmpfile_fd(const char *name)
@@ -63,9 +51,9 @@ serve(const char *dialogue, char **replies, char **printed)
 	fflush(stdout);
 	dup2(saved, 1);
 	close(saved);
-	*replies = slurp(out);
+	*replies = t_read_fd(out, 0);
 	if (printed)
-		*printed = slurp(pr);
+		*printed = t_read_fd(pr, 0);
 	close(in);
 	close(out);
 	close(pr);
