@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "log.h"
 #include "queue.h"
+#include "queue-system.h"
 #include "result.h"
 #include "oauth2.h"
 #include "serverinfo.h"
@@ -210,13 +211,16 @@ run_mode(const struct options *o)
 			smtpd_serve(&s, 0, 1, &r);
 		break;
 	case MODE_LIST_QUEUE:
-		queue_list(&cfg, stdout, &r);
+		if (queue_system_become(cfg.queue_dir, &r) == 0)
+			queue_list(&cfg, stdout, &r);
 		break;
 	case MODE_DELETE:
 	case MODE_REQUEUE:
 	case MODE_SHOW:
-		queue_manage(&cfg, o->mode == MODE_DELETE ? QUEUE_DELETE : o->mode == MODE_REQUEUE ?
-			     QUEUE_REQUEUE : QUEUE_SHOW, o->recipients.v, o->recipients.n, stdout, &r);
+		if (queue_system_become(cfg.queue_dir, &r) == 0)
+			queue_manage(&cfg, o->mode == MODE_DELETE ? QUEUE_DELETE :
+				     o->mode == MODE_REQUEUE ? QUEUE_REQUEUE : QUEUE_SHOW,
+				     o->recipients.v, o->recipients.n, stdout, &r);
 		break;
 	case MODE_RUN_QUEUE:
 		queue_run(&cfg, o->queue_due_only, NULL, &r);

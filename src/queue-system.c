@@ -124,3 +124,16 @@ queue_system_drop(struct queue_system *s, struct result *r)
 		abort();
 	return 0;
 }
+
+int
+queue_system_become(const char *qdir, struct result *r)
+{
+	struct queue_system s;
+	int rc;
+
+	if (!queue_system_detect(qdir, &s))
+		return 0;
+	rc = queue_system_drop(&s, r);
+	queue_system_free(&s);
+	return rc;
+}

@@ -52,4 +52,12 @@ int queue_system_openat(int dirfd, const char *name, int flags);
  * Returns 0, or -1 with r set. */
 int queue_system_drop(struct queue_system *s, struct result *r);
 
+/*
+ * For what needs no root on the system queue (-bp, --delete, --requeue,
+ * --show): when this process is root and qdir belongs to the system user,
+ * give up root for good and become that user, whose files they are.
+ * Returns 0 (also when there was nothing to do), or -1 with r set.
+ */
+int queue_system_become(const char *qdir, struct result *r);
+
 #endif

@@ -201,3 +201,24 @@ def test_relay_settings_forged_into_a_system_queue_file_are_not_obeyed(
     assert b"relay settings in a system queue file ignored" in r.err
     assert [m.auth.password for m in srv.messages] == [SECRET, SECRET]
     assert b"Subject: forged" in srv.messages[1].data
+
+
+def test_root_lists_and_manages_the_system_queue_as_the_system_user(mailout, smtpd, sysq,
+                                                                      sysuser):
+    """Root's mailq, --show and --delete act on the system queue (SPEC 11),
+    whose files are the system user's: they run as that user."""
+    srv = smtpd("plain", rcpt="451 4.3.0 later")
+    assert sysq.run(prepared("alerts@example.org"), user="nobody").returncode == EX_OK
+    assert system_run(mailout, srv, sysq.root).rc == EX_OK
+    (qid,) = [n for n in os.listdir(sysq.root / "q") if "." not in n]
+    conf = mailout.write_config(relay_config(srv, globals_={"queue_dir": str(sysq.root)}))
+    env = {"MAILOUT_SYSTEM_USER": SYSUSER}
+    listing = mailout.run(["-bp"], config_file=conf, env=env)
+    assert listing.rc == EX_OK, listing
+    assert qid in listing.stdout and "alerts@example.org" in listing.stdout
+    assert "in 1 Request." in listing.stdout
+    shown = mailout.run(["--show", qid], config_file=conf, env=env)
+    assert shown.rc == EX_OK and "Subject: dropped" in shown.stdout, shown
+    deleted = mailout.run(["--delete", qid], config_file=conf, env=env)
+    assert deleted.rc == EX_OK, deleted
+    assert [n for n in os.listdir(sysq.root / "q") if not n.startswith(".")] == []
