@@ -213,6 +213,10 @@ run_mode(const struct options *o)
 	case MODE_LIST_QUEUE:
 		if (queue_system_become(cfg.queue_dir, &r) == 0)
 			queue_list(&cfg, stdout, &r);
+		/* What a user handed to the system queue is root's to list. */
+		if (getuid() != 0 && queue_drop_helper())
+			log_err("messages you handed to the system queue are listed by root's "
+				"mailq, with your user id");
 		break;
 	case MODE_DELETE:
 	case MODE_REQUEUE:

@@ -221,3 +221,17 @@ def test_queue_always_through_a_system_account_goes_to_the_system_queue(mailout,
     assert r.rc == EX_OK, r
     assert "queued in the system queue" in r.stderr, r
     assert len(drop.files()) == 1 and not server.messages
+
+
+def test_a_users_mailq_says_how_to_see_what_went_to_the_system_queue(mailout, server, spool,
+                                                                      sysbin):
+    """SPEC 11: a user's -bp lists their own queue, and says plainly that what
+    they handed to the system queue is root's mailq's to list (on stderr:
+    the listing on stdout stays what monitoring parses)."""
+    home = spool / "nobody-home"
+    home.mkdir()
+    os.chown(home, pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid)
+    r = run_as(mailout, "nobody", sysbin, ["-bp"], env=user_env("nobody", {"HOME": str(home)}))
+    assert r.rc == EX_OK, r
+    assert r.stdout.strip().endswith("Mail queue is empty"), r
+    assert "handed to the system queue are listed by root's mailq" in r.stderr, r
