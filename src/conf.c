@@ -278,7 +278,7 @@ default_queue_dir(void)
 	const char *state = xdg_dir("XDG_STATE_HOME");
 
 	if (geteuid() == 0)
-		return xstrdup(LOCALSTATEDIR "/spool/mailout");
+		return xstrdup("/var/spool/mailout");   /* SPEC 2: root's default */
 	if (state)
 		return xasprintf("%s/mailout/queue", state);
 	return path_expand("~/.local/state/mailout/queue");

@@ -49,7 +49,7 @@ store_dir(const struct account *a, struct result *r)
 		return NULL;
 	}
 	if (geteuid() == 0)
-		base = xasprintf("%s/oauth2", system_dir ? system_dir : LOCALSTATEDIR "/spool/mailout");
+		base = xasprintf("%s/oauth2", system_dir ? system_dir : "/var/spool/mailout");
 	else if (state && state[0] == '/')
 		base = xasprintf("%s/mailout/oauth2", state);
 	else
