@@ -339,8 +339,13 @@ next_relay(struct submit *s, const struct result *failure, struct result *r)
 		return 0;
 	log_info("%s: %s; trying the next relay, %s", s->cur.host, failure->text,
 		 s->relays[s->relay + 1]);
-	s->tried = xasprintf("%s%s%s", s->tried ? s->tried : "", s->tried ? ", " : "",
-			     s->cur.host);
+	{
+		char *tried = xasprintf("%s%s%s", s->tried ? s->tried : "",
+					s->tried ? ", " : "", s->cur.host);
+
+		free(s->tried);
+		s->tried = tried;
+	}
 	s->cur.host = s->relays[++s->relay];
 	free(s->url);
 	s->url = NULL;
