@@ -6,20 +6,23 @@ The queue directory of these tests is the spool directory that drop_fixtures
 builds the helper for (its maildrop/ is the drop directory); the relay is an
 aiosmtpd server on 127.0.0.1.  Hostile entries are placed by `nobody` holding
 the drop group (what a subverted helper could do), or by root where only root
-can make them (a device).  Root is needed (skipped otherwise).
+can make them (a device); a file changed while the run reads it is changed
+by an LD_PRELOAD shim around read() (skipped under instrumented binaries).
+Root is needed (skipped otherwise).
 """
 
 import grp
 import os
 import pwd
 import re
+import shutil
 import subprocess
 import time
 
 import pytest
 
 from drop_fixtures import GROUP, drop, drop_group, spool  # noqa: F401
-from mailout_run import EX_OK, relay_config
+from mailout_run import EX_OK, instrumented, relay_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (users, groups, set-group-id)")
 
@@ -164,3 +167,79 @@ def test_an_unfinished_drop_file_waits_then_goes(mailout, server, drop):
     assert drop.files() == []
     assert "never completed" in r.stderr
     assert not server.messages
+
+
+# Changes the drop file named by SHIM_TARGET while the run reads it: on the
+# second read() of a descriptor open on it, SHIM_MODE "grow" appends a line,
+# "rewrite" overwrites its first bytes in place (same size, new mtime).
+SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ssize_t
+read(int fd, void *buf, size_t n)
+{
+	static ssize_t (*real)(int, void *, size_t);
+	static int seen_fd = -1, reads;
+	const char *target = getenv("SHIM_TARGET"), *mode = getenv("SHIM_MODE");
+	char link[64], path[4096];
+	ssize_t k;
+
+	if (!real)
+		real = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	k = readlink(link, path, sizeof(path) - 1);
+	if (target && mode && k > 0) {
+		path[k] = '\0';
+		if (strstr(path, target)) {
+			if (fd != seen_fd)
+				seen_fd = fd, reads = 0;
+			if (++reads == 2) {
+				int w = open(path, O_WRONLY | O_CLOEXEC | (*mode == 'g' ? O_APPEND : 0));
+				if (w >= 0) {
+					const char *s = *mode == 'g' ? "Bcc: added@example.org\n" : "X";
+					(void)write(w, s, strlen(s));
+					close(w);
+				}
+			}
+		}
+	}
+	return real(fd, buf, n);
+}
+"""
+
+
+@pytest.mark.parametrize("mode", ["grow", "rewrite"])
+def test_a_file_changed_while_read_is_set_aside(mailout, server, drop, spool, mode):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc or instrumented(mailout.bin):
+        pytest.skip("needs a C compiler and an uninstrumented binary for the LD_PRELOAD shim")
+    src = spool / "shim.c"
+    src.write_text(SHIM)
+    lib = spool / "shim.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"], check=True)
+    res = drop.run(prepared(rcpt="changed@example.org"), user="www-data")
+    assert res.returncode == EX_OK, res.stderr
+    target = res.stdout.decode().strip()
+    assert target in drop.files(), (target, drop.files())
+    before = (drop.dir / target).read_bytes()
+    assert drop.run(prepared(rcpt="other@example.org"), user="nobody").returncode == EX_OK
+    conf = relay_config(server, globals_={"queue": "onfail", "queue_dir": str(drop.root)})
+    r = mailout.run(["-q"], config=conf,
+                    env={"LD_PRELOAD": str(lib), "SHIM_TARGET": target, "SHIM_MODE": mode})
+    assert [m.rcpt_tos for m in server.messages] == [["other@example.org"]], r
+    assert "%s set aside in %s: changed while it was read" % (
+        target, drop.root / "corrupt") in r.stderr, r
+    aside = drop.root / "corrupt" / target
+    assert os.listdir(drop.root / "corrupt") == [target]
+    now = aside.read_bytes()
+    assert now != before and (len(now) > len(before)) == (mode == "grow")
+    assert drop.files() == []
+    # Nothing of it was queued.
+    assert [n for n in os.listdir(drop.root / "q") if "." not in n] == []
+    assert os.listdir(drop.root / "tmp") == []
